@@ -1,0 +1,45 @@
+# satlearn: the two commands a user runs first are `make demo` and `make test`.
+# Both create .venv if missing, install torch (TORCH_SPEC, overridable for a GPU
+# build) and then the package with its dev extras; a stamp that follows
+# pyproject.toml makes re-runs fast.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+TORCH_SPEC ?= torch==2.13.0
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.satlearn-installed
+DEMO_OUT ?= demo-output
+
+.PHONY: demo test lint bench clean help
+
+help:
+	@echo "make demo   synthesise a scene and run the demo pipeline into $(DEMO_OUT)/"
+	@echo "make test   run the test suite"
+	@echo "make lint   ruff"
+	@echo "make bench  run the benchmarks (slow)"
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "satlearn needs Python >= 3.11"'
+	$(PYTHON) -m venv $(VENV) || { echo "could not create $(VENV): on Debian run 'apt-get install python3-venv'"; exit 1; }
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+demo: $(STAMP)
+	$(BIN)/satlearn demo --out $(DEMO_OUT)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(STAMP)
+	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(DEMO_OUT) .pytest_cache .ruff_cache .coverage htmlcov

@@ -1,0 +1,69 @@
+"""The satlearn exception hierarchy.
+
+Every error satlearn raises on purpose is a :class:`SatlearnError`. Like
+rasterio's, each class also subclasses the builtin a caller would naturally
+catch: an I/O problem is also an :class:`OSError`, a bad argument also a
+:class:`ValueError`, an unknown name also a :class:`KeyError`. Messages name
+the input and the problem, so the CLI can print ``str(err)`` on one line.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "SatlearnError",
+    "RasterIOError",
+    "RasterNotFoundError",
+    "NotARasterError",
+    "RemoteAccessError",
+    "RasterWriteError",
+    "UnknownBandError",
+    "UnknownSensorError",
+    "CRSMismatchError",
+    "InvalidInputError",
+]
+
+
+class SatlearnError(Exception):
+    """Base class of every error satlearn raises on purpose."""
+
+
+class RasterIOError(SatlearnError, OSError):
+    """A raster could not be read."""
+
+
+class RasterNotFoundError(RasterIOError, FileNotFoundError):
+    """A local raster path does not exist."""
+
+
+class NotARasterError(RasterIOError):
+    """A file exists but GDAL cannot read it as a raster."""
+
+
+class RemoteAccessError(RasterIOError, ConnectionError):
+    """A remote raster (http, https, s3) could not be reached or read."""
+
+
+class RasterWriteError(SatlearnError, OSError):
+    """A raster could not be written."""
+
+
+class _NamedLookupError(SatlearnError, KeyError):
+    # KeyError.__str__ quotes its argument; a message should read as prose.
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class UnknownBandError(_NamedLookupError):
+    """A band name or id is not known to the sensor or raster at hand."""
+
+
+class UnknownSensorError(_NamedLookupError):
+    """A sensor name is not one of the known sensor profiles."""
+
+
+class CRSMismatchError(SatlearnError, ValueError):
+    """Two rasters that must share a coordinate reference system do not."""
+
+
+class InvalidInputError(SatlearnError, ValueError):
+    """An argument has the wrong shape, dtype, dims or value."""

@@ -1,0 +1,650 @@
+"""Read rasters into labelled arrays and write them back as Cloud-Optimized GeoTIFFs.
+
+The data model is an :class:`xarray.DataArray` with dims ``(band, y, x)``:
+CRS, transform and nodata travel through rioxarray (``da.rio``), and the
+``band`` coordinate holds band names (:mod:`satlearn.bands`).
+
+Reading goes through rasterio directly on the hot path (an eager window read
+is one ``DatasetReader.read`` call; rioxarray's lazy indexing was reported to
+be far slower for small windows) and through rioxarray when a lazy
+dask-backed array is asked for, where its per-chunk windowed reads are what we
+want. Remote sources (``http(s)://``, ``s3://``) are read by GDAL's
+``/vsicurl/`` and ``/vsis3/`` with HTTP range requests: only the header and
+the blocks a window touches are fetched.
+
+Writing goes block by block into a temporary tiled GeoTIFF, then GDAL's COG
+driver copies it into a second temporary file that is renamed into place, so
+an interrupted write never leaves a half file under the final name and a
+dask-backed array is never loaded whole.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+import rasterio
+import rasterio.shutil
+import rasterio.warp
+import rasterio.windows
+import rioxarray  # noqa: F401  (registers the .rio accessor)
+import xarray as xr
+from affine import Affine
+from rasterio.enums import ColorInterp
+from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
+from rasterio.windows import Window
+
+from satlearn.atomic import temporary_sibling
+from satlearn.bands import get_sensor
+from satlearn.errors import (
+    InvalidInputError,
+    NotARasterError,
+    RasterNotFoundError,
+    RasterWriteError,
+    RemoteAccessError,
+    UnknownBandError,
+)
+
+__all__ = ["gdal_env", "info", "open_raster", "save_cog", "validate_cog"]
+
+PathLike = str | os.PathLike[str]
+
+_REMOTE_SCHEMES = frozenset({"http", "https", "s3", "gs", "az"})
+
+# GDAL settings for cloud-native reads. Values the user has set in the
+# environment win: rasterio.Env only fills what the environment leaves empty.
+_CLOUD_DEFAULTS = {
+    "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+    "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
+    "GDAL_HTTP_MULTIPLEX": "YES",
+    "VSI_CACHE": "TRUE",
+    "GDAL_HTTP_CONNECTTIMEOUT": "10",
+    "GDAL_HTTP_TIMEOUT": "60",
+}
+
+_COMPRESSIONS = frozenset({"deflate", "lzw", "zstd", "lerc", "jpeg", "webp", "none"})
+_RESAMPLINGS = frozenset(
+    {"nearest", "average", "bilinear", "cubic", "cubicspline", "lanczos", "mode", "rms"}
+)
+
+
+def gdal_env(**options: Any) -> rasterio.Env:
+    """A :class:`rasterio.Env` with satlearn's cloud-read defaults.
+
+    Settings present in ``os.environ`` are left to the environment; keyword
+    options override everything.
+    """
+    settings = {k: v for k, v in _CLOUD_DEFAULTS.items() if k not in os.environ}
+    settings.update(options)
+    return rasterio.Env(**settings)
+
+
+def _is_remote(src: str) -> bool:
+    return urlparse(src).scheme.lower() in _REMOTE_SCHEMES
+
+
+@contextlib.contextmanager
+def _open(src: PathLike) -> Iterator[rasterio.io.DatasetReader]:
+    """Open ``src`` with rasterio, turning GDAL's errors into satlearn's."""
+    text = os.fspath(src)
+    remote = _is_remote(text)
+    if not remote and not text.startswith("/vsi"):
+        path = Path(text)
+        if not path.exists():
+            raise RasterNotFoundError(f"{text}: no such file")
+        if path.is_dir():
+            raise NotARasterError(f"{text}: is a directory, not a raster file")
+    try:
+        with gdal_env(), warnings.catch_warnings():
+            # A plain picture (PNG, JPEG) without georeferencing is still a raster.
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            dataset = rasterio.open(text)
+    except RasterioIOError as err:
+        if remote:
+            raise RemoteAccessError(f"{text}: cannot read remote raster ({err})") from err
+        raise NotARasterError(f"{text}: not a raster GDAL can read ({err})") from err
+    try:
+        with gdal_env(), dataset:
+            yield dataset
+    except RasterioIOError as err:
+        if remote:
+            raise RemoteAccessError(f"{text}: cannot read remote raster ({err})") from err
+        raise NotARasterError(f"{text}: not a raster GDAL can read ({err})") from err
+
+
+def _band_names(dataset: rasterio.io.DatasetReader, sensor: str | None) -> list[str]:
+    """Name each band of ``dataset``: descriptions, then sensor order, then colours."""
+    count = dataset.count
+    profile = get_sensor(sensor) if sensor else None
+    descriptions = list(dataset.descriptions)
+    if all(descriptions) and len(set(descriptions)) == count:
+        if profile is None:
+            return [str(d) for d in descriptions]
+        return [profile.band(d).name if d in profile else str(d) for d in descriptions]
+    if profile is not None and count == len(profile.bands):
+        return list(profile.names)
+    colours = {ColorInterp.red: "red", ColorInterp.green: "green", ColorInterp.blue: "blue"}
+    guessed = [colours.get(ci) for ci in dataset.colorinterp]
+    names = [g or f"b{i}" for i, g in enumerate(guessed, start=1)]
+    if len(set(names)) == count and any(guessed):
+        return names
+    return [f"b{i}" for i in range(1, count + 1)]
+
+
+def _band_indexes(
+    names: Sequence[str], bands: str | int | Sequence[str | int] | None, src: str
+) -> list[int]:
+    """1-based band indexes for a selection by name or by 1-based index."""
+    if bands is None:
+        return list(range(1, len(names) + 1))
+    wanted = [bands] if isinstance(bands, str | int) else list(bands)
+    if not wanted:
+        raise InvalidInputError(f"{src}: bands= selects no band")
+    indexes = []
+    for band in wanted:
+        if isinstance(band, bool) or not isinstance(band, str | int | np.integer):
+            raise InvalidInputError(f"{src}: band selector {band!r} is not a name or an index")
+        if isinstance(band, str):
+            if band not in names:
+                raise UnknownBandError(
+                    f"{src}: no band named {band!r}; bands are {', '.join(names)}"
+                )
+            indexes.append(list(names).index(band) + 1)
+        else:
+            if not 1 <= band <= len(names):
+                raise UnknownBandError(
+                    f"{src}: band index {band} out of range 1..{len(names)} (indexes are 1-based)"
+                )
+            indexes.append(int(band))
+    return indexes
+
+
+def _resolve_window(
+    dataset: rasterio.io.DatasetReader,
+    window: Window | tuple[tuple[int, int], tuple[int, int]] | None,
+    bbox: Sequence[float] | None,
+    bbox_crs: Any,
+    src: str,
+) -> Window | None:
+    """The integer pixel window to read, clipped to the raster, or None for all."""
+    if window is not None and bbox is not None:
+        raise InvalidInputError(f"{src}: give window= or bbox=, not both")
+    full = Window(0, 0, dataset.width, dataset.height)
+    if bbox is not None:
+        if len(bbox) != 4:
+            raise InvalidInputError(f"{src}: bbox must be (minx, miny, maxx, maxy), got {bbox!r}")
+        left, bottom, right, top = (float(v) for v in bbox)
+        if not (left < right and bottom < top):
+            raise InvalidInputError(f"{src}: bbox {tuple(bbox)!r} is empty or inverted")
+        if bbox_crs is not None and dataset.crs is not None:
+            left, bottom, right, top = rasterio.warp.transform_bounds(
+                bbox_crs, dataset.crs, left, bottom, right, top, densify_pts=21
+            )
+        raw = rasterio.windows.from_bounds(left, bottom, right, top, dataset.transform)
+        # Outward to whole pixels so the window covers the whole bbox.
+        window = raw.round_offsets(op="floor").round_lengths(op="ceil")
+        window = Window(
+            window.col_off,
+            window.row_off,
+            int(np.ceil(raw.col_off + raw.width - window.col_off - 1e-9)),
+            int(np.ceil(raw.row_off + raw.height - window.row_off - 1e-9)),
+        )
+    elif window is None:
+        return None
+    elif not isinstance(window, Window):
+        window = Window.from_slices(*window)
+    try:
+        clipped = window.intersection(full)
+    except rasterio.errors.WindowError:
+        clipped = None
+    if clipped is None or clipped.width <= 0 or clipped.height <= 0:
+        raise InvalidInputError(f"{src}: window {window} lies outside the raster ({full})")
+    return Window(
+        int(clipped.col_off), int(clipped.row_off), int(clipped.width), int(clipped.height)
+    )
+
+
+def _pixel_centres(transform: Affine, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    xs = transform.c + transform.a * (np.arange(width) + 0.5)
+    ys = transform.f + transform.e * (np.arange(height) + 0.5)
+    return ys, xs
+
+
+def _band_coords(
+    dataset: rasterio.io.DatasetReader, indexes: list[int], names: list[str]
+) -> dict[str, Any]:
+    coords: dict[str, Any] = {"band": [names[i - 1] for i in indexes]}
+    scales = [dataset.scales[i - 1] for i in indexes]
+    offsets = [dataset.offsets[i - 1] for i in indexes]
+    if any(s != 1.0 for s in scales) or any(o != 0.0 for o in offsets):
+        coords["scale"] = ("band", np.asarray(scales, dtype="float64"))
+        coords["offset"] = ("band", np.asarray(offsets, dtype="float64"))
+    return coords
+
+
+def _georeference(da: xr.DataArray, crs: Any, transform: Affine, nodata: Any) -> xr.DataArray:
+    if crs is not None:
+        da = da.rio.write_crs(crs)
+    da = da.rio.write_transform(transform)
+    return da.rio.write_nodata(nodata)
+
+
+def open_raster(
+    src: PathLike,
+    *,
+    bands: str | int | Sequence[str | int] | None = None,
+    chunks: int | str | dict[str, int] | bool | None = None,
+    window: Window | tuple[tuple[int, int], tuple[int, int]] | None = None,
+    bbox: Sequence[float] | None = None,
+    bbox_crs: Any = None,
+    sensor: str | None = None,
+) -> xr.DataArray:
+    """Open a raster as a ``(band, y, x)`` DataArray.
+
+    Parameters
+    ----------
+    src : str or path
+        A local path, an ``http(s)://`` URL (read with HTTP range requests) or
+        an ``s3://`` URL; anything else GDAL opens (``/vsizip/...``) also works.
+    bands : str, int or sequence of them, optional
+        Bands to read, by name (``"nir"``) or 1-based index. Default: all.
+    chunks : int, str, dict or True, optional
+        Return a lazy dask-backed array with these chunks (``"auto"``,
+        ``{"x": 1024, "y": 1024}``, ...). Default: read eagerly into numpy.
+    window : rasterio Window or ((row_start, row_stop), (col_start, col_stop)), optional
+        Read only this pixel window (clipped to the raster).
+    bbox : (minx, miny, maxx, maxy), optional
+        Read only the pixels covering this box, in the raster's CRS or in
+        ``bbox_crs``. Either ``window`` or ``bbox``, not both.
+    bbox_crs : CRS-like, optional
+        CRS of ``bbox`` (e.g. ``"EPSG:4326"``), if not the raster's.
+    sensor : str, optional
+        A sensor key (:func:`satlearn.bands.get_sensor`) used to name bands
+        when the file carries no band descriptions, or ids as descriptions.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims ``(band, y, x)``, coords at pixel centres, CRS, transform and
+        nodata through ``da.rio``. Where the file carries scales or offsets,
+        ``scale`` and ``offset`` coordinates along ``band`` hold them; values
+        are returned as stored (not scaled).
+
+    Raises
+    ------
+    RasterNotFoundError
+        ``src`` is a local path that does not exist.
+    NotARasterError
+        ``src`` exists but is not a raster GDAL reads.
+    RemoteAccessError
+        A URL cannot be reached or read.
+    UnknownBandError
+        A band in ``bands`` is not in the raster.
+    InvalidInputError
+        The window or bbox is empty or outside the raster.
+
+    Examples
+    --------
+    >>> da = open_raster("scene.tif", bands=["red", "nir"])  # doctest: +SKIP
+    >>> da.sel(band="nir").shape  # doctest: +SKIP
+    (512, 512)
+    """
+    text = os.fspath(src)
+    with _open(text) as dataset:
+        names = _band_names(dataset, sensor)
+        indexes = _band_indexes(names, bands, text)
+        win = _resolve_window(dataset, window, bbox, bbox_crs, text)
+        band_coords = _band_coords(dataset, indexes, names)
+        crs, nodata = dataset.crs, dataset.nodata
+        attrs: dict[str, Any] = {"source": text}
+        if sensor:
+            attrs["sensor"] = get_sensor(sensor).key
+        if chunks is None or chunks is False:
+            data = dataset.read(indexes, window=win)
+            transform = dataset.window_transform(win) if win is not None else dataset.transform
+            ys, xs = _pixel_centres(transform, data.shape[1], data.shape[2])
+            da = xr.DataArray(
+                data,
+                dims=("band", "y", "x"),
+                coords={**band_coords, "y": ys, "x": xs},
+                attrs=attrs,
+            )
+            return _georeference(da, crs, transform, nodata)
+        transform = dataset.window_transform(win) if win is not None else dataset.transform
+        chunks = _chunk_spec(dataset, chunks)
+    return _open_lazy(text, indexes, win, chunks, band_coords, attrs, crs, transform, nodata)
+
+
+def _chunk_spec(dataset: rasterio.io.DatasetReader, chunks: Any) -> dict[str, Any]:
+    """Normalise ``chunks`` to a dict; "auto" aligns to the file's blocks, one band a chunk."""
+    if isinstance(chunks, dict):
+        return chunks
+    if isinstance(chunks, int) and not isinstance(chunks, bool):
+        return {"band": 1, "y": chunks, "x": chunks}
+    if chunks is True or chunks == "auto":
+        from dask.array.core import normalize_chunks
+
+        _, ys, xs = normalize_chunks(
+            (1, "auto", "auto"),
+            shape=(dataset.count, dataset.height, dataset.width),
+            dtype=np.dtype(dataset.dtypes[0]),
+            previous_chunks=(1, *dataset.block_shapes[0]),
+        )
+        return {"band": 1, "y": ys[0], "x": xs[0]}
+    raise InvalidInputError(f"chunks must be an int, 'auto', True or a dict, got {chunks!r}")
+
+
+def _open_lazy(
+    text: str,
+    indexes: list[int],
+    win: Window | None,
+    chunks: Any,
+    band_coords: dict[str, Any],
+    attrs: dict[str, Any],
+    crs: Any,
+    transform: Affine,
+    nodata: Any,
+) -> xr.DataArray:
+    try:
+        with gdal_env():
+            lazy = rioxarray.open_rasterio(text, chunks=chunks, lock=False, masked=False)
+    except RasterioIOError as err:  # pragma: no cover - the eager open above caught it
+        raise NotARasterError(f"{text}: not a raster GDAL can read ({err})") from err
+    if isinstance(lazy, list):  # pragma: no cover - subdatasets; not a (band, y, x) raster
+        raise NotARasterError(f"{text}: holds several subdatasets; open one of them")
+    lazy = lazy.isel(band=[i - 1 for i in indexes])
+    if win is not None:
+        lazy = lazy.isel(
+            y=slice(win.row_off, win.row_off + win.height),
+            x=slice(win.col_off, win.col_off + win.width),
+        )
+    ys, xs = _pixel_centres(transform, lazy.sizes["y"], lazy.sizes["x"])
+    da = xr.DataArray(
+        lazy.data,
+        dims=("band", "y", "x"),
+        coords={**band_coords, "y": ys, "x": xs},
+        attrs=attrs,
+    )
+    da.name = None  # xarray would name it after the dask graph key
+    return _georeference(da, crs, transform, nodata)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _as_band_yx(da: xr.DataArray) -> xr.DataArray:
+    if not isinstance(da, xr.DataArray):
+        raise InvalidInputError(f"save_cog needs an xarray.DataArray, got {type(da).__name__}")
+    if da.ndim == 2 and set(da.dims) == {"y", "x"}:
+        da = da.expand_dims(band=[str(da.name) if da.name is not None else "b1"])
+    if da.ndim != 3 or set(da.dims) != {"band", "y", "x"}:
+        raise InvalidInputError(
+            f"save_cog needs dims (band, y, x) or (y, x), got {tuple(da.dims)}"
+        )
+    da = da.transpose("band", "y", "x")
+    if da.sizes["y"] == 0 or da.sizes["x"] == 0 or da.sizes["band"] == 0:
+        raise InvalidInputError(f"save_cog got an empty array of shape {da.shape}")
+    return da
+
+
+def _gdal_dtype(dtype: np.dtype) -> np.dtype:
+    if dtype == np.bool_:
+        return np.dtype("uint8")
+    if dtype.kind not in "uif":
+        raise InvalidInputError(f"save_cog cannot write dtype {dtype} to GeoTIFF")
+    return dtype
+
+
+class _WindowWriter:
+    """A ``__setitem__`` target for :func:`dask.array.store` that writes windows."""
+
+    def __init__(self, dataset: rasterio.io.DatasetWriter, dtype: np.dtype) -> None:
+        self.dataset = dataset
+        self.dtype = dtype
+        self.lock = threading.Lock()
+
+    def __setitem__(self, key: tuple[slice, slice, slice], value: np.ndarray) -> None:
+        bands, rows, cols = key
+        indexes = list(range(bands.start + 1, bands.stop + 1))
+        window = Window.from_slices(rows, cols)
+        with self.lock:  # GDAL dataset handles are not thread-safe
+            self.dataset.write(np.asarray(value, dtype=self.dtype), indexes=indexes, window=window)
+
+
+def save_cog(
+    da: xr.DataArray,
+    path: PathLike,
+    *,
+    compress: str = "deflate",
+    blocksize: int = 512,
+    overviews: str | int | None = "auto",
+    nodata: float | None = None,
+    resampling: str = "nearest",
+) -> Path:
+    """Write a DataArray to ``path`` as a Cloud-Optimized GeoTIFF, atomically.
+
+    Parameters
+    ----------
+    da : xarray.DataArray
+        Dims ``(band, y, x)`` or ``(y, x)``, numpy- or dask-backed. CRS,
+        transform and nodata are taken from ``da.rio``; band names become band
+        descriptions; ``scale`` / ``offset`` band coordinates are written too.
+        A dask-backed array is computed block by block, never whole.
+    path : str or path
+        Destination. Parent folders are created.
+    compress : {"deflate", "lzw", "zstd", "lerc", "jpeg", "webp", "none"}
+        Compression; lossless ones use the predictor suited to the dtype.
+    blocksize : int
+        Tile size in pixels, a multiple of 16.
+    overviews : "auto", int, or None
+        ``"auto"`` builds overviews until the smallest fits in one tile; an int
+        builds that many levels; None (or 0) builds none.
+    nodata : float, optional
+        Nodata value to record; default: ``da.rio.nodata``.
+    resampling : str
+        Overview resampling (``"nearest"`` suits class maps, ``"average"``
+        continuous values).
+
+    Returns
+    -------
+    pathlib.Path
+        The written path.
+
+    Raises
+    ------
+    InvalidInputError
+        Bad dims, dtype or options.
+    RasterWriteError
+        GDAL failed to write; no file is left under ``path``.
+
+    Examples
+    --------
+    >>> save_cog(da, "out/ndvi.tif", compress="zstd")  # doctest: +SKIP
+    PosixPath('out/ndvi.tif')
+    """
+    da = _as_band_yx(da)
+    dtype = _gdal_dtype(np.dtype(da.dtype))
+    compress = str(compress).lower()
+    if compress not in _COMPRESSIONS:
+        raise InvalidInputError(
+            f"unknown compress={compress!r}; choose one of {', '.join(sorted(_COMPRESSIONS))}"
+        )
+    if not isinstance(blocksize, int) or blocksize < 16 or blocksize % 16:
+        raise InvalidInputError(f"blocksize must be a positive multiple of 16, got {blocksize!r}")
+    if resampling not in _RESAMPLINGS:
+        raise InvalidInputError(
+            f"unknown resampling={resampling!r}; choose one of {', '.join(sorted(_RESAMPLINGS))}"
+        )
+    options: dict[str, Any] = {
+        "compress": compress.upper(),
+        "blocksize": blocksize,
+        "bigtiff": "IF_SAFER",
+        "num_threads": "ALL_CPUS",
+        "resampling": resampling.upper(),
+        "overview_resampling": resampling.upper(),
+    }
+    if compress in {"deflate", "lzw", "zstd"}:
+        options["predictor"] = "YES"
+    if overviews == "auto":
+        options["overviews"] = "AUTO"
+    elif overviews is None or overviews == 0:
+        options["overviews"] = "NONE"
+    elif isinstance(overviews, int) and not isinstance(overviews, bool) and overviews > 0:
+        options["overviews"] = "AUTO"
+        options["overview_count"] = overviews
+    else:
+        raise InvalidInputError(f"overviews must be 'auto', a positive int or None, got {overviews!r}")
+
+    if nodata is None:
+        nodata = da.rio.nodata if da.rio.nodata is not None else da.rio.encoded_nodata
+    if nodata is not None and not np.isnan(nodata) and dtype.kind in "ui":
+        info_ = np.iinfo(dtype)
+        if not info_.min <= nodata <= info_.max:
+            raise InvalidInputError(f"nodata {nodata} does not fit dtype {dtype}")
+
+    target = Path(os.fspath(path))
+    staging = temporary_sibling(target, "staging")
+    finished = temporary_sibling(target, "cog")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _write_staging(da, staging, dtype, nodata, blocksize)
+        with gdal_env():
+            rasterio.shutil.copy(staging, finished, driver="COG", **options)
+        os.replace(finished, target)
+    except rasterio.errors.RasterioError as err:
+        raise RasterWriteError(f"{target}: GDAL could not write the COG ({err})") from err
+    except OSError as err:
+        if isinstance(err, RasterWriteError):
+            raise
+        raise RasterWriteError(f"{target}: could not write ({err})") from err
+    finally:
+        for leftover in (staging, finished):
+            with contextlib.suppress(OSError):
+                leftover.unlink(missing_ok=True)
+    return target
+
+
+def _write_staging(
+    da: xr.DataArray, staging: Path, dtype: np.dtype, nodata: Any, blocksize: int
+) -> None:
+    """Write ``da`` into a plain tiled GeoTIFF that the COG driver then copies."""
+    count, height, width = da.shape
+    names = [str(b) for b in da.coords["band"].values] if "band" in da.coords else []
+    profile = {
+        "driver": "GTiff",
+        "width": width,
+        "height": height,
+        "count": count,
+        "dtype": dtype.name,
+        "crs": da.rio.crs,
+        "transform": da.rio.transform(recalc=False),
+        "nodata": nodata,
+        "tiled": True,
+        "blockxsize": blocksize,
+        "blockysize": blocksize,
+        "bigtiff": "IF_SAFER",
+    }
+    with gdal_env(), rasterio.open(staging, "w", **profile) as dst:
+        for i, name in enumerate(names, start=1):
+            dst.set_band_description(i, name)
+        if "scale" in da.coords and "offset" in da.coords:
+            dst.scales = tuple(float(s) for s in np.atleast_1d(da.coords["scale"].values))
+            dst.offsets = tuple(float(o) for o in np.atleast_1d(da.coords["offset"].values))
+        dst.update_tags(AREA_OR_POINT="Area")
+        if da.chunks is not None:
+            import dask.array
+
+            data = da.data
+            if data.dtype != dtype:
+                data = data.astype(dtype)
+            dask.array.store(data, _WindowWriter(dst, dtype), lock=False, compute=True)
+        else:
+            dst.write(np.asarray(da.values, dtype=dtype))
+
+
+# --------------------------------------------------------------------------- inspection
+
+
+def validate_cog(src: PathLike) -> tuple[bool, list[str], list[str]]:
+    """Validate ``src`` as a Cloud-Optimized GeoTIFF with rio-cogeo.
+
+    Returns
+    -------
+    (is_valid, errors, warnings)
+    """
+    from rio_cogeo.cogeo import cog_validate
+
+    text = os.fspath(src)
+    with _open(text):  # the same clear errors as open_raster for a bad source
+        pass
+    with gdal_env():
+        is_valid, errors, cog_warnings = cog_validate(text, quiet=True)
+    return bool(is_valid), list(errors), list(cog_warnings)
+
+
+def info(src: PathLike, *, sensor: str | None = None) -> dict[str, Any]:
+    """Describe a raster: size, bands, CRS, transform, dtype, nodata, overviews, COG validity.
+
+    Returns a JSON-serialisable dict (what ``satlearn info --json`` prints).
+    """
+    text = os.fspath(src)
+    with _open(text) as ds:
+        names = _band_names(ds, sensor)
+        bands = []
+        for i in range(1, ds.count + 1):
+            bands.append(
+                {
+                    "index": i,
+                    "name": names[i - 1],
+                    "description": ds.descriptions[i - 1],
+                    "dtype": ds.dtypes[i - 1],
+                    "nodata": _json_number(ds.nodatavals[i - 1]),
+                    "color_interpretation": ds.colorinterp[i - 1].name,
+                    "scale": ds.scales[i - 1],
+                    "offset": ds.offsets[i - 1],
+                    "block_shape": list(ds.block_shapes[i - 1]),
+                    "overview_factors": ds.overviews(i),
+                }
+            )
+        result: dict[str, Any] = {
+            "source": text,
+            "driver": ds.driver,
+            "width": ds.width,
+            "height": ds.height,
+            "count": ds.count,
+            "dtype": ds.dtypes[0] if len(set(ds.dtypes)) == 1 else list(ds.dtypes),
+            "crs": ds.crs.to_string() if ds.crs else None,
+            "crs_wkt": ds.crs.to_wkt() if ds.crs else None,
+            "transform": list(ds.transform)[:6],
+            "resolution": list(ds.res),
+            "bounds": list(ds.bounds),
+            "nodata": _json_number(ds.nodata),
+            "compression": ds.compression.name if ds.compression else None,
+            "overviews": ds.overviews(1) if ds.count else [],
+            "bands": bands,
+        }
+    if result["driver"] == "GTiff":
+        is_valid, errors, cog_warnings = validate_cog(text)
+    else:
+        is_valid, errors, cog_warnings = False, [f"driver is {result['driver']}, not GTiff"], []
+    result["is_cog"] = is_valid
+    result["cog_errors"] = errors
+    result["cog_warnings"] = cog_warnings
+    return result
+
+
+def _json_number(value: float | None) -> float | str | None:
+    if value is None:
+        return None
+    if np.isnan(value):
+        return "nan"
+    if np.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return value
