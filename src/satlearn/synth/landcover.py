@@ -61,7 +61,6 @@ class Layout:
 
     material: np.ndarray  # uint8 (2H, 2W) date-0 materials
     parcel_key: np.ndarray  # uint8 (2H, 2W) random parcel label 0..255
-    water_dist_fine: np.ndarray  # float32 (2H, 2W), scene pixels, < 0 in water
     crop_type: np.ndarray  # uint8 (256,) crop type of each parcel label
     parcel_vigour: np.ndarray  # float32 (256,) per-parcel greenness factor
 
@@ -139,10 +138,10 @@ def natural_layout(
     bare_f = upsample2(bare)
     mat[bare_f > t_bare] = MAT["bare_soil"]
     del bare_f
-    wd = upsample2(water_dist)
-    mat[wd < 0] = MAT["water"]
+    mat[upsample2(water_dist) < 0] = MAT["water"]
 
-    # crop parcels: a rotated grid (scene-pixel units) warped by sinusoids
+    # crop parcels: a rotated grid (scene-pixel units) warped by sinusoids; the
+    # coordinates are sums of a row term and a column term (one pass each)
     yy = (np.arange(2 * h, dtype=_F32)[:, None] + _F32(0.5)) * _F32(0.5)
     xx = (np.arange(2 * w, dtype=_F32)[None, :] + _F32(0.5)) * _F32(0.5)
     ang = rng.uniform(-0.4, 0.4)
@@ -150,18 +149,29 @@ def natural_layout(
     amp, wl = _F32(rng.uniform(2, 5)), _F32(rng.uniform(0.5, 1.0) * n)
     su = _F32(max(6.0, rng.uniform(0.05, 0.08) * min(n, 512)))
     sv = _F32(max(4.0, rng.uniform(0.03, 0.05) * min(n, 512)))
-    u = xx * ca + yy * sa + amp * np.sin(yy * _F32(2 * np.pi) / wl)
-    v = yy * ca - xx * sa + amp * np.sin(xx * _F32(2 * np.pi) / wl + _F32(1.0))
-    pu = np.floor(u / su)
-    pv = np.floor(v / sv)
-    margin = ((u - pu * su) < _F32(0.5)) | ((v - pv * sv) < _F32(0.5))
-    table = rng.integers(0, 256, size=(61, 67), dtype=np.uint8)
-    key = table[pu.astype(np.intp) % 61, pv.astype(np.intp) % 67]
-    del u, v, pu, pv
+    u_row = (yy * sa + amp * np.sin(yy * _F32(2 * np.pi) / wl)) / su
+    v_col = (amp * np.sin(xx * _F32(2 * np.pi) / wl + _F32(1.0)) - xx * sa) / sv
+    u = u_row + xx * (ca / su)
+    v = v_col + yy * (ca / sv)
+    pu = np.floor(u)
+    pv = np.floor(v)
+    u -= pu
+    v -= pv
+    margin = u < _F32(0.5) / su
+    margin |= v < _F32(0.5) / sv
+    del u, v
+    np.mod(pu, _F32(61), out=pu)
+    np.mod(pv, _F32(67), out=pv)
+    pu *= _F32(67)
+    pu += pv
+    del pv
+    table = rng.integers(0, 256, size=61 * 67, dtype=np.uint8)
+    key = table[pu.astype(np.intp)]
+    del pu
     mat[(mat == MAT["cropland"]) & margin] = MAT["grassland"]
     crop_type = rng.choice(len(_CROPS), size=256, p=[c[1] for c in _CROPS]).astype(np.uint8)
     vigour = rng.uniform(0.85, 1.1, size=256).astype(_F32)
-    return Layout(mat, key, wd, crop_type, vigour)
+    return Layout(mat, key, crop_type, vigour)
 
 
 # crop types: (name, probability, peak day of year, width in days, harvest day or None, base, amp)
@@ -261,29 +271,31 @@ def apply_clearing(
 
 
 def apply_flooding(
-    material: np.ndarray, water_dist_fine: np.ndarray, rng: np.random.Generator, extent: float
+    material: np.ndarray, water_dist: np.ndarray, rng: np.random.Generator, extent: float
 ) -> tuple[slice, slice] | None:
     """Flood a lobed patch of land next to the water in place (-> flood water).
 
-    The patch is centred on a shore pixel, has radius ``extent`` fine pixels
-    and only reaches land within ``extent / 2`` scene pixels of the water.
+    ``water_dist`` is the scene-grid signed distance to water. The patch is
+    centred on a shore pixel, has radius ``extent`` fine pixels and only
+    reaches land within ``extent / 2`` scene pixels of the water.
     """
-    shore = (water_dist_fine[::4, ::4] > 0.5) & (water_dist_fine[::4, ::4] < 2.0)
+    shore = (water_dist[::2, ::2] > 0.5) & (water_dist[::2, ::2] < 2.0)
     rows, cols = np.nonzero(shore)
     if rows.size == 0:
         return None
     i = rng.integers(rows.size)
     cy, cx = rows[i] * 4, cols[i] * 4
-    half = int(extent * 1.3) + 1
+    half = 2 * (int(extent * 0.65) + 1)  # even, so the window is whole scene pixels
     r0, r1 = max(cy - half, 0), min(cy + half, material.shape[0])
     c0, c1 = max(cx - half, 0), min(cx + half, material.shape[1])
     yy = np.arange(r0, r1, dtype=_F32)[:, None] - cy
     xx = np.arange(c0, c1, dtype=_F32)[None, :] - cx
+    near = upsample2(water_dist[r0 // 2 : r1 // 2, c0 // 2 : c1 // 2])
     theta = np.arctan2(yy, xx)
     lobes = _F32(0.2) * np.sin(3 * theta + _F32(rng.uniform(0, 6.3)))
     lobes += _F32(0.1) * np.sin(7 * theta + _F32(rng.uniform(0, 6.3)))
     inside = np.sqrt(yy * yy + xx * xx) < _F32(extent) * (1 + lobes)
-    inside &= water_dist_fine[r0:r1, c0:c1] < _F32(extent / 2)
+    inside &= near < _F32(extent / 2)
     win = material[r0:r1, c0:c1]
     inside &= MATERIAL_CLASS[win] != 0
     win[inside] = MAT["flood_water"]

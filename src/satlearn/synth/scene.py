@@ -100,6 +100,23 @@ class SyntheticScene:
         ``right[y, x - disparity[y, x]] == left[y, x]``.
     base_to_height : float
         ``dem - dem.min() == disparity * resolution / base_to_height``.
+    sensor, seed, resolution, crs, transform
+        The generation parameters: sensor key, seed, pixel size, CRS string
+        and the north-up :class:`affine.Affine` of the scene grid.
+    sun_azimuth, sun_zenith : float
+        Sun position in degrees (azimuth clockwise from grid north), the same
+        for every date; it sets the hill shading and the shadow direction.
+    cloud_height_m : float
+        Cloud-base height used to project shadows (see
+        :func:`satlearn.synth.atmosphere.shadow_offset`).
+    attrs : dict
+        The metadata also written to ``image.attrs``.
+
+    Examples
+    --------
+    >>> scene = make_scene(96, seed=2)
+    >>> scene.cloud_mask.dtype, scene.landcover.dtype
+    (dtype('bool'), dtype('uint8'))
     """
 
     image: xr.DataArray
@@ -441,8 +458,11 @@ def make_scene(
     misregistration : (float, float)
         ``(dy, dx)`` in pixels registering the last date onto date 0 (see
         :attr:`SyntheticScene.misregistration`); dates in between get a
-        proportional share. The image content of date ``t`` is displaced by
-        ``-misregistration[t]``; truths are not displaced.
+        proportional share. The image content of date ``t`` (clouds included)
+        is displaced by ``-misregistration[t]`` pixels with a Fourier shift;
+        the pan band of that date by the same ground offset (twice as many pan
+        pixels); truths stay on the grid of date 0. Meant for sub-pixel to a
+        few pixels (the date is reflect-padded by 16 pixels before the shift).
 
     Returns
     -------
@@ -463,7 +483,11 @@ def make_scene(
     ``heading_deg`` (clockwise from north), ``bbox`` = ``(min_row, min_col,
     max_row, max_col)`` of its ``ship_mask`` pixels with exclusive maxima (as
     ``skimage.measure.regionprops``) and ``bounds`` = ``(minx, miny, maxx,
-    maxy)`` of its rectangle in CRS units. Landsat thermal bands hold
+    maxy)`` of its rectangle in CRS units. Layout scales (fields, towns,
+    clouds) are in pixels; ship sizes are in metres but capped at a sixth of
+    the scene; terrain relief is ``min(500 m, 0.1 x scene extent)``; the
+    cloud height is lowered where needed so that shadows fall at most 15 % of
+    the scene away from their clouds. Landsat thermal bands hold
     ``(T - 250 K) / 100 K``. The stereo pair and disparity follow
     :mod:`satlearn.synth.terrain`.
 
@@ -531,7 +555,7 @@ def make_scene(
             elif kind == "clearing":
                 landcover.apply_clearing(mat, rng, 2 * max(6.0, 0.06 * n))
             else:
-                landcover.apply_flooding(mat, layout.water_dist_fine, rng, 2 * max(5.0, 0.05 * n))
+                landcover.apply_flooding(mat, water_dist, rng, 2 * max(5.0, 0.05 * n))
         mats.append(mat)
     classes = _classes_per_date(mats)
     changed = classes[-1] != classes[0]
