@@ -1,0 +1,478 @@
+"""Pansharpening: kernels, grid handling, the chunked two-pass path, GDAL agreement, CLI."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import rasterio
+import xarray as xr
+from affine import Affine
+from typer.testing import CliRunner
+
+from conftest import make_dataarray, write_geotiff
+from satlearn.cli.app import app
+from satlearn.errors import CRSMismatchError, InvalidInputError
+from satlearn.ops import pansharpen as ps
+from satlearn.ops.pansharpen import (
+    FusionStatistics,
+    brovey,
+    component_substitution,
+    estimate_statistics,
+    fast_ihs,
+    gdal_pansharpen,
+    gram_schmidt,
+    hpf,
+    method_parameters,
+    mtf_sigma,
+    pansharpen,
+    pca,
+    resample_to_pan,
+    simple_mean,
+)
+from satlearn.ops.quality import sam, wald_protocol
+from satlearn.raster import open_raster
+
+RNG = np.random.default_rng(7)
+MS_TRANSFORM = Affine(30.0, 0.0, 452475.0, 0.0, -30.0, 3408645.0)
+# Landsat 8's layout: the 15 m pan grid starts half a pan pixel before the MS grid.
+PAN_TRANSFORM = Affine(15.0, 0.0, 452467.5, 0.0, -15.0, 3408652.5)
+CRS = "EPSG:32616"
+
+
+def smooth_field(shape: tuple[int, ...], sigma: float = 2.0) -> np.ndarray:
+    from scipy import ndimage
+
+    field = ndimage.gaussian_filter(RNG.random(shape), sigma)
+    return (field - field.min()) / np.ptp(field)
+
+
+def moved(da: xr.DataArray, transform: Affine) -> xr.DataArray:
+    """The same values on another grid (rioxarray reads the transform from the coords)."""
+    values = da.values if da.ndim == 3 else da.values[None]
+    return make_dataarray(values, names=list(da.band.values), crs=CRS, transform=transform)
+
+
+def scene_pair(height: int = 48, width: int = 40, bands: int = 3):
+    """A smooth MS with its pan made of the same surface, on Landsat-like offset grids."""
+    fine = 0.1 + smooth_field((bands, 2 * height + 2, 2 * width + 2), 3.0)
+    ms = fine[:, 1::2, 1::2][:, :height, :width].astype("float32") * 1000
+    pan = (fine.mean(axis=0)[: 2 * height, : 2 * width] * 1000).astype("float32")
+    ms_da = make_dataarray(
+        ms, names=["blue", "green", "red", "nir"][:bands], crs=CRS, transform=MS_TRANSFORM
+    )
+    pan_da = make_dataarray(pan[None], names=["pan"], crs=CRS, transform=PAN_TRANSFORM)
+    return ms_da, pan_da
+
+
+@pytest.fixture(scope="module")
+def scene():
+    from satlearn.synth import make_scene
+
+    return make_scene(64, seed=0, n_dates=1)
+
+
+# --------------------------------------------------------------------------- kernels
+
+
+def test_brovey_output_reproduces_the_pan_through_the_weights_and_keeps_spectral_angles():
+    ms = RNG.uniform(10, 100, (3, 16, 16))
+    pan = RNG.uniform(10, 100, (16, 16))
+    weights = [0.2, 0.3, 0.5]
+    out = brovey(ms, pan, weights=weights)
+    np.testing.assert_allclose(np.tensordot(weights, out, axes=1), pan, rtol=1e-10)
+    assert sam(ms, out) < 1e-5
+    # GDAL's default weights are 1/B.
+    np.testing.assert_allclose(brovey(ms, pan), brovey(ms, pan, weights=[1 / 3] * 3))
+
+
+def test_brovey_gives_zero_where_the_pseudo_pan_is_zero():
+    ms = np.ones((2, 2, 2))
+    ms[:, 0, 0] = 0
+    out = brovey(ms, np.full((2, 2), 5.0))
+    assert np.all(out[:, 0, 0] == 0)
+    assert np.all(out[:, 1, 1] == 5.0)
+
+
+def test_simple_mean_averages_each_band_with_the_pan():
+    out = simple_mean(np.array([[[2.0]], [[4.0]]]), np.array([[6.0]]))
+    np.testing.assert_array_equal(out[:, 0, 0], [4.0, 5.0])
+
+
+def test_kernels_reject_a_pan_off_the_ms_grid_and_non_3d_ms():
+    with pytest.raises(InvalidInputError, match="resample the MS"):
+        brovey(np.ones((2, 4, 4)), np.ones((8, 8)))
+    with pytest.raises(InvalidInputError, match="band, y, x"):
+        simple_mean(np.ones((4, 4)), np.ones((4, 4)))
+    with pytest.raises(InvalidInputError, match="3 values"):
+        brovey(np.ones((3, 4, 4)), np.ones((4, 4)), weights=[1, 2])
+    with pytest.raises(InvalidInputError, match="finite"):
+        brovey(np.ones((2, 4, 4)), np.ones((4, 4)), weights=[1, np.nan])
+    # A (1, H, W) pan is accepted as (H, W); integers are computed in float.
+    out = simple_mean(np.ones((1, 2, 2), dtype="uint8"), np.full((1, 2, 2), 2, dtype="uint8"))
+    assert out.dtype == np.float32
+    assert out[0, 0, 0] == 1.5
+
+
+def test_component_substitution_with_unit_gains_makes_the_intensity_the_matched_pan():
+    ms = RNG.uniform(0, 1, (3, 10, 10))
+    pan = RNG.uniform(0, 1, (10, 10))
+    weights = np.array([0.5, 0.25, 0.25])
+    out = component_substitution(
+        ms, pan, weights=weights, gains=[1, 1, 1], pan_gain=2.0, pan_offset=0.5
+    )
+    np.testing.assert_allclose(np.tensordot(weights, out, axes=1), 2 * pan + 0.5)
+
+
+def test_gram_schmidt_and_ihs_leave_the_ms_alone_when_the_pan_is_their_intensity():
+    ms = 1 + smooth_field((3, 64, 64), 8.0)
+    pan = ms.mean(axis=0)
+    # The pan is matched to I with the low-passed pan's spread: a smooth scene keeps them equal.
+    np.testing.assert_allclose(gram_schmidt(ms, pan), ms, atol=0.02)
+    np.testing.assert_allclose(fast_ihs(ms, pan), ms, atol=0.02)
+
+
+def test_pca_puts_the_pan_into_the_first_principal_component():
+    ms = 1 + smooth_field((3, 32, 32))
+    pan = RNG.uniform(0, 1, (32, 32))
+    out = pca(ms, pan)
+    stats = estimate_statistics(ms, pan, sigma=1.0)
+    first = np.linalg.eigh(stats.cov[:3, :3])[1][:, -1]
+    projected = np.tensordot(first, out, axes=1)
+    assert abs(np.corrcoef(projected.ravel(), pan.ravel())[0, 1]) > 0.999
+
+
+def test_hpf_adds_nothing_from_a_flat_pan_and_its_modulation_keeps_angles():
+    ms = 1 + smooth_field((2, 24, 24))
+    flat = np.full((24, 24), 3.0)
+    for injection in ("local", "global", "modulation"):
+        np.testing.assert_allclose(hpf(ms, flat, sigma=1.0, injection=injection), ms, rtol=1e-6)
+    pan = 1 + RNG.random((24, 24))
+    assert sam(ms, hpf(ms, pan, sigma=1.0, injection="modulation")) < 1e-5
+    assert sam(ms, hpf(ms, pan, sigma=1.0, injection="global", gains=[1.0, -1.0])) > 1.0
+
+
+def test_hpf_local_gains_follow_the_sign_of_each_bands_relation_to_the_pan():
+    pan = smooth_field((40, 40), 1.0) + 1
+    from scipy import ndimage
+
+    low = ndimage.gaussian_filter(pan, 1.0)
+    ms = np.stack([low, 3 - low])  # the second band is anti-correlated with the pan
+    out = hpf(ms, pan, sigma=1.0, window=5, regularization=1e-9)
+    detail = pan - low
+    np.testing.assert_allclose(out[0] - ms[0], detail, atol=1e-3)
+    np.testing.assert_allclose(out[1] - ms[1], -detail, atol=1e-3)
+
+
+def test_hpf_rejects_bad_options():
+    with pytest.raises(InvalidInputError, match="injection"):
+        hpf(np.ones((1, 8, 8)), np.ones((8, 8)), sigma=1.0, injection="sideways")
+    with pytest.raises(InvalidInputError, match="window"):
+        hpf(np.ones((1, 8, 8)), np.ones((8, 8)), sigma=1.0, window=0)
+
+
+def test_mtf_sigma_gives_the_requested_gain_at_the_coarse_nyquist():
+    for ratio in (2, 4):
+        sigma = mtf_sigma(ratio, mtf_gain=0.3)
+        frequency = 1 / (2 * ratio)
+        assert np.exp(-2 * np.pi**2 * sigma**2 * frequency**2) == pytest.approx(0.3)
+    with pytest.raises(InvalidInputError, match="mtf_gain"):
+        mtf_sigma(2, mtf_gain=1.5)
+    with pytest.raises(InvalidInputError, match="ratio"):
+        mtf_sigma(0)
+
+
+def test_auto_weights_recover_the_pan_spectral_response():
+    ms = RNG.uniform(0, 1, (3, 2000))
+    true = np.array([0.6, 0.4, 0.0])
+    stack = np.vstack([ms, true @ ms, true @ ms])
+    stats = FusionStatistics(stack.mean(axis=1), np.cov(stack), stack.shape[1])
+    weights = method_parameters("brovey", stats, count=3, weights="auto")["weights"]
+    np.testing.assert_allclose(weights, true, atol=1e-6)
+    assert stats.count == 3
+
+
+def test_method_parameters_need_statistics_and_known_names():
+    with pytest.raises(InvalidInputError, match="statistics"):
+        method_parameters("gram_schmidt", None, count=3)
+    with pytest.raises(InvalidInputError, match="unknown pansharpening method"):
+        method_parameters("wavelets", None, count=3)
+    with pytest.raises(InvalidInputError, match="'auto'"):
+        method_parameters("brovey", None, count=3, weights="best")
+    with pytest.raises(InvalidInputError, match="all zero"):
+        method_parameters("brovey", None, count=2, weights=[0, 0])
+    stack = RNG.random((5, 100))
+    stats = FusionStatistics(stack.mean(axis=1), np.cov(stack), 100)
+    with pytest.raises(InvalidInputError, match="injection"):
+        method_parameters("hpf", stats, count=3, injection="sideways")
+    assert method_parameters("gs", stats, count=3)["gains"].shape == (3,)
+    assert method_parameters("mean", None, count=3) == {}
+
+
+def test_statistics_need_valid_pixels():
+    with pytest.raises(InvalidInputError, match="valid pixels"):
+        estimate_statistics(np.full((2, 4, 4), np.nan), np.ones((4, 4)), sigma=1.0)
+
+
+# --------------------------------------------------------------------------- grids
+
+
+def test_resample_to_pan_honours_the_half_pixel_offset_of_the_grids():
+    height, width = 20, 24
+    cols = np.broadcast_to(np.arange(width, dtype="float32"), (height, width))
+    ms = make_dataarray(np.stack([cols, np.ones_like(cols)]), crs=CRS, transform=MS_TRANSFORM)
+    pan = np.ones((1, 2 * height, 2 * width), "float32")
+    pan = make_dataarray(pan, crs=CRS, transform=PAN_TRANSFORM)
+    up = resample_to_pan(ms, pan, resampling="bilinear")
+    # Pan column c has its centre at MS column coordinate (c + 0.5) / 2 - 0.25, i.e. the
+    # ramp value (c + 0.5) / 2 - 0.75 (MS pixel centres sit at k + 0.5).
+    expected = (np.arange(2 * width) + 0.5) / 2 - 0.75
+    np.testing.assert_allclose(up.values[0, 10, 4:-4], expected[4:-4], atol=1e-4)
+    assert up.rio.transform() == PAN_TRANSFORM
+    assert list(up.band.values) == ["b1", "b2"]
+
+
+def test_pansharpen_returns_the_pan_grid_with_ms_band_names(scene):
+    ms = scene.image.isel(time=0).sel(band=["blue", "green", "red", "nir"])
+    pan = scene.pan.isel(time=0)
+    for method in ps.METHODS:
+        out = pansharpen(ms, pan, method=method)
+        assert out.dims == ("band", "y", "x")
+        assert out.shape == (4, *pan.shape)
+        assert out.dtype == np.float32
+        assert list(out.band.values) == ["blue", "green", "red", "nir"]
+        assert out.rio.transform() == pan.rio.transform()
+        assert out.rio.crs == pan.rio.crs
+        assert out.attrs["pansharpen_method"] == method
+        assert np.isfinite(out.values).all()
+
+
+def test_every_method_but_the_mean_improves_on_the_upsampled_ms_for_the_synthetic_scene(scene):
+    ms = scene.image.isel(time=0).sel(band=["blue", "green", "red", "nir"])
+    pan = scene.pan.isel(time=0)
+
+    def upsampled_only(ms_low, pan_low):
+        return resample_to_pan(ms_low, pan_low)
+
+    baseline = wald_protocol(ms, pan, method=upsampled_only, block_size=16)
+    for method in ("brovey", "ihs", "gram_schmidt", "hpf"):
+        scores = wald_protocol(ms, pan, method=method, weights="auto", block_size=16)
+        assert scores["ergas"] < baseline["ergas"], method
+
+
+def test_chunked_path_matches_the_in_memory_path():
+    ms, pan = scene_pair(60, 52, 4)
+    for method, options in [
+        ("brovey", {"weights": [0.1, 0.2, 0.3, 0.4]}),
+        ("mean", {}),
+        ("ihs", {}),
+        ("gram_schmidt", {"weights": "auto"}),
+        ("pca", {}),
+        ("hpf", {}),
+        ("hpf", {"injection": "global"}),
+        ("hpf", {"injection": "modulation"}),
+    ]:
+        eager = pansharpen(ms, pan, method=method, **options)
+        lazy = pansharpen(ms, pan, method=method, chunks=32, **options)
+        assert lazy.chunks is not None
+        np.testing.assert_allclose(lazy.values, eager.values, rtol=2e-4, atol=1e-2, err_msg=method)
+
+
+def test_dask_inputs_stay_lazy_and_the_statistics_come_from_a_block_sample():
+    ms, pan = scene_pair(64, 64, 3)
+    lazy = pansharpen(ms.chunk({"y": 16, "x": 16}), pan, method="gram_schmidt", sample_pixels=1)
+    assert lazy.chunks is not None
+    assert lazy.data.chunksize[1:] == (128, 128)
+    sampled = pansharpen(ms, pan, method="gram_schmidt", chunks=32, sample_pixels=2000)
+    full = pansharpen(ms, pan, method="gram_schmidt")
+    # One in four blocks gives nearly the whole-image statistics on this homogeneous scene.
+    assert np.mean(np.abs(sampled.values - full.values)) < 0.05 * np.mean(np.abs(full.values))
+    strided = pansharpen(ms, pan, method="ihs", sample_pixels=500)
+    assert np.isfinite(strided.values).all()
+
+
+def test_ms_nodata_and_pixels_outside_the_ms_become_nan():
+    ms, pan = scene_pair(20, 20, 3)
+    data = ms.values.copy()
+    data[:, 5, 5] = 0
+    ms = ms.copy(data=data).rio.write_nodata(0)
+    # A pan shifted 10 pan pixels east reaches past the MS footprint.
+    pan = moved(pan, PAN_TRANSFORM @ Affine.translation(10, 0))
+    out = pansharpen(ms, pan, method="brovey")
+    assert np.isnan(out.values[:, :, -5:]).all()
+    assert np.isnan(out.values[:, 10, 0]).all()  # the nodata MS pixel
+    assert np.isfinite(out.values[:, 30, 5]).all()
+    assert np.isnan(out.rio.nodata)
+
+
+def test_pan_nodata_becomes_nan():
+    ms, pan = scene_pair(16, 16, 3)
+    data = pan.values.copy()
+    data[0, 3, 3] = -1
+    pan = pan.copy(data=data).rio.write_nodata(-1)
+    out = pansharpen(ms, pan, method="brovey", chunks=16)
+    assert np.isnan(out.values[:, 3, 3]).all()
+    assert np.isfinite(out.values[:, 4, 4]).all()
+
+
+def test_pansharpen_errors_name_the_problem():
+    ms, pan = scene_pair(16, 16, 3)
+    with pytest.raises(CRSMismatchError, match="EPSG:32617"):
+        pansharpen(ms, pan.rio.write_crs("EPSG:32617"))
+    bare = make_dataarray(pan.values, crs=None, transform=PAN_TRANSFORM)
+    with pytest.raises(CRSMismatchError, match="pan has no CRS"):
+        pansharpen(ms, bare)
+    far = moved(pan, PAN_TRANSFORM @ Affine.translation(10_000, 0))
+    with pytest.raises(InvalidInputError, match="do not overlap"):
+        pansharpen(ms, far)
+    with pytest.raises(InvalidInputError, match="dims"):
+        pansharpen(ms.isel(band=0), pan)
+    with pytest.raises(InvalidInputError, match="dims"):
+        pansharpen(ms, ms)
+    with pytest.raises(InvalidInputError, match="DataArray"):
+        pansharpen(ms.values, pan)
+    with pytest.raises(InvalidInputError, match="DataArray"):
+        pansharpen(ms, pan.values)
+    with pytest.raises(InvalidInputError, match="too small"):
+        pansharpen(ms.isel(x=[0]), pan)
+    with pytest.raises(InvalidInputError, match="unknown pansharpening method"):
+        pansharpen(ms, pan, method="wavelets")
+    with pytest.raises(InvalidInputError, match="3 values"):
+        pansharpen(ms, pan, weights=[1, 2])
+    with pytest.raises(InvalidInputError, match="chunks"):
+        pansharpen(ms, pan, chunks=4)
+    with pytest.raises(InvalidInputError, match="injection"):
+        pansharpen(ms, pan, method="hpf", injection="sideways")
+    with pytest.raises(InvalidInputError, match="window"):
+        pansharpen(ms, pan, method="hpf", window=0)
+    with pytest.raises(InvalidInputError, match="resampling"):
+        pansharpen(ms, pan, resampling="magic")
+
+
+def test_ungeoreferenced_pair_with_transforms_only_is_fused():
+    ms, pan = scene_pair(16, 16, 3)
+    ms_bare = make_dataarray(ms.values, crs=None, transform=MS_TRANSFORM)
+    pan_bare = make_dataarray(pan.values, crs=None, transform=PAN_TRANSFORM)
+    np.testing.assert_allclose(
+        pansharpen(ms_bare, pan_bare).values, pansharpen(ms, pan).values, rtol=1e-6
+    )
+
+
+# --------------------------------------------------------------------------- GDAL peer
+
+
+def write_pair(tmp_path, ms: xr.DataArray, pan: xr.DataArray):
+    ms_path = write_geotiff(tmp_path / "ms.tif", ms.values, crs=CRS, transform=ms.rio.transform())
+    pan_path = write_geotiff(
+        tmp_path / "pan.tif", pan.values, crs=CRS, transform=pan.rio.transform()
+    )
+    return ms_path, pan_path
+
+
+def test_brovey_matches_gdal_vrt_pansharpening_on_nested_grids(tmp_path):
+    ms, pan = scene_pair(40, 40, 3)
+    aligned = moved(pan, MS_TRANSFORM @ Affine.scale(0.5))
+    ms_path, pan_path = write_pair(tmp_path, ms, aligned)
+    weights = [0.2, 0.5, 0.3]
+    for resampling in ("bilinear", "cubic"):
+        ours = pansharpen(ms, aligned, weights=weights, resampling=resampling).values
+        theirs = gdal_pansharpen(ms_path, pan_path, weights=weights, resampling=resampling)
+        assert theirs.rio.transform() == aligned.rio.transform()
+        # Away from the edges (3 MS pixels), GDAL's RasterIO and its warper agree.
+        inner = (slice(None), slice(6, -6), slice(6, -6))
+        relative = np.abs(ours[inner] - theirs.values[inner]) / np.abs(theirs.values[inner])
+        assert relative.max() < 1e-5, resampling
+
+
+def test_gdal_pansharpen_reports_missing_files(tmp_path):
+    with pytest.raises(InvalidInputError, match="no such file"):
+        gdal_pansharpen(tmp_path / "ms.tif", tmp_path / "pan.tif")
+
+
+def test_brovey_matches_gdal_on_the_real_spacenet_pair(shared_data, tmp_path):
+    folder = shared_data / "spacenet6-pan-ms-solaris"
+    ms = open_raster(folder / "ms1.tif")
+    pan = open_raster(folder / "pan1.tif")
+    # GDAL works in the pan's data type: a float pan keeps it from rounding.
+    with rasterio.open(folder / "pan1.tif") as src:
+        profile = src.profile | {"dtype": "float32"}
+        values = src.read().astype("float32")
+    with rasterio.open(tmp_path / "pan.tif", "w", **profile) as dst:
+        dst.write(values)
+    ours = pansharpen(ms, pan).values
+    theirs = gdal_pansharpen(folder / "ms1.tif", tmp_path / "pan.tif", dtype="Float64").values
+    inner = (slice(None), slice(8, -8), slice(8, -8))
+    relative = np.abs(ours[inner] - theirs[inner]) / np.abs(theirs[inner])
+    assert np.percentile(relative, 99.9) < 1e-5
+    assert relative.max() < 2e-3  # where the cubic pseudo-pan nears zero
+
+
+def test_hpf_beats_gdal_brovey_on_ergas_and_sam_for_both_real_pairs(shared_data):
+    landsat = shared_data / "landsat8-l1t-crop"
+    bands = [open_raster(landsat / f"l8_B{i}.tif") for i in (2, 3, 4, 5)]
+    ms = xr.concat(bands, "band").assign_coords(band=["blue", "green", "red", "nir"])
+    ms = ms.rio.write_transform(bands[0].rio.transform()).rio.write_crs(bands[0].rio.crs)
+    spacenet = shared_data / "spacenet6-pan-ms-solaris"
+    pairs = [
+        (ms, open_raster(landsat / "l8_B8.tif")),
+        (open_raster(spacenet / "ms1.tif"), open_raster(spacenet / "pan1.tif")),
+    ]
+    for ms_da, pan_da in pairs:
+        reference = wald_protocol(ms_da, pan_da, method="brovey")
+        best = wald_protocol(ms_da, pan_da, method="hpf")
+        assert best["ergas"] < reference["ergas"]
+        assert best["sam"] < reference["sam"]
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def test_cli_pansharpens_into_a_cog(tmp_path):
+    ms, pan = scene_pair(32, 32, 3)
+    ms_path, pan_path = write_pair(tmp_path, ms, pan)
+    out = tmp_path / "sharp.tif"
+    result = CliRunner().invoke(
+        app,
+        [
+            "pansharpen",
+            str(ms_path),
+            str(pan_path),
+            str(out),
+            "--method",
+            "gram_schmidt",
+            "--weights",
+            "auto",
+            "--bands",
+            "1,2",
+            "--chunk-size",
+            "32",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    sharp = open_raster(out)
+    assert sharp.shape == (2, 64, 64)
+    assert sharp.rio.transform() == PAN_TRANSFORM
+    expected = pansharpen(ms.isel(band=[0, 1]), pan, method="gram_schmidt", weights="auto")
+    np.testing.assert_allclose(sharp.values, expected.values, rtol=1e-3, atol=0.5)
+
+
+def test_cli_reports_bad_weights_on_one_line(tmp_path):
+    ms, pan = scene_pair(16, 16, 3)
+    ms_path, pan_path = write_pair(tmp_path, ms, pan)
+    runner = CliRunner()
+    bad = runner.invoke(
+        app,
+        ["pansharpen", str(ms_path), str(pan_path), str(tmp_path / "o.tif"), "--weights", "a,b"],
+    )
+    assert bad.exit_code == 1
+    assert "--weights must be" in bad.output
+    wrong = runner.invoke(
+        app,
+        ["pansharpen", str(ms_path), str(pan_path), str(tmp_path / "o.tif"), "--weights", "1,2"],
+    )
+    assert wrong.exit_code == 1
+    assert "error: weights needs 3 values" in wrong.output
+    explicit = runner.invoke(
+        app,
+        ["pansharpen", str(ms_path), str(pan_path), str(tmp_path / "o.tif"), "--weights", "1,1,1"],
+    )
+    assert explicit.exit_code == 0, explicit.output
