@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from satlearn.synth.noise import fractal_noise, upsample2
+from satlearn.synth.noise import blockmean2, fractal_noise, upsample2
 from satlearn.synth.spectra import MATERIAL_CLASS, MATERIALS
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "Layout",
     "apply_clearing",
     "apply_flooding",
+    "classes_per_date",
     "greenness",
     "majority_class",
     "natural_layout",
@@ -240,6 +241,30 @@ def majority_class(material: np.ndarray) -> np.ndarray:
         out[better] = c
         best = np.maximum(best, score)
     return out
+
+
+#: Classes a change event can turn a pixel into: water, bare soil, built-up, road.
+_EVENT_CLASSES = (0, 4, 5, 6)
+
+
+def classes_per_date(mats: list[np.ndarray]) -> np.ndarray:
+    """Scene-grid classes per date; later dates differ from date 0 only by events.
+
+    A scene pixel takes its date-``t`` majority class only where at least two
+    of its four fine pixels changed class since date 0 and the new class is
+    one an event produces; elsewhere it keeps its date-0 class, so that a
+    building on one fine pixel does not flip a mixed pixel's majority.
+    """
+    first = majority_class(mats[0])
+    out = [first]
+    cls0 = MATERIAL_CLASS[mats[0]]
+    for mat in mats[1:]:
+        moved = blockmean2((MATERIAL_CLASS[mat] != cls0).astype(_F32)) >= 0.5
+        now = majority_class(mat)
+        keep = ~moved | ~np.isin(now, _EVENT_CLASSES)
+        now[keep] = first[keep]
+        out.append(now)
+    return np.stack(out)
 
 
 def apply_clearing(

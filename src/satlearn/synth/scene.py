@@ -35,17 +35,14 @@ from affine import Affine
 
 from satlearn.bands import get_sensor
 from satlearn.errors import InvalidInputError
-from satlearn.synth import atmosphere, landcover, objects, terrain
+from satlearn.synth import atmosphere, landcover, objects, render, terrain
 from satlearn.synth.landcover import LAND_COVER_CLASSES, MAT
 from satlearn.synth.noise import (
-    add_sensor_noise,
     blockmean2,
-    blur_and_shift,
     fractal_noise,
     upsample2,
 )
 from satlearn.synth.spectra import (
-    MATERIAL_CLASS,
     PAN_WAVELENGTHS,
     PAN_WEIGHTS,
     THERMAL_SCALE,
@@ -187,7 +184,7 @@ class SyntheticScene:
                 s["row"], s["col"], s["length_m"] / self.resolution,
                 s["width_m"] / self.resolution, s["heading_deg"],
             )  # fmt: skip
-            xs, ys = _pixel_to_crs(self.transform, corners[:, 0], corners[:, 1])
+            xs, ys = render.pixel_to_crs(self.transform, corners[:, 0], corners[:, 1])
             ring = [[float(x), float(y)] for x, y in zip(xs, ys, strict=True)]
             props = {k: (list(v) if isinstance(v, tuple) else v) for k, v in s.items()}
             props["date"] = str(np.datetime_as_string(dates[s["date_index"]], unit="D"))
@@ -203,40 +200,6 @@ class SyntheticScene:
             "crs": {"type": "name", "properties": {"name": self.crs}},
             "features": features,
         }
-
-
-#: Classes a change event can turn a pixel into: water, bare soil, built-up, road.
-_EVENT_CLASSES = (0, 4, 5, 6)
-
-
-def _classes_per_date(mats: list[np.ndarray]) -> np.ndarray:
-    """Scene-grid classes per date; later dates differ from date 0 only by events.
-
-    A scene pixel takes its date-``t`` majority class only where at least two
-    of its four fine pixels changed class since date 0 and the new class is
-    one an event produces; elsewhere it keeps its date-0 class, so that a
-    building on one fine pixel does not flip a mixed pixel's majority.
-    """
-    first = landcover.majority_class(mats[0])
-    out = [first]
-    cls0 = MATERIAL_CLASS[mats[0]]
-    for mat in mats[1:]:
-        moved = blockmean2((MATERIAL_CLASS[mat] != cls0).astype(_F32)) >= 0.5
-        now = landcover.majority_class(mat)
-        keep = ~moved | ~np.isin(now, _EVENT_CLASSES)
-        now[keep] = first[keep]
-        out.append(now)
-    return np.stack(out)
-
-
-def _pixel_to_crs(
-    transform: Affine, rows: np.ndarray, cols: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """CRS coordinates of scene-pixel positions (pixel ``(i, j)`` centred on ``(i, j)``)."""
-    rows, cols = np.asarray(rows, float) + 0.5, np.asarray(cols, float) + 0.5
-    xs = transform.c + cols * transform.a + rows * transform.b
-    ys = transform.f + cols * transform.d + rows * transform.e
-    return xs, ys
 
 
 def _check_size(size: int | tuple[int, int]) -> tuple[int, int]:
@@ -326,96 +289,75 @@ def _pick(rng: np.random.Generator, candidates: np.ndarray, stride: int) -> tupl
     return float(rows[i] * stride), float(cols[i] * stride)
 
 
-def _ship_truth(
-    ship: dict[str, Any], shape: tuple[int, int], mask: np.ndarray, transform: Affine
-) -> None:
-    """Burn one ship into the scene-grid ``mask`` and fill its bbox/bounds."""
-    cov, fr0, fc0 = ship.pop("_coverage")
-    # align the fine window to whole scene pixels
-    pr, pc = fr0 % 2, fc0 % 2
-    cov = np.pad(cov, ((pr, (cov.shape[0] + pr) % 2), (pc, (cov.shape[1] + pc) % 2)))
-    r0, c0 = (fr0 - pr) // 2, (fc0 - pc) // 2
-    cov1 = blockmean2(cov)
-    hit = cov1 >= 0.3
-    ci, cj = round(ship["row"]) - r0, round(ship["col"]) - c0
-    if 0 <= ci < hit.shape[0] and 0 <= cj < hit.shape[1]:
-        hit[ci, cj] = True
-    rr, cc = np.nonzero(hit)
-    rr, cc = rr + r0, cc + c0
-    keep = (rr >= 0) & (rr < shape[0]) & (cc >= 0) & (cc < shape[1])
-    rr, cc = rr[keep], cc[keep]
-    mask[rr, cc] = True
-    ship["bbox"] = (int(rr.min()), int(cc.min()), int(rr.max()) + 1, int(cc.max()) + 1)
-    poly = objects.ship_polygon(
-        ship["row"], ship["col"], ship["length_m"] / transform.a,
-        ship["width_m"] / transform.a, ship["heading_deg"],
-    )  # fmt: skip
-    xs, ys = _pixel_to_crs(transform, poly[:, 0], poly[:, 1])
-    ship["bounds"] = (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
+def _materials_per_date(
+    shape: tuple[int, int],
+    n_t: int,
+    rng: np.random.Generator,
+    dem: np.ndarray,
+    water_dist: np.ndarray,
+) -> tuple[landcover.Layout, list[np.ndarray]]:
+    """Fine-grid material maps per date: layout, roads, towns, then change events."""
+    h, w = shape
+    n = min(h, w)
+    layout = landcover.natural_layout((h, w), rng, dem, water_dist)
+    mat0 = layout.material
+    objects.add_roads(mat0, rng, 2 + int(h * w >= 1024 * 1024) + int(rng.random() < 0.5))
+    n_towns = int(np.clip(round(h * w / 600**2), 1, 6))
+    for _ in range(n_towns):
+        land = (water_dist[::8, ::8] > 0.1 * n) & (water_dist[::8, ::8] < 0.35 * n)
+        centre = _pick(rng, land, 16)
+        objects.add_settlement(mat0, rng, centre, 2 * min(0.09 * n, 120.0) * rng.uniform(0.7, 1.2))
+
+    # --- change events ----------------------------------------------------------
+    events: list[tuple[int, str]] = []
+    if n_t > 1:
+        n_new = int(np.clip(round(h * w / 700**2), 1, 5))
+        events += [(int(rng.integers(1, n_t)), "new_building") for _ in range(n_new)]
+        events += [(int(rng.integers(1, n_t)), "clearing"), (int(rng.integers(1, n_t)), "flood")]
+    mats = [mat0]
+    for t in range(1, n_t):
+        mat = mats[-1].copy()
+        for onset, kind in events:
+            if onset != t:
+                continue
+            if kind == "new_building":
+                ok = np.isin(mat[::8, ::8], [MAT["cropland"], MAT["grassland"], MAT["bare_soil"]])
+                centre = _pick(rng, ok, 8)
+                allowed = (MAT["cropland"], MAT["grassland"], MAT["bare_soil"])
+                objects.add_settlement(
+                    mat, rng, centre, 2 * max(4.0, 0.035 * n) * rng.uniform(0.8, 1.2),
+                    allowed=allowed, ground=MAT["construction"], spacing=rng.uniform(14, 20),
+                )  # fmt: skip
+            elif kind == "clearing":
+                landcover.apply_clearing(mat, rng, 2 * max(6.0, 0.06 * n))
+            else:
+                landcover.apply_flooding(mat, water_dist, rng, 2 * max(5.0, 0.05 * n))
+        mats.append(mat)
+    return layout, mats
 
 
-class _MixedPixels:
-    """Exact 2x2 block means of a fine-grid rendering, computed on the scene grid.
-
-    A fine pixel renders as ``bg[m] * tex + dveg[m] * ftex``. Blocks of one
-    material (most of them) are ``bg[m] * mean(tex) + dveg[m] * mean(ftex)``;
-    the few mixed blocks are averaged from their four fine pixels.
-    """
-
-    def __init__(self, material: np.ndarray, tex: np.ndarray, ftex: np.ndarray) -> None:
-        q = [material[i::2, j::2] for i in (0, 1) for j in (0, 1)]
-        pure = (q[0] == q[1]) & (q[0] == q[2]) & (q[0] == q[3])
-        self.mat = q[0].astype(np.intp)
-        self.tex = blockmean2(tex)
-        self.ftex = blockmean2(ftex)
-        self.mixed = np.flatnonzero(~pure)
-        r, c = np.divmod(self.mixed, pure.shape[1])
-        rr = (2 * r[:, None] + np.array([0, 0, 1, 1])).ravel()
-        cc = (2 * c[:, None] + np.array([0, 1, 0, 1])).ravel()
-        self.sub_mat = material[rr, cc].astype(np.intp)
-        self.sub_tex = tex[rr, cc]
-        self.sub_ftex = ftex[rr, cc]
-
-    def render(
-        self, bg: np.ndarray, dveg: np.ndarray, out: np.ndarray, scratch: np.ndarray
-    ) -> None:
-        """Write the block means for one band (tables ``bg``, ``dveg``) into ``out``."""
-        np.take(bg, self.mat, out=out)
-        out *= self.tex
-        np.take(dveg, self.mat, out=scratch)
-        scratch *= self.ftex
-        out += scratch
-        sub = bg[self.sub_mat] * self.sub_tex + dveg[self.sub_mat] * self.sub_ftex
-        out.ravel()[self.mixed] = sub.reshape(-1, 4).mean(axis=1)
-
-
-def _ship_cover_1x(
-    ship: dict[str, Any], shape: tuple[int, int]
-) -> tuple[np.ndarray, tuple[slice, slice]]:
-    """A ship's coverage averaged to the scene grid, clipped, with its window."""
-    cov, fr0, fc0 = ship["_coverage"]
-    pr, pc = fr0 % 2, fc0 % 2
-    cov = np.pad(cov, ((pr, (cov.shape[0] + pr) % 2), (pc, (cov.shape[1] + pc) % 2)))
-    cov1 = blockmean2(cov)
-    r0, c0 = (fr0 - pr) // 2, (fc0 - pc) // 2
-    r1, c1 = r0 + cov1.shape[0], c0 + cov1.shape[1]
-    cr0, cc0 = max(r0, 0), max(c0, 0)
-    cr1, cc1 = min(r1, shape[0]), min(c1, shape[1])
-    cov1 = cov1[cr0 - r0 : cr1 - r0, cc0 - c0 : cc1 - c0]
-    return cov1, (slice(cr0, cr1), slice(cc0, cc1))
-
-
-def _blend_ships(hi: np.ndarray, ships: list[dict[str, Any]], values: list[float]) -> None:
-    for ship, value in zip(ships, values, strict=True):
-        cov, fr0, fc0 = ship["_coverage"]
-        r0, c0 = max(fr0, 0), max(fc0, 0)
-        r1, c1 = min(fr0 + cov.shape[0], hi.shape[0]), min(fc0 + cov.shape[1], hi.shape[1])
-        if r1 <= r0 or c1 <= c0:
-            continue
-        c = cov[r0 - fr0 : r1 - fr0, c0 - fc0 : c1 - fc0]
-        win = hi[r0:r1, c0:c1]
-        win *= 1 - c
-        win += c * _F32(value)
+def _spectral_tables(
+    band_specs: list[tuple[float, float]],
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray], np.ndarray]:
+    """Material, atmosphere and ship tables for the bands plus a last row for pan."""
+    pan_specs = [PAN_WAVELENGTHS[k] for k in PAN_WEIGHTS]
+    pan_w = np.array(list(PAN_WEIGHTS.values()), dtype=_F32)
+    bg, veg = material_luts(band_specs)
+    pbg, pveg = material_luts(pan_specs)
+    bg = np.vstack([bg, pan_w @ pbg])
+    dveg = np.vstack([veg, pan_w @ pveg]) - bg
+    atm = atmosphere.band_params(band_specs)
+    patm = atmosphere.band_params(pan_specs)
+    for k, v in atm.items():
+        atm[k] = np.append(v, _F32(pan_w @ patm[k]))
+    atm["snr"][-1] = 150.0
+    pan_ship = sum(
+        wt * band_value("ship_deck", c, fw) for wt, (c, fw) in zip(pan_w, pan_specs, strict=True)
+    )
+    ship_vals = np.array(
+        [band_value("ship_deck", c, fw) for c, fw in band_specs] + [pan_ship], dtype=_F32
+    )
+    return bg, dveg, atm, ship_vals
 
 
 def make_scene(
@@ -523,41 +465,8 @@ def make_scene(
     # --- terrain and layout ---------------------------------------------------
     water_dist = landcover.water_distance((h, w), rng)
     dem = terrain.make_dem((h, w), rng, res, water_dist)
-    layout = landcover.natural_layout((h, w), rng, dem, water_dist)
-    mat0 = layout.material
-    objects.add_roads(mat0, rng, 2 + int(h * w >= 1024 * 1024) + int(rng.random() < 0.5))
-    n_towns = int(np.clip(round(h * w / 600**2), 1, 6))
-    for _ in range(n_towns):
-        land = (water_dist[::8, ::8] > 0.1 * n) & (water_dist[::8, ::8] < 0.35 * n)
-        centre = _pick(rng, land, 16)
-        objects.add_settlement(mat0, rng, centre, 2 * min(0.09 * n, 120.0) * rng.uniform(0.7, 1.2))
-
-    # --- change events ----------------------------------------------------------
-    events: list[tuple[int, str]] = []
-    if n_t > 1:
-        n_new = int(np.clip(round(h * w / 700**2), 1, 5))
-        events += [(int(rng.integers(1, n_t)), "new_building") for _ in range(n_new)]
-        events += [(int(rng.integers(1, n_t)), "clearing"), (int(rng.integers(1, n_t)), "flood")]
-    mats = [mat0]
-    for t in range(1, n_t):
-        mat = mats[-1].copy()
-        for onset, kind in events:
-            if onset != t:
-                continue
-            if kind == "new_building":
-                ok = np.isin(mat[::8, ::8], [MAT["cropland"], MAT["grassland"], MAT["bare_soil"]])
-                centre = _pick(rng, ok, 8)
-                allowed = (MAT["cropland"], MAT["grassland"], MAT["bare_soil"])
-                objects.add_settlement(
-                    mat, rng, centre, 2 * max(4.0, 0.035 * n) * rng.uniform(0.8, 1.2),
-                    allowed=allowed, ground=MAT["construction"], spacing=rng.uniform(14, 20),
-                )  # fmt: skip
-            elif kind == "clearing":
-                landcover.apply_clearing(mat, rng, 2 * max(6.0, 0.06 * n))
-            else:
-                landcover.apply_flooding(mat, water_dist, rng, 2 * max(5.0, 0.05 * n))
-        mats.append(mat)
-    classes = _classes_per_date(mats)
+    layout, mats = _materials_per_date((h, w), n_t, rng, dem, water_dist)
+    classes = landcover.classes_per_date(mats)
     changed = classes[-1] != classes[0]
     change_type = np.zeros((h, w), dtype=np.uint8)
     change_type[changed & np.isin(classes[-1], (5, 6))] = 1
@@ -581,23 +490,7 @@ def make_scene(
 
     # --- spectral tables ------------------------------------------------------------
     band_specs = [(b.center_wavelength, b.full_width_half_max) for b in sens.bands]
-    pan_specs = [PAN_WAVELENGTHS[k] for k in PAN_WEIGHTS]
-    pan_w = np.array(list(PAN_WEIGHTS.values()), dtype=_F32)
-    bg, veg = material_luts(band_specs)
-    pbg, pveg = material_luts(pan_specs)
-    bg = np.vstack([bg, pan_w @ pbg])
-    dveg = np.vstack([veg, pan_w @ pveg]) - bg
-    atm = atmosphere.band_params(band_specs)
-    patm = atmosphere.band_params(pan_specs)
-    for k, v in atm.items():
-        atm[k] = np.append(v, _F32(pan_w @ patm[k]))
-    atm["snr"][-1] = 150.0
-    pan_ship = sum(
-        wt * band_value("ship_deck", c, fw) for wt, (c, fw) in zip(pan_w, pan_specs, strict=True)
-    )
-    ship_vals = np.array(
-        [band_value("ship_deck", c, fw) for c, fw in band_specs] + [pan_ship], dtype=_F32
-    )
+    bg, dveg, atm, ship_vals = _spectral_tables(band_specs)
     n_b = len(band_specs)
 
     # --- per-date rendering -------------------------------------------------------
@@ -640,14 +533,16 @@ def make_scene(
         mat_idx = mats[t].astype(np.intp)
         ftex = landcover.greenness(layout, mats[t], doys[t], vig_hi)
         ftex *= tex_hi
-        ms = _MixedPixels(mats[t], tex_hi, ftex)
-        ship_cov = [_ship_cover_1x(s, (h, w)) for s in date_ships]
+        ms = render.MixedPixels(mats[t], tex_hi, ftex)
+        ship_cov = [render.ship_cover_1x(s, (h, w)) for s in date_ships]
         for b in range(n_b):
             ms.render(bg[b], dveg[b], surf, work[0])
             for (cov1, win), value in zip(ship_cov, ship_vals[b] * brightness, strict=True):
                 surf[win] *= 1 - cov1
                 surf[win] += cov1 * _F32(value)
-            _finish(surf, atm, b, op, sh, ci, shifts[t], _MS_SIGMA, rng, image[t, b], work)
+            render.finish_band(
+                surf, atm, b, op, sh, ci, shifts[t], _MS_SIGMA, rng, image[t, b], work
+            )
         del ms
         # panchromatic band on the fine grid
         np.take(bg[n_b], mat_idx, out=hi)
@@ -656,14 +551,14 @@ def make_scene(
         tmp *= ftex
         hi += tmp
         if date_ships:
-            _blend_ships(hi, date_ships, list(ship_vals[n_b] * brightness))
+            render.blend_ships(hi, date_ships, list(ship_vals[n_b] * brightness))
         if t == 0:
             blockmean2(hi, out=stereo_texture)
         pshift = (2 * shifts[t][0], 2 * shifts[t][1])
-        _finish(hi, atm, n_b, op, sh, ci, pshift, _PAN_SIGMA, rng, pan[t], hi_work)
+        render.finish_band(hi, atm, n_b, op, sh, ci, pshift, _PAN_SIGMA, rng, pan[t], hi_work)
         del mat_idx, ftex
         for s in date_ships:
-            _ship_truth(s, (h, w), ship_mask[t], transform)
+            render.ship_truth(s, (h, w), ship_mask[t], transform)
         all_ships.extend(date_ships)
     del hi, tmp, hi_work, work, surf
     del tex_hi, vig_hi
@@ -732,45 +627,3 @@ def make_scene(
         cloud_height_m=cloud_h,
         attrs=attrs,
     )
-
-
-def _finish(
-    surf: np.ndarray,
-    atm: dict[str, np.ndarray],
-    b: int,
-    op: np.ndarray | None,
-    sh: np.ndarray | None,
-    ci: np.ndarray | None,
-    shift: tuple[float, float],
-    sigma: float,
-    rng: np.random.Generator,
-    out: np.ndarray,
-    work: tuple[np.ndarray, np.ndarray],
-) -> np.ndarray:
-    """Surface reflectance (modified in place) to noisy, blurred, shifted TOA in ``out``."""
-    toa = surf
-    scratch = work[0]
-    if op is not None and op.shape != toa.shape:  # fine grid: broadcast 2x2 blocks
-        ch, cw = op.shape
-        toa = toa.reshape(ch, 2, cw, 2)
-        scratch = scratch.reshape(ch, 2, cw, 2)
-        op, sh, ci = (a[:, None, :, None] for a in (op, sh, ci))
-    toa *= atm["trans"][b]
-    if sh is not None:
-        np.multiply(sh, -atm["shadow_k"][b], out=scratch)
-        scratch += _F32(1.0)
-        toa *= scratch
-    toa += atm["path"][b]
-    if ci is not None:
-        np.multiply(ci, atm["cirrus"][b], out=scratch)
-        toa += scratch
-    if op is not None:
-        np.multiply(op, _F32(0.15) * atm["cloud"][b], out=scratch)
-        scratch += _F32(0.85) * atm["cloud"][b]
-        scratch -= toa
-        scratch *= op
-        toa += scratch
-    blur_and_shift(surf, sigma, (-shift[0], -shift[1]), out=out)
-    add_sensor_noise(out, rng, float(atm["snr"][b]), work=work)
-    np.maximum(out, 0.0, out=out)
-    return out
