@@ -271,6 +271,17 @@ def test_features_recover_rotation_scale_and_translation(detector, model):
     assert result.inliers.shape == result.residuals.shape == (len(result.moving_points),)
 
 
+def test_akaze_works_or_says_it_is_missing_from_the_opencv_build():
+    reference = texture((256, 256), seed=11, sigma=1.5)
+    moving, truth = warped(reference, angle=3.0, scale=1.0)
+    if not hasattr(cv2, "AKAZE_create"):
+        with pytest.raises(InvalidInputError, match="not in this OpenCV build"):
+            match_features(reference, moving, detector="akaze")
+        return
+    result = match_features(reference, moving, detector="akaze", model="affine")
+    np.testing.assert_allclose(result.matrix, truth, atol=0.05 * np.abs(truth).max())
+
+
 def test_features_respect_masks_and_fail_clearly_without_texture():
     reference = texture((256, 256), seed=12, sigma=1.5)
     moving, _ = warped(reference, angle=0, scale=1, shift=(5.0, 3.0))

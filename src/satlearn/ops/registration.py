@@ -638,7 +638,12 @@ def _detector(name: str, max_features: int) -> tuple[Any, int]:
     if name == "orb":
         return cv2.ORB_create(nfeatures=max_features), cv2.NORM_HAMMING
     if name == "akaze":
-        return cv2.AKAZE_create(), cv2.NORM_HAMMING
+        if not hasattr(cv2, "AKAZE_create"):  # moved out of some OpenCV 5 builds
+            raise InvalidInputError(
+                f"detector 'akaze' is not in this OpenCV build ({cv2.__version__}); "
+                "use 'orb' or 'sift'"
+            )
+        return cv2.AKAZE_create(), cv2.NORM_HAMMING  # pragma: no cover - build-dependent
     if name == "sift":
         return cv2.SIFT_create(nfeatures=max_features), cv2.NORM_L2
     raise InvalidInputError(f"detector must be 'orb', 'akaze' or 'sift', got {name!r}")
