@@ -75,7 +75,8 @@ def test_disparity_follows_dem(clear_scene: SyntheticScene) -> None:
     disp = clear_scene.disparity.values.astype(float)
     b2h = clear_scene.base_to_height
     assert b2h == pytest.approx(0.6)
-    height = disp * clear_scene.resolution / b2h
+    assert clear_scene.pixel_size_m == clear_scene.resolution == 10.0
+    height = disp * clear_scene.pixel_size_m / b2h
     np.testing.assert_allclose(height, dem - dem.min(), atol=1e-3 * np.ptp(dem) + 1e-3)
     assert np.ptp(disp) > 2.0
     assert np.abs(np.diff(disp, axis=1)).max() < 0.8
@@ -99,3 +100,18 @@ def test_right_image_is_left_shifted_by_disparity(clear_scene: SyntheticScene) -
     assert np.corrcoef(predicted[valid], left[valid])[0, 1] > 0.98
     # and the unshifted right image is clearly worse
     assert np.median(np.abs(right - left)[valid]) > 2 * np.median(err)
+
+
+def test_geographic_crs_sizes_in_metres() -> None:
+    s = make_scene(96, seed=4, crs="EPSG:4326", resolution=1e-4, origin=(10.0, 45.0))
+    assert s.image.rio.crs.to_epsg() == 4326
+    assert s.transform.a == pytest.approx(1e-4)
+    assert s.pixel_size_m == pytest.approx(11.132)
+    disp, dem = s.disparity.values, s.dem.values
+    np.testing.assert_allclose(
+        disp * s.pixel_size_m / s.base_to_height, dem - dem.min(), atol=1e-3 * np.ptp(dem) + 1e-3
+    )
+    for ship in s.ships:
+        minx, miny, maxx, maxy = ship["bounds"]
+        assert 9.9 < minx < maxx < 10.02
+        assert 44.98 < miny < maxy < 45.0

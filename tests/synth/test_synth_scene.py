@@ -193,7 +193,8 @@ def test_ships_on_water_and_bright(scene: SyntheticScene) -> None:
     assert len(scene.ships) >= 2
     for ship in scene.ships:
         t = ship["date_index"]
-        assert 50.0 <= ship["length_m"] <= 300.0
+        assert 0.5 * 50.0 <= ship["length_m"] <= 300.0  # 50-300 m, shrunk if no room
+        assert ship["width_m"] < ship["length_m"]
         assert 0.0 <= ship["heading_deg"] < 360.0
         r0, c0, r1, c1 = ship["bbox"]
         assert r0 <= round(ship["row"]) < r1

@@ -181,16 +181,18 @@ def place_ships(
     resolution: float,
     date_index: int,
     water_dist: np.ndarray | None = None,
-    max_tries: int = 60,
+    max_tries: int = 90,
 ) -> list[dict]:
     """Place up to ``n_ships`` non-overlapping ships on open water.
 
     ``water_ok`` (bool, scene grid) marks water free of cloud, shadow and
     shore; a ship is kept only if every scene pixel it touches, grown by one
-    pixel, is in ``water_ok``. Lengths are 50-300 m (capped at a sixth of the
-    scene), widths a fifth to an eighth of the length (at least 8 m). With
-    ``water_dist`` (signed distance to water), most ships sail parallel to
-    the nearest shore.
+    pixel, is in ``water_ok``. Lengths are 50-300 m (capped at a tenth of the
+    scene), widths a fifth to an eighth of the length (at least 8 m or a
+    third of the length); a ship that finds no room after a third of its
+    tries shrinks by a quarter. With ``water_dist`` (signed distance to
+    water), centres are drawn from water deep enough for the ship's beam and
+    most ships sail parallel to the nearest shore.
 
     Returns
     -------
@@ -204,14 +206,24 @@ def place_ships(
     ships: list[dict] = []
     if rows.size == 0:
         return ships
-    max_len_px = min(h, w) / 6
+    # candidate centres sorted from the deepest water (farthest from shore) out
+    depth = -water_dist[rows, cols] if water_dist is not None else np.zeros(rows.size)
+    order = np.argsort(-depth, kind="stable")
+    rows, cols, depth = rows[order], cols[order], depth[order]
+    max_len_px = min(h, w) / 10
     for _ in range(n_ships):
-        for _ in range(max_tries):
-            i = rng.integers(rows.size)
+        length_m = min(rng.uniform(50.0, 300.0), max_len_px * resolution)
+        width_m = max(min(8.0, length_m / 3.0), length_m / rng.uniform(5.0, 8.0))
+        for attempt in range(max_tries):
+            if attempt and attempt % (max_tries // 3) == 0:  # shrink a ship that finds no room
+                length_m, width_m = 0.75 * length_m, 0.75 * width_m
+            need = 0.5 * width_m / resolution + 1.5
+            n_deep = (
+                int(np.searchsorted(-depth, -need, side="right")) if water_dist is not None else 0
+            )
+            i = rng.integers(n_deep) if n_deep > 0 else rng.integers(rows.size)
             row = rows[i] + rng.uniform(-0.5, 0.5)
             col = cols[i] + rng.uniform(-0.5, 0.5)
-            length_m = min(rng.uniform(50.0, 300.0), max_len_px * resolution)
-            width_m = max(8.0, length_m / rng.uniform(5.0, 8.0))
             heading = rng.uniform(0.0, 360.0)
             if water_dist is not None and rng.random() < 0.75:
                 # sail along the shore: perpendicular to the distance gradient

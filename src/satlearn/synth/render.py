@@ -40,7 +40,11 @@ def pixel_to_crs(
 
 
 def ship_truth(
-    ship: dict[str, Any], shape: tuple[int, int], mask: np.ndarray, transform: Affine
+    ship: dict[str, Any],
+    shape: tuple[int, int],
+    mask: np.ndarray,
+    transform: Affine,
+    pixel_size_m: float,
 ) -> None:
     """Burn one ship into the scene-grid ``mask`` and fill its bbox/bounds."""
     cov, fr0, fc0 = ship.pop("_coverage")
@@ -60,8 +64,8 @@ def ship_truth(
     mask[rr, cc] = True
     ship["bbox"] = (int(rr.min()), int(cc.min()), int(rr.max()) + 1, int(cc.max()) + 1)
     poly = objects.ship_polygon(
-        ship["row"], ship["col"], ship["length_m"] / transform.a,
-        ship["width_m"] / transform.a, ship["heading_deg"],
+        ship["row"], ship["col"], ship["length_m"] / pixel_size_m,
+        ship["width_m"] / pixel_size_m, ship["heading_deg"],
     )  # fmt: skip
     xs, ys = pixel_to_crs(transform, poly[:, 0], poly[:, 1])
     ship["bounds"] = (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))

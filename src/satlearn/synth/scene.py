@@ -100,6 +100,9 @@ class SyntheticScene:
     sensor, seed, resolution, crs, transform
         The generation parameters: sensor key, seed, pixel size, CRS string
         and the north-up :class:`affine.Affine` of the scene grid.
+    pixel_size_m : float
+        The pixel size in metres (``resolution`` for a metric projected CRS).
+        Heights follow ``disparity * pixel_size_m / base_to_height``.
     sun_azimuth, sun_zenith : float
         Sun position in degrees (azimuth clockwise from grid north), the same
         for every date; it sets the hill shading and the shadow direction.
@@ -138,6 +141,7 @@ class SyntheticScene:
     seed: int
     resolution: float
     crs: str
+    pixel_size_m: float
     transform: Affine
     sun_azimuth: float
     sun_zenith: float
@@ -181,8 +185,8 @@ class SyntheticScene:
         dates = self.dates
         for s in self.ships:
             corners = objects.ship_polygon(
-                s["row"], s["col"], s["length_m"] / self.resolution,
-                s["width_m"] / self.resolution, s["heading_deg"],
+                s["row"], s["col"], s["length_m"] / self.pixel_size_m,
+                s["width_m"] / self.pixel_size_m, s["heading_deg"],
             )  # fmt: skip
             xs, ys = render.pixel_to_crs(self.transform, corners[:, 0], corners[:, 1])
             ring = [[float(x), float(y)] for x, y in zip(xs, ys, strict=True)]
@@ -230,7 +234,7 @@ def _check_pair(name: str, value: Any) -> tuple[float, float]:
 
 def _validate(
     size: Any, seed: Any, sensor: Any, n_dates: Any, resolution: Any, crs: Any
-) -> tuple[tuple[int, int], str]:
+) -> tuple[tuple[int, int], str, float]:
     dims = _check_size(size)
     if not isinstance(seed, Integral) or isinstance(seed, bool) or seed < 0:
         raise InvalidInputError(f"seed must be a non-negative int, got {seed!r}")
@@ -249,10 +253,15 @@ def _validate(
     from pyproj.exceptions import CRSError
 
     try:
-        crs_str = CRS.from_user_input(crs).to_string()
+        parsed = CRS.from_user_input(crs)
     except (CRSError, TypeError) as err:
         raise InvalidInputError(f"crs {crs!r} is not a valid CRS: {err}") from None
-    return dims, crs_str
+    if parsed.is_geographic:
+        metres = 111_320.0
+    else:
+        axes = parsed.axis_info
+        metres = float(axes[0].unit_conversion_factor) if axes else 1.0
+    return dims, parsed.to_string(), metres
 
 
 def _dataarray(
@@ -388,7 +397,10 @@ def make_scene(
         Number of acquisition dates, spring to summer 2024 (two: 18 April and
         27 July).
     resolution : float
-        Pixel size in CRS units (metres). All bands share this grid.
+        Pixel size in CRS units. All bands share this grid. Sizes in metres
+        (ships, relief, shadows, stereo) use the CRS unit's length in metres,
+        and 111 320 m per degree for a geographic CRS
+        (:attr:`SyntheticScene.pixel_size_m`).
     crs : str
         Coordinate reference system (anything pyproj understands).
     origin : (float, float)
@@ -426,7 +438,7 @@ def make_scene(
     max_row, max_col)`` of its ``ship_mask`` pixels with exclusive maxima (as
     ``skimage.measure.regionprops``) and ``bounds`` = ``(minx, miny, maxx,
     maxy)`` of its rectangle in CRS units. Layout scales (fields, towns,
-    clouds) are in pixels; ship sizes are in metres but capped at a sixth of
+    clouds) are in pixels; ship sizes are in metres but capped at a tenth of
     the scene; terrain relief is ``min(500 m, 0.1 x scene extent)``; the
     cloud height is lowered where needed so that shadows fall at most 15 % of
     the scene away from their clouds. Landsat thermal bands hold
@@ -441,11 +453,12 @@ def make_scene(
     >>> scene.pan.shape[1:], scene.misregistration[-1]
     ((256, 256), (0.37, -0.62))
     """
-    (h, w), crs_str = _validate(size, seed, sensor, n_dates, resolution, crs)
+    (h, w), crs_str, metres_per_unit = _validate(size, seed, sensor, n_dates, resolution, crs)
     sens = get_sensor(sensor)
     x0, y0 = _check_pair("origin", origin)
     mis = _check_pair("misregistration", misregistration)
     res = float(resolution)
+    res_m = res * metres_per_unit
     n = min(h, w)
     rng = np.random.default_rng(int(seed))
     transform = Affine(res, 0.0, x0, 0.0, -res, y0)
@@ -459,12 +472,12 @@ def make_scene(
     sun_zen = float(rng.uniform(30.0, 45.0))
     max_shift_px = max(4.0, 0.15 * n)
     cloud_h = float(rng.uniform(1000.0, 2500.0))
-    cloud_h = min(cloud_h, max_shift_px * res / math.tan(math.radians(sun_zen)))
-    offset = atmosphere.shadow_offset(cloud_h, sun_az, sun_zen, res)
+    cloud_h = min(cloud_h, max_shift_px * res_m / math.tan(math.radians(sun_zen)))
+    offset = atmosphere.shadow_offset(cloud_h, sun_az, sun_zen, res_m)
 
     # --- terrain and layout ---------------------------------------------------
     water_dist = landcover.water_distance((h, w), rng)
-    dem = terrain.make_dem((h, w), rng, res, water_dist)
+    dem = terrain.make_dem((h, w), rng, res_m, water_dist)
     layout, mats = _materials_per_date((h, w), n_t, rng, dem, water_dist)
     classes = landcover.classes_per_date(mats)
     changed = classes[-1] != classes[0]
@@ -478,7 +491,7 @@ def make_scene(
     )  # fmt: skip
 
     # --- texture, vigour, shading -------------------------------------------------
-    shade = terrain.hillshade(dem, res, sun_az, sun_zen)
+    shade = terrain.hillshade(dem, res_m, sun_az, sun_zen)
     shade = _F32(1.0) + _F32(0.5) * (shade - _F32(1.0))
     tex = fractal_noise((h, w), rng, beta=3.0) * _F32(0.04)
     tex += fractal_noise((h, w), rng, beta=1.4) * _F32(0.03)
@@ -528,7 +541,7 @@ def make_scene(
             if op is not None:
                 water_ok &= (op < 0.02) & (sh < 0.02) & (ci < 0.3)
             n_ships = int(np.clip(round(water_ok.sum() / 1500), 1, 40))
-            date_ships = objects.place_ships(water_ok, rng, n_ships, res, t, water_dist)
+            date_ships = objects.place_ships(water_ok, rng, n_ships, res_m, t, water_dist)
         brightness = rng.uniform(0.8, 1.3, size=len(date_ships))
         mat_idx = mats[t].astype(np.intp)
         ftex = landcover.greenness(layout, mats[t], doys[t], vig_hi)
@@ -558,7 +571,7 @@ def make_scene(
         render.finish_band(hi, atm, n_b, op, sh, ci, pshift, _PAN_SIGMA, rng, pan[t], hi_work)
         del mat_idx, ftex
         for s in date_ships:
-            render.ship_truth(s, (h, w), ship_mask[t], transform)
+            render.ship_truth(s, (h, w), ship_mask[t], transform, res_m)
         all_ships.extend(date_ships)
     del hi, tmp, hi_work, work, surf
     del tex_hi, vig_hi
@@ -567,7 +580,7 @@ def make_scene(
     from scipy import ndimage
 
     stereo_texture = ndimage.gaussian_filter(stereo_texture, _MS_SIGMA, truncate=3.5)
-    left, right, disp, b2h = terrain.stereo_pair(stereo_texture, dem, res, rng)
+    left, right, disp, b2h = terrain.stereo_pair(stereo_texture, dem, res_m, rng)
 
     # --- wrap up -------------------------------------------------------------------------
     thermal = [b.name for b in sens.bands if b.center_wavelength > 3.0]
@@ -575,6 +588,7 @@ def make_scene(
         "sensor": sens.key,
         "seed": int(seed),
         "resolution": res,
+        "pixel_size_m": res_m,
         "sun_azimuth": sun_az,
         "sun_zenith": sun_zen,
         "cloud_height_m": cloud_h,
@@ -621,6 +635,7 @@ def make_scene(
         seed=int(seed),
         resolution=res,
         crs=crs_str,
+        pixel_size_m=res_m,
         transform=transform,
         sun_azimuth=sun_az,
         sun_zenith=sun_zen,
