@@ -600,13 +600,16 @@ def test_coregister_series_with_features_and_errors():
         coregister_series(stack.isel(time=0))
     with pytest.raises(InvalidInputError, match="reference_index"):
         coregister_series(stack, reference_index=5)
+    with pytest.raises(InvalidInputError, match="valid: shape"):
+        coregister_series(stack, valid=np.ones((2, 5, 5), bool))
 
 
 def test_coregister_series_on_the_synthetic_scene_recovers_its_misregistration():
     from satlearn.synth import make_scene
 
     scene = make_scene(256, seed=2, sensor="sentinel2_l1c", n_dates=2)
-    aligned = coregister_series(scene.image, band="red")
+    clear = ~(scene.cloud_mask | scene.shadow_mask | scene.cirrus_mask)
+    aligned = coregister_series(scene.image, band="red", valid=clear)
     found = (aligned.registration_dy.values[1], aligned.registration_dx.values[1])
     np.testing.assert_allclose(found, scene.misregistration[1], atol=0.15)
     # clouds and seasonal change between the dates lower the confidence

@@ -1419,6 +1419,7 @@ def coregister_series(
     model: Literal["similarity", "affine", "homography"] = "similarity",
     detector: Literal["orb", "akaze", "sift"] = "orb",
     resampling: str = "bilinear",
+    valid: xr.DataArray | np.ndarray | None = None,
 ) -> xr.DataArray:
     """Co-register every date of a ``(time, band, y, x)`` stack to one reference date.
 
@@ -1437,6 +1438,10 @@ def coregister_series(
     method, band, upsample, window, model, detector : see :func:`coregister`.
     resampling : str
         Interpolation for the phase shifts.
+    valid : (time, y, x) bool array or DataArray, optional
+        True where a pixel may be matched (e.g. ``~(cloud_mask | shadow_mask)``);
+        the rest is masked like nodata (Padfield's masked correlation, then
+        the masked sub-pixel refinement of :func:`phase_correlation`).
 
     Returns
     -------
@@ -1458,7 +1463,19 @@ def coregister_series(
         raise InvalidInputError(f"reference_index {reference_index} out of range for {count} dates")
     reference_index %= count
     band = _match_band(stack, band, "stack")
-    reference = _plane(stack.isel(time=reference_index), band)
+    if valid is not None:
+        valid = np.asarray(valid, dtype=bool)
+        expected = (count, stack.sizes["y"], stack.sizes["x"])
+        if valid.shape != expected:
+            raise InvalidInputError(
+                f"valid: shape {valid.shape} differs from (time, y, x) {expected}"
+            )
+
+    def plane(t: int) -> np.ndarray:
+        values = _plane(stack.isel(time=t), band)
+        return values if valid is None else np.where(valid[t], values, np.nan)
+
+    reference = plane(reference_index)
     dates, dys, dxs, confidences = [], [], [], []
     for t in range(count):
         date = stack.isel(time=t)
@@ -1469,7 +1486,7 @@ def coregister_series(
             confidences.append(1.0)
             continue
         matrix, found = _register_planes(
-            reference, _plane(date, band), method, upsample, window, model, detector
+            reference, plane(t), method, upsample, window, model, detector
         )
         if method == "phase":
             dates.append(_shift_raster(date, (found["dy"], found["dx"]), resampling))
