@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 from affine import Affine
+from scipy import ndimage
 
 from satlearn.bands import get_sensor
 from satlearn.errors import InvalidInputError
@@ -577,8 +578,6 @@ def make_scene(
     del tex_hi, vig_hi
 
     # --- stereo -------------------------------------------------------------------------
-    from scipy import ndimage
-
     stereo_texture = ndimage.gaussian_filter(stereo_texture, _MS_SIGMA, truncate=3.5)
     left, right, disp, b2h = terrain.stereo_pair(stereo_texture, dem, res_m, rng)
 
