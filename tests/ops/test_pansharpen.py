@@ -476,3 +476,17 @@ def test_cli_reports_bad_weights_on_one_line(tmp_path):
         ["pansharpen", str(ms_path), str(pan_path), str(tmp_path / "o.tif"), "--weights", "1,1,1"],
     )
     assert explicit.exit_code == 0, explicit.output
+
+
+def test_nearest_copies_ms_pixels_and_lanczos_goes_through_gdals_warper():
+    ms, pan = scene_pair(24, 24, 3)
+    nested = moved(pan, MS_TRANSFORM @ Affine.scale(0.5))
+    nearest = resample_to_pan(ms, nested, resampling="nearest").values
+    np.testing.assert_array_equal(nearest[:, ::2, ::2], ms.values)
+    np.testing.assert_array_equal(nearest[:, 1::2, 1::2], ms.values)
+    lanczos = resample_to_pan(ms, nested, resampling="lanczos").values
+    cubic = resample_to_pan(ms, nested, resampling="cubic").values
+    inner = (slice(None), slice(8, -8), slice(8, -8))
+    np.testing.assert_allclose(lanczos[inner], cubic[inner], rtol=0.05)
+    lazy = pansharpen(ms, nested, resampling="lanczos", chunks=16).values
+    np.testing.assert_allclose(lazy, pansharpen(ms, nested, resampling="lanczos").values, rtol=1e-5)

@@ -43,11 +43,15 @@ low-pass and local windows reach past a block's edge, goes through
 ``map_overlap`` so blocks see their neighbours). Brovey with fixed weights,
 the simple mean and HPF's modulation need no first pass.
 
-Resampling of the MS onto the pan grid goes through GDAL's warper
-(:func:`rasterio.warp.reproject`, cubic by default as in GDAL's own
-pansharpening), honouring both grids' transforms (pixel-is-area), block by
+Resampling of the MS onto the pan grid honours both grids' transforms
+(pixel-is-area; the grids may differ in origin, as Landsat 8's do), block by
 block for dask inputs: each output block reads only the MS window it covers,
-plus a margin for the kernel.
+plus a margin for the kernel. Nearest, bilinear and cubic (the default, as in
+GDAL's own pansharpening) on north-up grids use GDAL's kernels (Keys cubic,
+a = -0.5) applied axis by axis with sparse matrices, which is several times
+faster than GDAL's general warper and thread-safe; other resamplings, and
+rotated grids, go through :func:`rasterio.warp.reproject`. At the outermost
+two MS pixels the two differ slightly (edge pixels are repeated here).
 
 References
 ----------
@@ -131,6 +135,8 @@ _RESAMPLINGS = ("nearest", "bilinear", "cubic", "cubic_spline", "lanczos", "aver
 _WARP_MARGIN = 4
 _F32 = np.float32
 _WARP_LOCK = threading.Lock()
+# Resamplings done without GDAL's warper on north-up grids (see _separable_resample).
+_SEPARABLE = frozenset({"nearest", "bilinear", "cubic"})
 _WARP_THREADS = max(1, os.cpu_count() or 1)
 
 
@@ -687,6 +693,91 @@ def _where_nodata(data: Any, nodata: float) -> Any:
     return np.where(data == _F32(nodata), _F32(np.nan), data)
 
 
+def _keys_weights(t: np.ndarray) -> np.ndarray:
+    """Keys (a = -0.5) cubic-convolution weights of the taps at -1, 0, 1, 2 for offsets t."""
+    t2, t3 = t * t, t * t * t
+    return np.stack(
+        [
+            -0.5 * t3 + t2 - 0.5 * t,
+            1.5 * t3 - 2.5 * t2 + 1.0,
+            -1.5 * t3 + 2.0 * t2 + 0.5 * t,
+            0.5 * t3 - 0.5 * t2,
+        ],
+        axis=1,
+    )
+
+
+def _axis_matrix(
+    n_dst: int, n_src: int, scale: float, offset: float, resampling: str
+) -> tuple[Any, np.ndarray]:
+    """Sparse (n_dst, n_src) interpolation matrix along one axis, and the rows inside the source.
+
+    Destination pixel centres map to source pixel-centre coordinates ``u``;
+    taps beyond the source edge repeat the edge pixel, as GDAL's RasterIO does.
+    """
+    from scipy import sparse
+
+    u = (np.arange(n_dst) + 0.5) * scale + offset - 0.5
+    inside = (u >= -0.5) & (u <= n_src - 0.5)
+    if resampling == "nearest":
+        taps = np.floor(u + 0.5)[:, None]
+        weights = np.ones_like(taps)
+    else:
+        base = np.floor(u)
+        t = u - base
+        if resampling == "bilinear":
+            taps = base[:, None] + np.arange(2)
+            weights = np.stack([1.0 - t, t], axis=1)
+        else:
+            taps = base[:, None] + np.arange(-1, 3)
+            weights = _keys_weights(t)
+    taps = np.clip(taps, 0, n_src - 1).astype(np.int64)
+    rows = np.broadcast_to(np.arange(n_dst)[:, None], taps.shape)
+    matrix = sparse.csr_matrix(
+        (weights.ravel().astype(_F32), (rows.ravel(), taps.ravel())), shape=(n_dst, n_src)
+    )
+    return matrix, inside
+
+
+def _separable_resample(
+    ms_block: np.ndarray,
+    src_transform: Affine,
+    dst_transform: Affine,
+    dst_shape: tuple[int, int],
+    resampling: str,
+) -> np.ndarray:
+    """Resample north-up grids axis by axis with sparse interpolation matrices.
+
+    The same kernels as GDAL (nearest, bilinear, Keys cubic with a = -0.5),
+    without GDAL's warper: several times faster for the 2x-4x upsampling of
+    pansharpening, and free to run in many dask threads at once.
+    """
+    rows, row_inside = _axis_matrix(
+        dst_shape[0],
+        ms_block.shape[1],
+        dst_transform.e / src_transform.e,
+        (dst_transform.f - src_transform.f) / src_transform.e,
+        resampling,
+    )
+    cols, col_inside = _axis_matrix(
+        dst_shape[1],
+        ms_block.shape[2],
+        dst_transform.a / src_transform.a,
+        (dst_transform.c - src_transform.c) / src_transform.a,
+        resampling,
+    )
+    out = np.empty((ms_block.shape[0], *dst_shape), dtype=_F32)
+    for k, band in enumerate(np.asarray(ms_block, dtype=_F32)):
+        out[k] = cols.dot(rows.dot(band).T).T
+    out[:, ~row_inside, :] = np.nan
+    out[:, :, ~col_inside] = np.nan
+    return out
+
+
+def _north_up(transform: Affine) -> bool:
+    return transform.b == 0 and transform.d == 0
+
+
 def _warp_block(
     ms_block: np.ndarray,
     src_transform: Affine,
@@ -698,6 +789,10 @@ def _warp_block(
     dst = np.full((ms_block.shape[0], *dst_shape), np.nan, dtype=_F32)
     if ms_block.size == 0:
         return dst
+    if resampling.name in _SEPARABLE and _north_up(src_transform) and _north_up(dst_transform):
+        return _separable_resample(
+            ms_block, src_transform, dst_transform, dst_shape, resampling.name
+        )
     # rasterio wraps its in-memory datasets in warnings.catch_warnings(), which is not
     # thread-safe: concurrent calls from dask threads let NotGeoreferencedWarning escape.
     # One warp at a time, each multi-threaded by GDAL itself.

@@ -74,10 +74,6 @@ __all__ = [
     "wald_protocol",
 ]
 
-# Response of an r x r block mean at the coarse Nyquist frequency 1 / (2 r):
-# sin(pi / 2) / (pi / 2), whatever r.
-_BOX_NYQUIST_GAIN = 2.0 / math.pi
-
 
 # --------------------------------------------------------------------------- metrics
 
@@ -328,8 +324,8 @@ def ssim(reference: Any, fused: Any, *, data_range: float | None = None) -> floa
     from skimage.metrics import structural_similarity
 
     ref, out = _pair(reference, fused)
-    if min(ref.shape[1:]) < 7:
-        raise InvalidInputError(f"SSIM needs at least 7 x 7 pixels, got {ref.shape[1:]}")
+    if min(ref.shape[1:]) < 11:  # the Gaussian window (sigma 1.5) spans 11 pixels
+        raise InvalidInputError(f"SSIM needs at least 11 x 11 pixels, got {ref.shape[1:]}")
     scores = []
     for band_ref, band_out in zip(ref, out, strict=True):
         band_range = data_range if data_range is not None else float(np.ptp(band_ref))
@@ -430,14 +426,30 @@ def _integer_ratio(ms: xr.DataArray, pan: xr.DataArray, ratio: int | None) -> in
     return int(ratio)
 
 
+def _sampled_gaussian_gain(sigma: float, frequency: float) -> float:
+    """Response at ``frequency`` of scipy's sampled, normalised, 4-sigma-truncated Gaussian."""
+    radius = int(4.0 * sigma + 0.5)
+    taps = np.arange(-radius, radius + 1)
+    weights = np.exp(-0.5 * (taps / sigma) ** 2)
+    return float(np.sum(weights * np.cos(2 * np.pi * frequency * taps)) / weights.sum())
+
+
 def _degrade(image: np.ndarray, ratio: int, mtf_gain: float) -> np.ndarray:
     """Gaussian blur, then r x r block mean: together ``mtf_gain`` at the coarse Nyquist."""
-    from satlearn.ops.pansharpen import mtf_sigma
+    from scipy.optimize import brentq
 
-    target = mtf_gain / _BOX_NYQUIST_GAIN
+    if not 0 < mtf_gain < 1:
+        raise InvalidInputError(f"MTF gains must lie in (0, 1), got {mtf_gain!r}")
+    nyquist = 1.0 / (2 * ratio)
+    # Response of an r-sample mean at the coarse Nyquist frequency, per axis.
+    box_gain = 1.0 / (ratio * math.sin(math.pi / (2 * ratio)))
+    target = mtf_gain / box_gain
     blurred = image
     if target < 1:
-        sigma = mtf_sigma(ratio, mtf_gain=target)
+        # Solved on the sampled kernel: for small sigma it differs from the continuous one.
+        sigma = brentq(
+            lambda s: _sampled_gaussian_gain(s, nyquist) - target, 0.05, 4.0 * ratio, xtol=1e-6
+        )
         blurred = ndimage.gaussian_filter(image, (0, sigma, sigma), mode="reflect")
     bands, height, width = image.shape
     ny, nx = height // ratio, width // ratio
