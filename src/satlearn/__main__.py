@@ -1,0 +1,5 @@
+"""``python -m satlearn`` runs the command line."""
+
+from satlearn.cli import app
+
+app()

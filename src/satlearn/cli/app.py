@@ -1,0 +1,80 @@
+"""The typer application and what every command shares.
+
+Commands live in sibling modules (one per job) and register themselves on
+:data:`app` with ``@app.command()`` and :func:`errors_to_one_line`.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from satlearn import __version__
+from satlearn.errors import SatlearnError
+
+app = typer.Typer(
+    name="satlearn",
+    help="Satellite imagery from raw bands to answers.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+_state = {"debug": False}
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def make_console() -> Console:
+    return Console(stderr=False, highlight=False)
+
+
+def errors_to_one_line(func: _F) -> _F:
+    """Print a SatlearnError on one line and exit 1, unless --debug."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except SatlearnError as err:
+            if _state["debug"]:
+                raise
+            print(f"error: {err}", file=sys.stderr)
+            raise typer.Exit(code=1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def progress(description: str, total: int | None = None) -> Iterator[Callable[[], None]]:
+    """A rich progress bar (a spinner when ``total`` is None); yields ``advance()``."""
+    columns = [SpinnerColumn(), TextColumn("{task.description}")]
+    if total is not None:
+        columns += [BarColumn(), TextColumn("{task.completed}/{task.total}")]
+    columns.append(TimeElapsedColumn())
+    with Progress(*columns, transient=True, console=Console(stderr=True)) as progress:
+        task = progress.add_task(description, total=total)
+        yield lambda: progress.advance(task)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"satlearn {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """satlearn: read, process, learn from and serve satellite imagery."""
+    _state["debug"] = debug
