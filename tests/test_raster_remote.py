@@ -112,7 +112,7 @@ def _get(url: str, range_header: str | None = None) -> tuple[int, bytes, dict[st
 def test_range_server_answers_partial_content(tmp_path):
     (tmp_path / "f.bin").write_bytes(bytes(range(100)))
     (tmp_path / "sub").mkdir()
-    with RangeHTTPServer(tmp_path) as server:
+    with RangeHTTPServer(tmp_path, in_process=True) as server:
         status, body, headers = _get(server.url("f.bin"), "bytes=10-19")
         assert (status, body) == (206, bytes(range(10, 20)))
         assert headers["Content-Range"] == "bytes 10-19/100"

@@ -69,6 +69,12 @@ _CLOUD_DEFAULTS = {
     "GDAL_HTTP_TIMEOUT": "60",
 }
 
+# rasterio.Env is thread-local, and dask reads chunks in worker threads that
+# see none of it; GDAL also reads its settings from the process environment, so
+# the defaults go there too (setdefault: a value the user exported wins).
+for _key, _value in _CLOUD_DEFAULTS.items():
+    os.environ.setdefault(_key, _value)
+
 _COMPRESSIONS = frozenset({"deflate", "lzw", "zstd", "lerc", "jpeg", "webp", "none"})
 _RESAMPLINGS = frozenset(
     {"nearest", "average", "bilinear", "cubic", "cubicspline", "lanczos", "mode", "rms"}
@@ -584,7 +590,8 @@ def validate_cog(src: PathLike) -> tuple[bool, list[str], list[str]]:
     text = os.fspath(src)
     with _open(text):  # the same clear errors as open_raster for a bad source
         pass
-    with gdal_env():
+    with gdal_env(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
         is_valid, errors, cog_warnings = cog_validate(text, quiet=True)
     return bool(is_valid), list(errors), list(cog_warnings)
 

@@ -58,7 +58,11 @@ def progress(description: str, total: int | None = None) -> Iterator[Callable[[]
     if total is not None:
         columns += [BarColumn(), TextColumn("{task.completed}/{task.total}")]
     columns.append(TimeElapsedColumn())
-    with Progress(*columns, transient=True, console=Console(stderr=True)) as progress:
+    stderr = Console(stderr=True)
+    # Only on a terminal: piped or captured output stays free of spinner residue.
+    with Progress(
+        *columns, transient=True, console=stderr, disable=not stderr.is_terminal
+    ) as progress:
         task = progress.add_task(description, total=total)
         yield lambda: progress.advance(task)
 

@@ -5,13 +5,22 @@ read against it would download whole files; this one answers ``206 Partial
 Content`` for single byte ranges, as object stores do, and records what it
 served, so tests can assert that a window read fetched only a few blocks.
 It binds to 127.0.0.1 only.
+
+By default the server runs in a child process: rasterio holds the GIL during
+some GDAL calls (``rasterio.open`` among them), so a server thread in the same
+process could not answer GDAL's request and both would wait for ever. The
+counters are then read over HTTP from ``/__satlearn__/stats``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import subprocess
+import sys
 import threading
+import urllib.request
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -21,6 +30,8 @@ from urllib.parse import unquote, urlparse
 __all__ = ["RangeHTTPServer"]
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_CONTROL = "/__satlearn__/"
+_CHILD = "import sys; from satlearn.testing.http import _main; _main(sys.argv[1:])"
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -44,7 +55,24 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self._serve(send_body=True)
 
+    def _control(self) -> None:
+        with self.server.lock:
+            if self.path == _CONTROL + "reset":
+                self.server.bytes_served = 0
+                self.server.requests.clear()
+            body = json.dumps(
+                {"bytes_served": self.server.bytes_served, "requests": self.server.requests}
+            ).encode()
+        self.send_response(HTTPStatus.OK)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
     def _serve(self, *, send_body: bool) -> None:
+        if self.path.startswith(_CONTROL):
+            self._control()
+            return
         path = self._resolve()
         with self.server.lock:
             self.server.requests.append((self.command, self.path, self.headers.get("Range")))
@@ -98,7 +126,16 @@ class _Server(ThreadingHTTPServer):
 
 
 class RangeHTTPServer:
-    """Serve a folder on ``http://127.0.0.1:PORT/`` in a background thread.
+    """Serve a folder on ``http://127.0.0.1:PORT/``.
+
+    Parameters
+    ----------
+    root : path
+        The folder to serve; nothing outside it is reachable.
+    in_process : bool
+        Serve from a thread of this process instead of a child process. Only
+        for clients that release the GIL while they wait (urllib, requests),
+        never for GDAL.
 
     Examples
     --------
@@ -107,40 +144,84 @@ class RangeHTTPServer:
     ...     server.bytes_served
     """
 
-    def __init__(self, root: str | os.PathLike[str], host: str = "127.0.0.1") -> None:
-        self._server = _Server((host, 0), _Handler)
-        self._server.root = Path(os.fspath(root)).resolve()
-        self._server.lock = threading.Lock()
-        self._server.bytes_served = 0
-        self._server.requests = []
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+    def __init__(self, root: str | os.PathLike[str], *, in_process: bool = False) -> None:
+        self.root = Path(os.fspath(root)).resolve()
+        self.in_process = in_process
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._child: subprocess.Popen[str] | None = None
+        self._port = 0
+
+    def _stats(self, action: str = "stats") -> dict[str, Any]:
+        if self._server is not None:
+            with self._server.lock:
+                if action == "reset":
+                    self._server.bytes_served = 0
+                    self._server.requests.clear()
+                return {
+                    "bytes_served": self._server.bytes_served,
+                    "requests": list(self._server.requests),
+                }
+        with urllib.request.urlopen(self.url(_CONTROL + action), timeout=10) as response:
+            return json.loads(response.read())
 
     @property
     def bytes_served(self) -> int:
         """Body bytes sent so far."""
-        return self._server.bytes_served
+        return int(self._stats()["bytes_served"])
 
     @property
     def requests(self) -> list[tuple[str, str, str | None]]:
         """(method, path, Range header) of every request so far."""
-        return list(self._server.requests)
+        return [tuple(r) for r in self._stats()["requests"]]  # type: ignore[misc]
 
     def reset_counters(self) -> None:
         """Forget the bytes and requests counted so far."""
-        with self._server.lock:
-            self._server.bytes_served = 0
-            self._server.requests.clear()
+        self._stats("reset")
 
     def url(self, relative: str = "") -> str:
         """The URL of ``relative`` under the served folder."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/{relative.lstrip('/')}"
+        return f"http://127.0.0.1:{self._port}/{relative.lstrip('/')}"
 
     def __enter__(self) -> RangeHTTPServer:
-        self._thread.start()
+        if self.in_process:
+            self._server = _make_server(self.root)
+            self._port = self._server.server_address[1]
+            self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+            self._thread.start()
+            return self
+        self._child = subprocess.Popen(
+            [sys.executable, "-c", _CHILD, str(self.root)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._child.stdout is not None
+        self._port = int(self._child.stdout.readline())
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            if self._thread is not None:
+                self._thread.join(timeout=5)
+        if self._child is not None:
+            self._child.terminate()
+            self._child.wait(timeout=10)
+            if self._child.stdout is not None:
+                self._child.stdout.close()
+
+
+def _make_server(root: Path) -> _Server:
+    server = _Server(("127.0.0.1", 0), _Handler)
+    server.root = root
+    server.lock = threading.Lock()
+    server.bytes_served = 0
+    server.requests = []
+    return server
+
+
+def _main(argv: list[str]) -> None:  # pragma: no cover - runs in the child process
+    server = _make_server(Path(argv[0]).resolve())
+    print(server.server_address[1], flush=True)
+    server.serve_forever()
