@@ -21,9 +21,14 @@ def test_success_renames_into_place(tmp_path):
 def test_failure_keeps_the_old_file_and_removes_the_temporary(tmp_path):
     target = tmp_path / "a.txt"
     target.write_text("old")
-    with pytest.raises(RuntimeError), atomic_output(target) as tmp:
-        tmp.write_text("half")
-        raise RuntimeError("interrupted")
+
+    def interrupted_write() -> None:
+        with atomic_output(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError, match="interrupted"):
+        interrupted_write()
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
 

@@ -15,9 +15,9 @@ import pytest
 import rasterio
 import xarray as xr
 from affine import Affine
-from conftest import CRS, TRANSFORM, make_dataarray, write_geotiff
 
 import satlearn
+from conftest import CRS, TRANSFORM, make_dataarray, write_geotiff
 from satlearn import raster
 from satlearn.errors import (
     InvalidInputError,
@@ -123,7 +123,9 @@ def test_scale_and_offset_travel_as_band_coordinates(tmp_path):
     assert "scale" not in open_raster(tmp_path / "plain.tif").coords
 
 
-@pytest.mark.parametrize(("overviews", "expected"), [(None, []), (0, []), (1, [2]), ("auto", [2, 4])])
+@pytest.mark.parametrize(
+    ("overviews", "expected"), [(None, []), (0, []), (1, [2]), ("auto", [2, 4])]
+)
 def test_overview_levels(tmp_path, overviews, expected):
     da = make_dataarray(random_image("uint8", shape=(1, 512, 512)))
     save_cog(da, tmp_path / "o.tif", blocksize=128, overviews=overviews)
@@ -209,7 +211,10 @@ def test_save_cog_rejects_bad_arrays(tmp_path):
     with pytest.raises(InvalidInputError, match="DataArray"):
         save_cog(np.zeros((1, 8, 8)), tmp_path / "x.tif")
     with pytest.raises(InvalidInputError, match=r"dims"):
-        save_cog(xr.DataArray(np.zeros((2, 1, 8, 8)), dims=("time", "band", "y", "x")), tmp_path / "x.tif")
+        save_cog(
+            xr.DataArray(np.zeros((2, 1, 8, 8)), dims=("time", "band", "y", "x")),
+            tmp_path / "x.tif",
+        )
     with pytest.raises(InvalidInputError, match="dtype complex"):
         save_cog(make_dataarray(np.zeros((1, 8, 8), "complex64")), tmp_path / "x.tif")
     with pytest.raises(InvalidInputError, match="empty"):
@@ -257,8 +262,10 @@ def test_bbox_read_covers_the_box_with_whole_pixels(scene_cog):
 def test_bbox_in_another_crs_is_transformed(scene_cog):
     path, _ = scene_cog
     full = open_raster(path)
-    x0, y0, x1, y1 = full.rio.bounds()
-    lonlat = rasterio.warp.transform_bounds(CRS, "EPSG:4326", x0 + 1000, y0 + 1000, x0 + 2000, y0 + 2000)
+    x0, y0, _, _ = full.rio.bounds()
+    lonlat = rasterio.warp.transform_bounds(
+        CRS, "EPSG:4326", x0 + 1000, y0 + 1000, x0 + 2000, y0 + 2000
+    )
     part = open_raster(path, bbox=lonlat, bbox_crs="EPSG:4326")
     px0, py0, px1, py1 = part.rio.bounds()
     assert px0 <= x0 + 1000 and px1 >= x0 + 2000 and py0 <= y0 + 1000 and py1 >= y0 + 2000
@@ -396,8 +403,9 @@ def test_info_says_a_striped_tiff_is_not_a_cog(tmp_path):
 def test_window_read_of_a_large_cog_does_not_load_the_file(tmp_path):
     """Read a 256 x 256 window of an 8192 x 8192 uint16 COG (128 MiB raw) in a fresh process."""
     big = make_dataarray(
-        dask.array.random.default_rng(0).integers(0, 4000, (1, 8192, 8192), dtype="uint16",
-                                                   chunks=(1, 2048, 2048)),
+        dask.array.random.default_rng(0).integers(
+            0, 4000, (1, 8192, 8192), dtype="uint16", chunks=(1, 2048, 2048)
+        ),
         nodata=0,
     )
     path = save_cog(big, tmp_path / "big.tif", overviews=None)
@@ -413,7 +421,10 @@ def test_window_read_of_a_large_cog_does_not_load_the_file(tmp_path):
         """
     )
     out = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True,
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=True,
         env={**os.environ, "GDAL_CACHEMAX": "512"},
     )
     result = json.loads(out.stdout)

@@ -9,8 +9,8 @@ import urllib.request
 import dask.array
 import numpy as np
 import pytest
-from conftest import make_dataarray
 
+from conftest import make_dataarray
 from satlearn import open_raster, save_cog
 from satlearn.errors import NotARasterError, RemoteAccessError
 from satlearn.raster import info
@@ -24,7 +24,9 @@ def served(tmp_path_factory):
     data = dask.array.random.default_rng(1).integers(
         0, 10000, (2, 4096, 4096), dtype="uint16", chunks=(1, 1024, 1024)
     )
-    save_cog(make_dataarray(data, names=["red", "nir"], nodata=0), root / "scene.tif", blocksize=256)
+    save_cog(
+        make_dataarray(data, names=["red", "nir"], nodata=0), root / "scene.tif", blocksize=256
+    )
     (root / "notes.txt").write_text("not a raster\n")
     with RangeHTTPServer(root) as server:
         yield server, root
@@ -53,7 +55,9 @@ def test_lazy_remote_read_streams_chunks(served):
     lazy = open_raster(server.url("scene.tif"), chunks=512, bands="red")
     assert isinstance(lazy.data, dask.array.Array)
     corner = lazy.isel(y=slice(0, 512), x=slice(0, 512)).values
-    np.testing.assert_array_equal(corner, open_raster(root / "scene.tif", bands="red").values[:, :512, :512])
+    np.testing.assert_array_equal(
+        corner, open_raster(root / "scene.tif", bands="red").values[:, :512, :512]
+    )
     assert server.bytes_served < (root / "scene.tif").stat().st_size / 10
 
 
@@ -89,9 +93,8 @@ def test_unreachable_host_is_a_remote_access_error():
         open_raster(url)
 
 
-def test_vsi_paths_are_passed_to_gdal(served):
-    _, root = served
-    with pytest.raises(NotARasterError, match="/vsimem/nothing.tif"):
+def test_vsi_paths_are_passed_to_gdal():
+    with pytest.raises(NotARasterError, match=r"/vsimem/nothing\.tif"):
         open_raster("/vsimem/nothing.tif")
 
 

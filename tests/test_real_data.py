@@ -46,7 +46,9 @@ def test_real_geotiff_matches_rasterio(shared_data, relative):
         expected_window = ds.read(window=window)
         x_centre, y_centre = ds.xy(window.row_off, window.col_off)
     np.testing.assert_array_equal(da.values, expected)
-    part = open_raster(path, window=((window.row_off, window.row_off + 29), (window.col_off, window.col_off + 37)))
+    part = open_raster(
+        path, window=((window.row_off, window.row_off + 29), (window.col_off, window.col_off + 37))
+    )
     np.testing.assert_array_equal(part.values, expected_window)
     assert part.x.values[0] == pytest.approx(x_centre)
     assert part.y.values[0] == pytest.approx(y_centre)
@@ -66,7 +68,9 @@ def test_cogeo_sample_is_reported_as_a_cog(shared_data):
 
 
 def test_sentinel2_band_file_named_by_sensor(shared_data):
-    folder = shared_data / "oscd-bercy/Onera Satellite Change Detection dataset - Images/bercy/imgs_1"
+    folder = (
+        shared_data / "oscd-bercy/Onera Satellite Change Detection dataset - Images/bercy/imgs_1"
+    )
     b08 = next(folder.glob("*_B08.tif"))
     da = open_raster(b08)
     assert da.sizes["band"] == 1

@@ -36,10 +36,10 @@ from dataclasses import dataclass
 from satlearn.errors import UnknownBandError, UnknownSensorError
 
 __all__ = [
-    "Band",
-    "Sensor",
     "SENSORS",
     "STAC_COMMON_NAMES",
+    "Band",
+    "Sensor",
     "get_sensor",
     "known_band_names",
     "stac_common_name",

@@ -10,16 +10,16 @@ the input and the problem, so the CLI can print ``str(err)`` on one line.
 from __future__ import annotations
 
 __all__ = [
-    "SatlearnError",
-    "RasterIOError",
-    "RasterNotFoundError",
-    "NotARasterError",
-    "RemoteAccessError",
-    "RasterWriteError",
-    "UnknownBandError",
-    "UnknownSensorError",
     "CRSMismatchError",
     "InvalidInputError",
+    "NotARasterError",
+    "RasterIOError",
+    "RasterNotFoundError",
+    "RasterWriteError",
+    "RemoteAccessError",
+    "SatlearnError",
+    "UnknownBandError",
+    "UnknownSensorError",
 ]
 
 

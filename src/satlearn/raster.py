@@ -34,7 +34,7 @@ import rasterio
 import rasterio.shutil
 import rasterio.warp
 import rasterio.windows
-import rioxarray  # noqa: F401  (registers the .rio accessor)
+import rioxarray
 import xarray as xr
 from affine import Affine
 from rasterio.enums import ColorInterp
@@ -391,9 +391,7 @@ def _as_band_yx(da: xr.DataArray) -> xr.DataArray:
     if da.ndim == 2 and set(da.dims) == {"y", "x"}:
         da = da.expand_dims(band=[str(da.name) if da.name is not None else "b1"])
     if da.ndim != 3 or set(da.dims) != {"band", "y", "x"}:
-        raise InvalidInputError(
-            f"save_cog needs dims (band, y, x) or (y, x), got {tuple(da.dims)}"
-        )
+        raise InvalidInputError(f"save_cog needs dims (band, y, x) or (y, x), got {tuple(da.dims)}")
     da = da.transpose("band", "y", "x")
     if da.sizes["y"] == 0 or da.sizes["x"] == 0 or da.sizes["band"] == 0:
         raise InvalidInputError(f"save_cog got an empty array of shape {da.shape}")
@@ -506,7 +504,9 @@ def save_cog(
         options["overviews"] = "AUTO"
         options["overview_count"] = overviews
     else:
-        raise InvalidInputError(f"overviews must be 'auto', a positive int or None, got {overviews!r}")
+        raise InvalidInputError(
+            f"overviews must be 'auto', a positive int or None, got {overviews!r}"
+        )
 
     if nodata is None:
         nodata = da.rio.nodata if da.rio.nodata is not None else da.rio.encoded_nodata

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 import rasterio
-from conftest import write_geotiff
 from typer.testing import CliRunner
 
+from conftest import write_geotiff
 from satlearn import open_raster
 from satlearn.cli import app
 from satlearn.errors import RasterNotFoundError
@@ -21,7 +21,9 @@ RUNNER = CliRunner()
 @pytest.fixture
 def plain_tif(tmp_path):
     data = np.arange(3 * 300 * 200, dtype="uint16").reshape(3, 300, 200)
-    return write_geotiff(tmp_path / "plain.tif", data, nodata=0, descriptions=["red", "green", "blue"])
+    return write_geotiff(
+        tmp_path / "plain.tif", data, nodata=0, descriptions=["red", "green", "blue"]
+    )
 
 
 def test_info_json_describes_the_raster(plain_tif):
@@ -46,7 +48,9 @@ def test_info_text_names_bands_and_cog_status(plain_tif):
 
 def test_cog_converts_to_a_valid_cog_with_the_same_pixels(plain_tif, tmp_path):
     out = tmp_path / "out" / "cog.tif"
-    result = RUNNER.invoke(app, ["cog", str(plain_tif), str(out), "--blocksize", "128", "--compress", "zstd"])
+    result = RUNNER.invoke(
+        app, ["cog", str(plain_tif), str(out), "--blocksize", "128", "--compress", "zstd"]
+    )
     assert result.exit_code == 0, result.output
     assert validate_cog(out)[0]
     np.testing.assert_array_equal(open_raster(out).values, open_raster(plain_tif).values)
@@ -62,7 +66,9 @@ def test_cog_converts_to_a_valid_cog_with_the_same_pixels(plain_tif, tmp_path):
 @pytest.mark.parametrize(("overviews", "expected"), [("none", []), ("1", [2])])
 def test_cog_overview_option(plain_tif, tmp_path, overviews, expected):
     out = tmp_path / "o.tif"
-    result = RUNNER.invoke(app, ["cog", str(plain_tif), str(out), "--blocksize", "64", "--overviews", overviews])
+    result = RUNNER.invoke(
+        app, ["cog", str(plain_tif), str(out), "--blocksize", "64", "--overviews", overviews]
+    )
     assert result.exit_code == 0, result.output
     with rasterio.open(out) as ds:
         assert ds.overviews(1) == expected
@@ -115,11 +121,18 @@ def test_synth_same_seed_gives_identical_rasters(tmp_path):
 
 
 def test_synth_refuses_to_mix_two_scenes_in_one_folder(tmp_path):
-    assert RUNNER.invoke(app, ["synth", str(tmp_path), "--seed", "1", "--size", "64"]).exit_code == 0
+    assert (
+        RUNNER.invoke(app, ["synth", str(tmp_path), "--seed", "1", "--size", "64"]).exit_code == 0
+    )
     clash = RUNNER.invoke(app, ["synth", str(tmp_path), "--seed", "2", "--size", "64"])
     assert clash.exit_code == 1
     assert "different synthetic scene" in clash.stderr
-    assert RUNNER.invoke(app, ["synth", str(tmp_path), "--seed", "2", "--size", "64", "--overwrite"]).exit_code == 0
+    assert (
+        RUNNER.invoke(
+            app, ["synth", str(tmp_path), "--seed", "2", "--size", "64", "--overwrite"]
+        ).exit_code
+        == 0
+    )
     assert json.loads((tmp_path / "scene.json").read_text())["seed"] == 2
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import make_dataarray
 from PIL import Image
 
+from conftest import make_dataarray
 from satlearn.errors import InvalidInputError, UnknownBandError
 from satlearn.viz import quicklook, to_rgb8
 
@@ -42,7 +42,9 @@ def test_bad_stretch_inputs(image, kwargs):
 
 def test_quicklook_writes_a_decimated_rgb_png(tmp_path):
     rng = np.random.default_rng(0)
-    da = make_dataarray(rng.random((4, 300, 200)).astype("float32"), names=["blue", "green", "red", "nir"])
+    da = make_dataarray(
+        rng.random((4, 300, 200)).astype("float32"), names=["blue", "green", "red", "nir"]
+    )
     path = quicklook(da.chunk({"y": 100}), tmp_path / "q.png", max_size=100)
     with Image.open(path) as img:
         assert img.size == (67, 100)

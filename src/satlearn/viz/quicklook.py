@@ -40,7 +40,9 @@ def to_rgb8(
         raise InvalidInputError(f"to_rgb8 needs 1 or 3 bands as (band, y, x), got {data.shape}")
     low_pct, high_pct = percentiles
     if not 0 <= low_pct < high_pct <= 100:
-        raise InvalidInputError(f"percentiles must satisfy 0 <= low < high <= 100, got {percentiles}")
+        raise InvalidInputError(
+            f"percentiles must satisfy 0 <= low < high <= 100, got {percentiles}"
+        )
     valid = np.isfinite(data).all(axis=0)
     if nodata is not None:
         valid &= ~(data == nodata).all(axis=0)
