@@ -21,6 +21,7 @@ dask-backed array is never loaded whole.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 import warnings
@@ -235,11 +236,24 @@ def _band_coords(
     return coords
 
 
+@functools.lru_cache(maxsize=64)
+def _grid_mapping_attrs(crs_wkt: str) -> dict[str, Any]:
+    # rioxarray's write_crs parses the CRS with pyproj on every call (~5 ms, more
+    # than a 512 x 512 window read); the CF grid-mapping attributes depend on the
+    # CRS alone, so compute them once per CRS on a 1 x 1 array.
+    probe = xr.DataArray(np.zeros((1, 1)), dims=("y", "x")).rio.write_crs(crs_wkt)
+    return dict(probe.coords["spatial_ref"].attrs)
+
+
 def _georeference(da: xr.DataArray, crs: Any, transform: Affine, nodata: Any) -> xr.DataArray:
-    if crs is not None:
-        da = da.rio.write_crs(crs)
-    da = da.rio.write_transform(transform)
-    return da.rio.write_nodata(nodata)
+    """Attach CRS, transform and nodata the way rioxarray does, without its per-call cost."""
+    attrs = dict(_grid_mapping_attrs(crs.to_wkt())) if crs is not None else {}
+    attrs["GeoTransform"] = " ".join(str(value) for value in transform.to_gdal())
+    da.coords["spatial_ref"] = xr.Variable((), 0, attrs)
+    da.encoding["grid_mapping"] = "spatial_ref"
+    if nodata is not None:
+        da.attrs["_FillValue"] = nodata
+    return da
 
 
 def open_raster(
