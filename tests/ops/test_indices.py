@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import dask.array
 import numpy as np
 import pytest
@@ -392,3 +394,81 @@ def test_pieces_and_threads_cover_every_pixel(monkeypatch):
 def test_describe_index_refuses_a_non_string():
     with pytest.raises(InvalidInputError, match="must be a string"):
         describe_index(3)
+
+
+# --------------------------------------------------------------------------- compiled kernel
+
+JIT_SAMPLE = ["NDVI", "EVI", "GEMI", "MSAVI", "BAI", "TDVI", "MTCI", "ARVI"]
+
+
+@pytest.fixture
+def jit_always(monkeypatch):
+    """Send every array, however small, through the numba kernel."""
+    pytest.importorskip("numba")
+    monkeypatch.setattr(indices, "_JIT_MIN_PIXELS", 0)
+
+
+def test_compiled_kernel_rounds_like_the_numpy_program(jit_always, monkeypatch):
+    da = random_s2((40, 37), seed=3)
+    jitted = compute_index(da, JIT_SAMPLE, threads=2).values
+    monkeypatch.setattr(indices, "_JIT_MIN_PIXELS", 1 << 62)
+    plain = compute_index(da, JIT_SAMPLE, threads=2).values
+    # Same float32 steps in the same order: bit for bit, NaN in the same places.
+    np.testing.assert_array_equal(jitted, plain)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_compiled_kernel_scales_masks_and_divides_like_the_contract(jit_always, threads):
+    rng = np.random.default_rng(5)
+    shape = (3, 40_000)  # several compiled blocks, the last one partial
+    n = rng.integers(0, 3000, shape).astype(np.uint16)
+    r = rng.integers(0, 3000, shape).astype(np.uint16)
+    n[0, :5], r[0, :5] = 1000, 1000  # both at the offset: 0 / 0
+    n[1, :5] = 0  # nodata
+    got = evaluate_formula(
+        "(N-R)/(N+R) + N**1.5",
+        {"N": n, "R": r},
+        scales={"N": 1e-4, "R": 1e-4},
+        offsets={"N": -0.1, "R": -0.1},
+        nodata=0,
+        threads=threads,
+    )
+    nf = (n.astype(np.float32) + np.float32(-1000.0)) * np.float32(1e-4)
+    rf = (r.astype(np.float32) + np.float32(-1000.0)) * np.float32(1e-4)
+    with np.errstate(all="ignore"):
+        expected = (nf - rf) / (nf + rf) + nf ** np.float32(1.5)
+    expected[~np.isfinite(expected) | (n == 0) | (r == 0)] = np.nan
+    assert np.isnan(got[0, :5]).all() and np.isnan(got[1, :5]).all()
+    np.testing.assert_allclose(got, expected, rtol=1e-6, equal_nan=True)
+
+
+def test_compiled_kernel_is_built_once_per_program_and_the_cache_is_bounded(
+    jit_always, monkeypatch
+):
+    monkeypatch.setattr(indices, "_jit_kernels", type(indices._jit_kernels)())
+    monkeypatch.setattr(indices, "_JIT_CACHE_SIZE", 2)
+    x = np.linspace(1, 2, 100, dtype=np.float32)
+    for formula in ("N+R", "N+R", "N-R", "N*R"):
+        evaluate_formula(formula, {"N": x, "R": x}, threads=1)
+    assert len(indices._jit_kernels) == 2
+    # The generated source is made of fixed spellings, registers, inputs and
+    # constant slots: no name from the formula's text ever reaches it.
+    allowed = {
+        "def", "kernel", "out", "c", "shift", "scale", "nan", "size", "for", "block", "in",
+        "range", "prange", "numba", "min", "i", "np", "float32", "sqrt", "isinf", "value",
+        "if", "else",
+    }  # fmt: skip
+    for source in indices._jit_kernels:
+        names = set(re.findall(r"[A-Za-z_]\w*", source))
+        assert names - allowed <= {f"{p}{k}" for p in ("r", "x", "nodata") for k in range(9)}
+
+
+def test_numpy_program_runs_where_numba_cannot(jit_always, monkeypatch):
+    x = np.arange(1, 7, dtype=np.float16).reshape(2, 3)  # float16: not a compiled dtype
+    monkeypatch.setattr(indices, "_jit_kernels", type(indices._jit_kernels)())
+    got = evaluate_formula("N*2", {"N": x})
+    np.testing.assert_array_equal(got, x.astype(np.float32) * 2)
+    monkeypatch.setattr(indices, "_numba", lambda: None)
+    got = evaluate_formula("N*3", {"N": x.astype(np.float32)})
+    np.testing.assert_array_equal(got, x.astype(np.float32) * 3)
+    assert not indices._jit_kernels
