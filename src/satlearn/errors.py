@@ -10,8 +10,10 @@ the input and the problem, so the CLI can print ``str(err)`` on one line.
 from __future__ import annotations
 
 __all__ = [
+    "BundleError",
     "CRSMismatchError",
     "InvalidInputError",
+    "NoValidDataError",
     "NotARasterError",
     "RasterIOError",
     "RasterNotFoundError",
@@ -67,3 +69,11 @@ class CRSMismatchError(SatlearnError, ValueError):
 
 class InvalidInputError(SatlearnError, ValueError):
     """An argument has the wrong shape, dtype, dims or value."""
+
+
+class NoValidDataError(InvalidInputError):
+    """An input holds no valid pixel (all nodata, all NaN or all masked)."""
+
+
+class BundleError(SatlearnError, OSError):
+    """A model bundle is missing, incomplete or not one satlearn can read."""
