@@ -423,6 +423,11 @@ def _match_strip(
         provisional = np.where(np.isfinite(provisional), provisional, np.float32(0))
         refined = _refine_lk(left, right, provisional.astype(np.float32), s.refine_window)
         disparity = np.where(valid, refined, disparity)
+        # a refined match may step out of the right image at its edges
+        with np.errstate(invalid="ignore"):
+            inside = (cols - disparity >= -0.5) & (cols - disparity < width - 0.5)
+        valid &= inside
+        disparity[~valid] = np.nan
     disparity = _fill(disparity, valid, s.fill)
     disparity = np.where(valid_l, disparity, np.float32(np.nan)).astype(np.float32, copy=False)
     return disparity, valid
@@ -706,8 +711,6 @@ def dem_accuracy(estimate: Any, reference: Any, *, valid: Any = None) -> DemAccu
 
 
 def _single_band(da: xr.DataArray, band: str | int | None, name: str) -> xr.DataArray:
-    if not isinstance(da, xr.DataArray):
-        raise InvalidInputError(f"{name}: expected an xarray.DataArray, got {type(da).__name__}")
     if da.ndim == 2 and set(da.dims) == {"y", "x"}:
         return da.transpose("y", "x")
     if da.ndim != 3 or set(da.dims) != {"band", "y", "x"}:
@@ -813,6 +816,10 @@ def stereo_dem(
     >>> dem = stereo_dem(left, right, base_to_height=0.6)  # doctest: +SKIP
     >>> save_cog(dem, "dem.tif", nodata=float("nan"))  # doctest: +SKIP
     """
+    for da, name in ((left, "left"), (right, "right")):
+        if not isinstance(da, xr.DataArray):
+            kind = type(da).__name__
+            raise InvalidInputError(f"{name}: expected an xarray.DataArray, got {kind}")
     names = (_label(left, "left"), _label(right, "right"))
     left2 = _single_band(left, band, names[0])
     right2 = _single_band(right, band, names[1])
@@ -825,7 +832,13 @@ def stereo_dem(
     if (crs_l is None) != (crs_r is None) or (crs_l is not None and crs_l != crs_r):
         raise CRSMismatchError(f"{names[0]} is in {crs_l} but {names[1]} is in {crs_r}")
     t_l, t_r = left2.rio.transform(recalc=False), right2.rio.transform(recalc=False)
-    if not np.allclose(tuple(t_l)[:6], tuple(t_r)[:6], rtol=0, atol=1e-6 * abs(t_l.a)):
+    tol = 1e-6 * abs(t_l.a)
+    same_coords = all(
+        np.allclose(left2.coords[c].values, right2.coords[c].values, rtol=0, atol=tol)
+        for c in ("y", "x")
+        if c in left2.coords and c in right2.coords
+    )
+    if not same_coords or not np.allclose(tuple(t_l)[:6], tuple(t_r)[:6], rtol=0, atol=tol):
         raise InvalidInputError(
             f"{names[0]} and {names[1]} are on different grids (transforms "
             f"{tuple(t_l)[:6]} and {tuple(t_r)[:6]}); resample one onto the other first"
