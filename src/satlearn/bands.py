@@ -32,14 +32,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
-from satlearn.errors import UnknownBandError, UnknownSensorError
+from satlearn.errors import SatlearnError, UnknownBandError, UnknownSensorError
 
 __all__ = [
     "SENSORS",
     "STAC_COMMON_NAMES",
     "Band",
     "Sensor",
+    "band_positions",
+    "band_scale_offset",
     "get_sensor",
     "known_band_names",
     "stac_common_name",
@@ -309,3 +312,47 @@ def stac_common_name(name: str) -> str | None:
     if match and match.group(1) == "rededge":
         return "rededge"
     return None
+
+
+def band_positions(da: Any) -> dict[str, int]:
+    """Band name -> position along a DataArray's ``band`` dim.
+
+    Names are the ``band`` coordinate's values. Where ``da.attrs["sensor"]``
+    names a known sensor, its band ids are translated as well (``"B08"`` is
+    also found as ``"nir"``); a name already present wins over a translation.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> da = xr.DataArray(np.zeros((2, 1, 1)), dims=("band", "y", "x"),
+    ...                   coords={"band": ["B04", "B08"]}, attrs={"sensor": "sentinel2_l2a"})
+    >>> band_positions(da)
+    {'B04': 0, 'B08': 1, 'red': 0, 'nir': 1}
+    """
+    names = [str(b) for b in da.coords["band"].values] if "band" in da.coords else []
+    positions = {name: i for i, name in enumerate(names)}
+    sensor = da.attrs.get("sensor")
+    if sensor:
+        try:
+            profile = get_sensor(str(sensor))
+        except SatlearnError:
+            profile = None
+        if profile is not None:
+            for i, name in enumerate(names):
+                if name in profile:
+                    positions.setdefault(profile.band(name).name, i)
+    return positions
+
+
+def band_scale_offset(da: Any, position: int) -> tuple[float, float]:
+    """``(scale, offset)`` of the band at ``position``: physical = stored * scale + offset.
+
+    Read from the ``scale`` / ``offset`` coordinates along ``band`` that
+    :func:`satlearn.open_raster` attaches; ``(1.0, 0.0)`` where there are none.
+    """
+    scale = offset = None
+    if "scale" in da.coords and "band" in da.coords["scale"].dims:
+        scale = float(da.coords["scale"].values[position])
+    if "offset" in da.coords and "band" in da.coords["offset"].dims:
+        offset = float(da.coords["offset"].values[position])
+    return (1.0 if scale is None else scale), (0.0 if offset is None else offset)

@@ -53,7 +53,7 @@ from satlearn.errors import (
     UnknownBandError,
 )
 
-__all__ = ["gdal_env", "info", "open_raster", "save_cog", "validate_cog"]
+__all__ = ["gdal_env", "info", "nodata_value", "open_raster", "save_cog", "validate_cog"]
 
 PathLike = str | os.PathLike[str]
 
@@ -234,6 +234,12 @@ def _band_coords(
         coords["scale"] = ("band", np.asarray(scales, dtype="float64"))
         coords["offset"] = ("band", np.asarray(offsets, dtype="float64"))
     return coords
+
+
+def nodata_value(da: xr.DataArray) -> float | None:
+    """The nodata value of a DataArray as stored (``rio.nodata``, else the encoded one)."""
+    nodata = da.rio.nodata if da.rio.nodata is not None else da.rio.encoded_nodata
+    return None if nodata is None else float(nodata)
 
 
 @functools.lru_cache(maxsize=64)

@@ -108,8 +108,9 @@ import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
-from satlearn.bands import get_sensor
+from satlearn.bands import band_positions, band_scale_offset, get_sensor
 from satlearn.errors import InvalidInputError, SatlearnError, UnknownBandError
+from satlearn.raster import nodata_value
 
 __all__ = [
     "BAND_SYMBOLS",
@@ -769,21 +770,10 @@ def _run_jit(
 # --------------------------------------------------------------------------- DataArray layer
 
 
-def _band_lookup(da: xr.DataArray) -> dict[str, int]:
-    """satlearn band name -> position along ``band``, translating sensor ids."""
-    names = [str(b) for b in da.coords["band"].values] if "band" in da.coords else []
-    lookup = {name: i for i, name in enumerate(names)}
-    sensor = da.attrs.get("sensor")
-    if sensor:
-        try:
-            profile = get_sensor(str(sensor))
-        except SatlearnError:
-            profile = None
-        if profile is not None:
-            for i, name in enumerate(names):
-                if name in profile:
-                    lookup.setdefault(profile.band(name).name, i)
-    return lookup
+# Kept under their old names for the modules that imported them from here.
+_band_lookup = band_positions
+_scale_offset = band_scale_offset
+_nodata = nodata_value
 
 
 def _symbol_band(symbol: str, lookup: Mapping[str, int]) -> str | None:
@@ -904,20 +894,6 @@ def available_indices(da: xr.DataArray, **params: Any) -> list[str]:
         (short for short in _catalogue() if _plan(da, short, lookup, params)[0] is not None),
         key=str.lower,
     )
-
-
-def _scale_offset(da: xr.DataArray, position: int) -> tuple[float, float]:
-    scale = offset = None
-    if "scale" in da.coords and "band" in da.coords["scale"].dims:
-        scale = float(da.coords["scale"].values[position])
-    if "offset" in da.coords and "band" in da.coords["offset"].dims:
-        offset = float(da.coords["offset"].values[position])
-    return (1.0 if scale is None else scale), (0.0 if offset is None else offset)
-
-
-def _nodata(da: xr.DataArray) -> float | None:
-    nodata = da.rio.nodata if da.rio.nodata is not None else da.rio.encoded_nodata
-    return None if nodata is None else float(nodata)
 
 
 def _compute_one(
