@@ -1,0 +1,80 @@
+"""``satlearn clouds``: a cloud classification or mask of a scene into a uint8 COG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from satlearn.cli.app import app, errors_to_one_line, progress
+from satlearn.errors import InvalidInputError
+
+
+@app.command()
+@errors_to_one_line
+def clouds(
+    scene: Annotated[str, typer.Argument(help="A reflectance raster with named bands.")],
+    dst: Annotated[Path, typer.Argument(help="Output COG (uint8).")],
+    method: Annotated[
+        str, typer.Option(help="rules, hollstein, s2cloudless or model:PATH.")
+    ] = "rules",
+    mask: Annotated[
+        bool,
+        typer.Option(
+            "--mask/--classes",
+            help="Write a cloud mask (1 cloud incl. thin cirrus, 0 clear) instead of classes "
+            "(0 clear, 1 cloud, 2 cirrus, 3 shadow, 4 snow, 5 water). 255 is nodata in both.",
+        ),
+    ] = False,
+    sensor: Annotated[str | None, typer.Option(help="Sensor key, to name bands.")] = None,
+    buffer: Annotated[int, typer.Option(help="Grow clouds by this many pixels.")] = 0,
+    sun_azimuth: Annotated[float | None, typer.Option(help="Degrees from north.")] = None,
+    sun_zenith: Annotated[float | None, typer.Option(help="Degrees.")] = None,
+    cloud_height: Annotated[
+        float | None, typer.Option(help="Cloud height (m); default: searched.")
+    ] = None,
+    chunk: Annotated[int, typer.Option(help="Block size (pixels) of the lazy read.")] = 2048,
+) -> None:
+    """Detect clouds, thin cirrus, shadows, snow and water; write a uint8 COG.
+
+    Shadows are projected when the sun geometry is given (or stored in the
+    raster's metadata). Prints one line: the output and the cloud fraction.
+    """
+    import numpy as np
+
+    from satlearn.ops.clouds import CLASSES, NODATA_CLASS, classify_clouds
+    from satlearn.raster import open_raster, save_cog
+
+    if (sun_azimuth is None) != (sun_zenith is None):
+        raise InvalidInputError("give both --sun-azimuth and --sun-zenith, or neither")
+    da = open_raster(scene, chunks={"band": -1, "y": chunk, "x": chunk}, sensor=sensor)
+    with progress(f"classifying {scene}"):
+        codes = classify_clouds(
+            da, method, sun_azimuth=sun_azimuth, sun_zenith=sun_zenith,
+            cloud_height_m=cloud_height, buffer=buffer,
+        )  # fmt: skip
+        codes = codes.compute()
+    values = codes.values
+    valid = values != NODATA_CLASS
+    n_valid = int(valid.sum())
+    counts = np.bincount(values[valid], minlength=len(CLASSES))
+    cloud = int(counts[CLASSES["cloud"]] + counts[CLASSES["cirrus"]])
+    if mask:
+        out = codes.copy(
+            data=np.where(
+                valid, np.isin(values, [CLASSES["cloud"], CLASSES["cirrus"]]), NODATA_CLASS
+            ).astype(np.uint8)
+        )
+        out.attrs = {"method": codes.attrs["method"], "classes": "clear,cloud"}
+    else:
+        out = codes
+    with progress(f"writing {dst}"):
+        save_cog(out, dst, nodata=NODATA_CLASS, resampling="nearest")
+    fraction = cloud / n_valid if n_valid else 0.0
+    shadow = counts[CLASSES["shadow"]] / n_valid if n_valid else 0.0
+    print(
+        f"{dst}: cloud {100 * fraction:.1f} % (thin cirrus "
+        f"{100 * counts[CLASSES['cirrus']] / max(n_valid, 1):.1f} %), shadow {100 * shadow:.1f} % "
+        f"of {n_valid} valid pixels [{codes.attrs['method']}]"
+    )
