@@ -100,7 +100,7 @@ _DISP_SCALE = 16
 # Pixels sampled at most for the stretch percentiles (a strided subsample).
 _STRETCH_SAMPLE = 1_000_000
 # Largest side (px) of the images SIFT sees when the range is estimated.
-_SIFT_MAX_SIDE = 1024
+_SIFT_MAX_SIDE = 512
 _SIFT_MIN_MATCHES = 12
 
 
@@ -245,7 +245,7 @@ def estimate_disparity_range(
     Matches (Lowe's ratio test 0.8) that stay on one row (|dy| <= 1 px, the
     pair is rectified) give sparse disparities ``x_left - x_right``; their 1st
     and 99th percentiles, widened by ``margin_px`` plus 10 % of the span, bound
-    the search. Images larger than 1024 px are downsampled first.
+    the search. Images larger than 512 px are downsampled first.
 
     Raises
     ------
@@ -258,7 +258,7 @@ def estimate_disparity_range(
         size = (round(left8.shape[1] / factor), round(left8.shape[0] / factor))
         left8 = cv2.resize(left8, size, interpolation=cv2.INTER_AREA)
         right8 = cv2.resize(right8, size, interpolation=cv2.INTER_AREA)
-    sift = cv2.SIFT_create(nfeatures=2000)
+    sift = cv2.SIFT_create(nfeatures=1000)
     kp_l, desc_l = sift.detectAndCompute(left8, None)
     kp_r, desc_r = sift.detectAndCompute(right8, None)
     disparities = np.empty(0)
