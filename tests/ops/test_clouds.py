@@ -404,3 +404,26 @@ def test_rules_on_the_eolearn_reference_scenes(shared_data):
         predicted = cloud_mask(da).values.mean()
         expected = clm[date].mean()
         assert math.isclose(predicted, expected, abs_tol=0.15), (date, predicted, expected)
+
+
+# --------------------------------------------------------------------------- trained models
+
+
+def test_model_bundle_as_a_detector(tmp_path, scene, image):
+    pixel = pytest.importorskip("satlearn.ml.pixel")
+    labels = scene.cloud_mask[0].values.astype(np.int64) + 1  # 1 clear, 2 cloud
+    clf = pixel.train_pixel_classifier(
+        image, labels, model="naive-bayes", class_names={1: "clear", 2: "cloud"}, seed=0
+    )
+    clf.save(tmp_path / "clouds")
+    mask = cloud_mask(image, f"model:{tmp_path / 'clouds'}")
+    np.testing.assert_array_equal(mask.values, clf.predict(image).values == 2)
+    assert binary_scores(mask.values, scene.cloud_mask[0].values).f1 > 0.8
+    codes = classify_clouds(image, f"model:{tmp_path / 'clouds'}", shadows=False).values
+    np.testing.assert_array_equal(codes == CLASSES["cloud"], mask.values)
+    other = pixel.train_pixel_classifier(
+        image, labels, model="naive-bayes", class_names={1: "land", 2: "sea"}, seed=0
+    )
+    other.save(tmp_path / "other")
+    with pytest.raises(InvalidInputError, match="none is named cloud"):
+        cloud_mask(image, f"model:{tmp_path / 'other'}")
