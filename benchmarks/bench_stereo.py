@@ -23,7 +23,7 @@ disparity is 16.7 m of height) for a few sizes and seeds:
 
 Then the memory bound of strip processing: peak RSS of a child process
 running ``compute_disparity`` on a 2048^2 pair with ``memory_mb`` 1024 (one
-strip) and 64 (strips), and how far the two results differ.
+strip) and 64 (strips), and how far the two results differ (Linux: VmHWM).
 
 Then the Pleiades pair in ../shared/data/pleiades-stereo-s2p: it is not
 epipolar-rectified (raw sensor crops with RPC models), which the vertical
@@ -136,7 +136,7 @@ def synthetic(sizes: list[int], seeds: int, repeat: int) -> None:
 
 
 _CHILD = """
-import resource, sys, time, numpy as np
+import sys, time, numpy as np
 from satlearn.ops.stereo import compute_disparity
 left, right = np.load(sys.argv[1]), np.load(sys.argv[2])
 start = time.perf_counter()
@@ -144,7 +144,10 @@ result = compute_disparity(left, right, min_disparity=-4, num_disparities=48,
                            memory_mb=float(sys.argv[3]))
 seconds = time.perf_counter() - start
 np.save(sys.argv[4], result.disparity)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, seconds)
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across exec
+with open("/proc/self/status") as status:
+    hwm = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
+print(hwm / 1024, seconds)
 """
 
 
@@ -177,12 +180,17 @@ def pleiades() -> None:
     if not folder.is_dir():
         print(f"\n(Pleiades pair skipped: {folder} not found)")
         return
+    import warnings
+
     import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
 
     images = []
     for name in ("img_01.tif", "img_02.tif"):
-        with rasterio.open(folder / name) as src:
-            images.append(src.read(1).astype(np.float32))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)  # sensor geometry
+            with rasterio.open(folder / name) as src:
+                images.append(src.read(1).astype(np.float32))
     low, high = stretch_pair(images[0][:1024, :1024], images[1][:1024, :1024])
     left8, right8 = (to8(a, low, high) for a in images)
     sift = cv2.SIFT_create(nfeatures=4000)
@@ -206,7 +214,7 @@ def pleiades() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024, 2048])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[256, 512, 1024, 2048])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--memory-size", type=int, default=2048)
