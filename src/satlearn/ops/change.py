@@ -294,7 +294,7 @@ def fit_irmad(
     before: np.ndarray,
     after: np.ndarray,
     *,
-    max_iterations: int = 50,
+    max_iterations: int = 30,
     tolerance: float = 1e-3,
     regularisation: float = 1e-6,
 ) -> IRMADFit:
@@ -388,8 +388,9 @@ def irmad_chi2(before: np.ndarray, after: np.ndarray, fit: IRMADFit) -> np.ndarr
     Returns
     -------
     numpy.ndarray
-        float32 (y, x), ``sum_i MAD_i^2 / variance_i``; under no change it
-        follows a chi-square law with ``band`` degrees of freedom.
+        float32 (y, x), ``sum_i MAD_i^2 / variance_i``. Under no change it
+        is roughly chi-square with ``band`` degrees of freedom (somewhat
+        larger: the variances are weighted towards the most stable pixels).
 
     Examples
     --------
@@ -862,12 +863,12 @@ def _georeferenced(result: xr.DataArray, source: xr.DataArray, name: str) -> xr.
 
 
 def _valid_mask(valid: Any, shape: tuple[int, int]) -> Any:
-    values = getattr(valid, "data", valid)
+    values = valid.data if isinstance(valid, xr.DataArray) else np.asarray(valid)
     if np.shape(values) != shape:
         raise InvalidInputError(
             f"valid mask has shape {np.shape(values)}, before and after are {shape[0]} x {shape[1]}"
         )
-    if getattr(values, "dtype", np.dtype(bool)).kind not in "biu":
+    if values.dtype.kind not in "biu":
         raise InvalidInputError(f"valid mask must be boolean, got dtype {values.dtype}")
     if hasattr(values, "dask"):
         return values.astype(bool)
