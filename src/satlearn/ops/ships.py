@@ -495,7 +495,7 @@ def measure_ships(
     bearing = np.degrees(np.arctan2(axis[:, 0], axis[:, 1])) % 180.0
     # a (near) square has no long axis: eigh's choice is arbitrary, report 0
     bearing = np.where(np.isclose(length, width, rtol=1e-6), 0.0, bearing)
-    xs, ys = transform * (table["col"] + 0.5, table["row"] + 0.5)
+    xs, ys = transform @ (table["col"] + 0.5, table["row"] + 0.5)
     area = np.asarray(table["pixels"], np.float64) * abs(transform.determinant)
     area *= metres_per_unit**2
     ships = []
@@ -507,7 +507,7 @@ def measure_ships(
         ring = [centre + half_l + half_w, centre + half_l - half_w,
                 centre - half_l - half_w, centre - half_l + half_w]  # fmt: skip
         r0, c0, r1, c1 = (int(v) for v in table["bbox"][i])
-        corner_x, corner_y = transform * (np.array([c0, c1, c0, c1]), np.array([r0, r0, r1, r1]))
+        corner_x, corner_y = transform @ (np.array([c0, c1, c0, c1]), np.array([r0, r0, r1, r1]))
         confidence = float(table["confidence"][i])
         ships.append(
             {

@@ -542,12 +542,15 @@ def water_mask_details(
             nir_data = dsa.zeros_like(idx.data)
         valid_data = dsa.asarray(valid_da.data).rechunk(idx.data.chunks)
         nir_data = dsa.asarray(nir_data).rechunk(idx.data.chunks)
-        depth = opening_px + closing_px + max(min_object_px, max_hole_px) + 1
-        depth = min(depth, max(idx.shape))
+        halo = opening_px + closing_px + max(min_object_px, max_hole_px) + 1
+        # Along an axis shorter than the halo, one block spans the axis instead.
+        depth = {axis: (halo if halo < n else 0) for axis, n in enumerate(idx.shape)}
+        chunks = {axis: (-1 if depth[axis] == 0 else "auto") for axis in depth}
+        arrays = [a.rechunk({k: v for k, v in chunks.items() if v == -1})
+                  for a in (idx.data, nir_data, valid_data)]  # fmt: skip
         data = dsa.map_overlap(
-            _water_block, idx.data, nir_data, valid_data,
-            depth=depth, boundary="none", dtype=bool, **kwargs,
-        )  # fmt: skip
+            _water_block, *arrays, depth=depth, boundary="none", dtype=bool, **kwargs
+        )
         with np.errstate(invalid="ignore"):
             raw_data = (idx.data > threshold) & (nir_data < kwargs["max_nir"]) & valid_data
     else:
