@@ -147,8 +147,9 @@ import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import xarray as xr
 
-from satlearn.bands import get_sensor
-from satlearn.errors import InvalidInputError, SatlearnError, UnknownBandError
+from satlearn.bands import band_positions
+from satlearn.errors import InvalidInputError, UnknownBandError
+from satlearn.raster import nodata_value
 
 __all__ = [
     "CLASSES",
@@ -492,25 +493,8 @@ def _check_dataarray(da: Any, what: str) -> None:
         raise InvalidInputError(f"{what} needs numeric bands, got dtype {da.dtype}")
 
 
-def _band_lookup(da: xr.DataArray) -> dict[str, int]:
-    """satlearn band name -> position along ``band``, translating sensor ids."""
-    names = [str(b) for b in da.coords["band"].values] if "band" in da.coords else []
-    lookup = {name: i for i, name in enumerate(names)}
-    sensor = da.attrs.get("sensor")
-    if sensor:
-        try:
-            profile = get_sensor(str(sensor))
-        except SatlearnError:
-            profile = None
-        if profile is not None:
-            for i, name in enumerate(names):
-                if name in profile:
-                    lookup.setdefault(profile.band(name).name, i)
-    return lookup
-
-
 def _positions(da: xr.DataArray, needed: Sequence[str], what: str) -> list[int]:
-    lookup = _band_lookup(da)
+    lookup = band_positions(da)
     missing = [b for b in needed if b not in lookup]
     if missing:
         have = ", ".join(str(b) for b in da.coords["band"].values) if "band" in da.coords else ""
@@ -532,11 +516,6 @@ def _scale_offset(da: xr.DataArray, positions: Sequence[int]) -> tuple[np.ndarra
     return scale, offset
 
 
-def _nodata(da: xr.DataArray) -> float | None:
-    nodata = da.rio.nodata if da.rio.nodata is not None else da.rio.encoded_nodata
-    return None if nodata is None else float(nodata)
-
-
 def _reflectance_stack(da: xr.DataArray, needed: Sequence[str], what: str) -> tuple[Any, Callable]:
     """(raw band stack, numpy function turning a block of it into float32 reflectance with NaN)."""
     positions = _positions(da, needed, what)
@@ -546,7 +525,7 @@ def _reflectance_stack(da: xr.DataArray, needed: Sequence[str], what: str) -> tu
             f"{what} needs reflectance (0..1); the raster holds {da.dtype} values without a "
             "scale (give a float raster, e.g. da * 1e-4, or one with scale/offset coordinates)"
         )
-    nodata = _nodata(da)
+    nodata = nodata_value(da)
     data = da.data[positions]
 
     def to_reflectance(block: np.ndarray) -> np.ndarray:
@@ -989,7 +968,7 @@ def classify_clouds(
     codes, full = _detector_classes(da, name)
     if not full:
         # Cloud from the detector; snow / water / nodata from the Fmask tests when possible.
-        lookup = _band_lookup(da)
+        lookup = band_positions(da)
         if all(b in lookup for b in RULES_BANDS):
             base = _elementwise_classes(da, RULES_BANDS, rules_classes, what)
             surface = _where(_isin(base, [CLOUD, CIRRUS]), CLEAR, base)
