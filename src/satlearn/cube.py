@@ -1,0 +1,702 @@
+"""STAC items into lazy ``(time, band, y, x)`` data cubes, and cloud-free composites.
+
+Loading is :func:`odc.stac.load`'s job: it works out a common pixel grid,
+reprojects items of other CRSs or resolutions onto it, groups items by solar
+day and builds one dask task per chunk that reads only the windows of the
+files that chunk overlaps (range requests for remote COGs). satlearn's layer
+is thin on purpose:
+
+* **Band names.** A band is chosen by name: an asset key, an ``eo:bands``
+  name or ``eo:common_name``, or a satlearn band name (``rededge1``, ``nir``)
+  translated through the item's sensor profile (:mod:`satlearn.bands`) when
+  the item says which sensor it is. Each item is resolved on its own, so items
+  that store the same band differently (a ``B04`` asset in one, band 1 of a
+  multi-band ``data`` asset in another) stack into one cube.
+* **The data model.** The result is one ``(time, band, y, x)`` DataArray with
+  the requested names on ``band``, CRS, transform and nodata through
+  rioxarray, and ``scale`` / ``offset`` coordinates from ``raster:bands``,
+  like :func:`satlearn.open_raster`.
+* **Errors** name the item and the problem (no items, a band no item has,
+  no projection information and no grid given, a bbox that misses every item).
+
+Examples
+--------
+>>> cube = load_cube(items, bands=["red", "nir"], resolution=10)  # doctest: +SKIP
+>>> cube.dims
+('time', 'band', 'y', 'x')
+>>> median_composite(cube, cloud_mask="rules").dims  # doctest: +SKIP
+('band', 'y', 'x')
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+import pystac
+import rasterio.warp
+import shapely
+import xarray as xr
+
+from satlearn.bands import get_sensor
+from satlearn.errors import (
+    InvalidInputError,
+    NoValidDataError,
+    RasterNotFoundError,
+    SatlearnError,
+    UnknownBandError,
+)
+
+__all__ = ["SCL_MASKED", "load_cube", "median_composite"]
+
+_RESAMPLINGS = frozenset(
+    {"nearest", "bilinear", "cubic", "cubic_spline", "lanczos", "average", "mode", "min", "max"}
+)
+_GROUPBY = {"solar_day": "solar_day", "time": "time", "id": "id", None: "id"}
+# Prefix of the per-band aliases written into the working copies of the items;
+# odc-stac ignores an alias that equals an asset key, so it must not be one.
+_ALIAS = "__satlearn__"
+
+#: Sentinel-2 L2A scene classification (SCL) classes masked by
+#: ``median_composite(cloud_mask="scl")``: no data (0), saturated or defective
+#: (1), cloud shadow (3), cloud medium and high probability (8, 9), thin
+#: cirrus (10). Snow (11) is kept: it is the surface, not the weather.
+SCL_MASKED: tuple[int, ...] = (0, 1, 3, 8, 9, 10)
+
+# Item properties that say which sensor took an item, and the profile each implies.
+_PLATFORM_SENSORS = {
+    "sentinel-2a": "sentinel2_l2a",
+    "sentinel-2b": "sentinel2_l2a",
+    "sentinel-2c": "sentinel2_l2a",
+    "sentinel-2": "sentinel2_l2a",
+    "landsat-8": "landsat8",
+    "landsat-9": "landsat9",
+    "planetscope": "planetscope4",
+    "worldview-3": "worldview3",
+    "naip": "naip",
+}
+
+
+# --------------------------------------------------------------------------- items
+
+
+def _as_items(items: Any) -> list[pystac.Item]:
+    """Items from an Item, ItemCollection, Catalog, a path/URL or an iterable of them."""
+    if isinstance(items, str | os.PathLike):
+        text = os.fspath(items)
+        try:
+            stac = pystac.read_file(text)
+        except Exception as err:  # pystac raises many kinds; all mean "not readable STAC"
+            raise InvalidInputError(f"{text}: cannot read as a STAC catalogue ({err})") from err
+        return _as_items(stac)
+    if isinstance(items, pystac.Item):
+        return [items]
+    if isinstance(items, pystac.Catalog):
+        return list(items.get_items(recursive=True))
+    if isinstance(items, Mapping):
+        if items.get("type") == "FeatureCollection":
+            return _as_items(pystac.ItemCollection.from_dict(dict(items)))
+        return [pystac.Item.from_dict(dict(items))]
+    if not isinstance(items, Iterable):
+        raise InvalidInputError(
+            "load_cube: items must be STAC items, a catalogue or a path, "
+            f"got {type(items).__name__}"
+        )
+    out: list[pystac.Item] = []
+    for item in items:
+        if isinstance(item, Mapping):
+            item = pystac.Item.from_dict(dict(item))
+        if not isinstance(item, pystac.Item):
+            raise InvalidInputError(
+                f"load_cube: expected pystac.Item objects, got {type(item).__name__}"
+            )
+        out.append(item)
+    return out
+
+
+def _item_sensor(item: pystac.Item) -> Any:
+    """The sensor profile an item declares, or None."""
+    props = item.properties
+    for key in ("satlearn:sensor", "platform", "constellation"):
+        value = props.get(key)
+        if not isinstance(value, str):
+            continue
+        name = _PLATFORM_SENSORS.get(value.lower(), value)
+        try:
+            return get_sensor(name)
+        except SatlearnError:
+            continue
+    return None
+
+
+def _asset_bands(asset: pystac.Asset) -> list[dict[str, Any]]:
+    bands = asset.extra_fields.get("eo:bands")
+    if not bands:  # STAC 1.1 moved per-band metadata to a common "bands" list
+        bands = asset.extra_fields.get("bands")
+    return [b for b in bands if isinstance(b, Mapping)] if isinstance(bands, list) else []
+
+
+def _band_count(asset: pystac.Asset) -> int:
+    counts = [len(_asset_bands(asset))]
+    raster = asset.extra_fields.get("raster:bands")
+    if isinstance(raster, list):
+        counts.append(len(raster))
+    return max(1, *counts)
+
+
+def _is_data(asset: pystac.Asset) -> bool:
+    roles = asset.roles or []
+    return not roles or "data" in roles
+
+
+def _find_band(item: pystac.Item, name: str) -> tuple[str, int] | None:
+    """(asset key, 1-based band index) of band ``name`` in ``item``, or None.
+
+    Tried in order: an asset key; an ``eo:bands`` name; a common name that one
+    data band alone carries; the sensor's id for a satlearn band name.
+    """
+    assets = {k: a for k, a in item.assets.items() if _is_data(a)}
+    if name in assets:
+        return name, 1
+    common: list[tuple[str, int]] = []
+    for key, asset in assets.items():
+        for i, band in enumerate(_asset_bands(asset), start=1):
+            if band.get("name") == name:
+                return key, i
+            if band.get("common_name") == name:
+                common.append((key, i))
+    if len(common) == 1:
+        return common[0]
+    if common:
+        # Several assets carry it (a single-band asset and a visual RGB, say):
+        # prefer the asset with fewest bands, as odc-stac does.
+        return min(common, key=lambda ki: (_band_count(assets[ki[0]]), ki[0]))
+    sensor = _item_sensor(item)
+    if sensor is not None and name in sensor:
+        band_id = sensor.to_id(name)
+        if band_id != name:
+            return _find_band(item, band_id)
+    return None
+
+
+def _has_proj(item: pystac.Item, asset: pystac.Asset) -> bool:
+    fields = {**item.properties, **asset.extra_fields}
+    has_crs = any(fields.get(k) is not None for k in ("proj:code", "proj:epsg", "proj:wkt2"))
+    has_crs = has_crs or fields.get("proj:projjson") is not None
+    has_grid = fields.get("proj:transform") is not None or fields.get("proj:shape") is not None
+    return has_crs and has_grid
+
+
+def _check_local(href: str, item_id: str, key: str) -> None:
+    """Fail early, naming the item, on a local asset file that is not there.
+
+    Remote assets are left to the reader: probing each URL would cost a
+    request per item before any work is done.
+    """
+    scheme = urlparse(href).scheme.lower()
+    if scheme in ("", "file") and not href.startswith("/vsi"):
+        path = Path(urlparse(href).path if scheme == "file" else href)
+        if not path.is_file():
+            raise RasterNotFoundError(f"item {item_id!r}, asset {key!r}: {href}: no such file")
+
+
+def _declared_extensions(item: pystac.Item) -> list[str]:
+    """The item's extension URIs plus eo, projection and raster where missing.
+
+    pystac (and so odc-stac) reads ``eo:bands``, ``proj:*`` and
+    ``raster:bands`` only when the item declares the extension; the copy
+    always carries eo and raster fields, and items in the wild often forget
+    to declare projection.
+    """
+    from pystac.extensions.eo import EOExtension
+    from pystac.extensions.projection import ProjectionExtension
+    from pystac.extensions.raster import RasterExtension
+
+    uris = list(item.stac_extensions)
+    for ext, stem in (
+        (EOExtension, "/eo/"),
+        (ProjectionExtension, "/projection/"),
+        (RasterExtension, "/raster/"),
+    ):
+        if not any(stem in uri for uri in uris):
+            uris.append(ext.get_schema_uri())
+    return uris
+
+
+def _working_copy(
+    item: pystac.Item, found: Mapping[str, tuple[str, int]]
+) -> tuple[pystac.Item, bool]:
+    """A copy of ``item`` with one single-purpose asset per requested band.
+
+    Each copied asset keeps its file and metadata, but only the wanted band
+    carries a name (``__satlearn__red``), so the same alias finds the band in
+    every item whatever asset key or band position it has there. Hrefs become
+    absolute, because the copy has no self link to resolve relative ones.
+
+    odc-stac reads band layout (band counts, positions, dtypes, nodata) once
+    per collection from a sample item, so the copy's collection id encodes its
+    layout: items laid out differently get a template of their own.
+    """
+    layout: list[Any] = []
+    assets: dict[str, pystac.Asset] = {}
+    all_proj = True
+    for name, (key, index) in found.items():
+        asset = item.assets[key]
+        fields = dict(asset.extra_fields)
+        count = _band_count(asset)
+        fields["eo:bands"] = [
+            {"name": f"{_ALIAS}{name}" if i == index else f"{_ALIAS}{name}__{i}"}
+            for i in range(1, count + 1)
+        ]
+        fields.pop("bands", None)
+        raster = fields.get("raster:bands")
+        raster = list(raster) if isinstance(raster, list) else []
+        # odc-stac counts bands by raster:bands; pad so band `index` exists.
+        raster += [{} for _ in range(count - len(raster))]
+        fields["raster:bands"] = raster
+        href = asset.get_absolute_href() or asset.href
+        _check_local(href, item.id, key)
+        # The asset key must differ from the alias: odc-stac takes a name that
+        # is an asset key as that asset's first band.
+        assets[f"{_ALIAS}asset_{name}"] = pystac.Asset(
+            href, media_type=asset.media_type, roles=["data"], extra_fields=fields
+        )
+        meta = raster[index - 1] if isinstance(raster[index - 1], Mapping) else {}
+        layout.append((count, index, meta.get("data_type"), meta.get("nodata")))
+        all_proj = all_proj and _has_proj(item, asset)
+    copy = pystac.Item(
+        id=item.id,
+        geometry=item.geometry,
+        bbox=item.bbox,
+        datetime=item.datetime,
+        properties=dict(item.properties),
+        stac_extensions=_declared_extensions(item),
+        collection=f"{_ALIAS}{item.collection_id}__{layout!r}",
+    )
+    for key, asset in assets.items():
+        copy.add_asset(key, asset)
+    return copy, all_proj
+
+
+def _raster_band(item: pystac.Item, key: str, index: int) -> Mapping[str, Any]:
+    raster = item.assets[key].extra_fields.get("raster:bands")
+    if isinstance(raster, list) and len(raster) >= index and isinstance(raster[index - 1], Mapping):
+        return raster[index - 1]
+    return {}
+
+
+def _scale_offset(
+    items: Sequence[pystac.Item], found: Sequence[Mapping[str, tuple[str, int]]], name: str
+) -> tuple[float, float]:
+    """One (scale, offset) for band ``name`` across items; disagreement is an error."""
+    seen: dict[tuple[float, float], str] = {}
+    for item, bands in zip(items, found, strict=True):
+        meta = _raster_band(item, *bands[name])
+        pair = (float(meta.get("scale", 1.0)), float(meta.get("offset", 0.0)))
+        seen.setdefault(pair, item.id)
+    if len(seen) > 1:
+        described = "; ".join(f"item {i!r}: scale {s}, offset {o}" for (s, o), i in seen.items())
+        raise InvalidInputError(
+            f"load_cube: band {name!r} has different scale/offset across items ({described}); "
+            "load those items into separate cubes, or rescale them first"
+        )
+    return next(iter(seen))
+
+
+# --------------------------------------------------------------------------- grid
+
+
+def _check_bbox(bbox: Any) -> tuple[float, float, float, float]:
+    try:
+        values = tuple(float(v) for v in bbox)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"load_cube: bbox must be four numbers, got {bbox!r}") from None
+    if len(values) != 4 or not all(np.isfinite(values)):
+        raise InvalidInputError(f"load_cube: bbox must be four finite numbers, got {bbox!r}")
+    left, bottom, right, top = values
+    if not (left < right and bottom < top):
+        raise InvalidInputError(f"load_cube: bbox {values!r} is empty or inverted")
+    return left, bottom, right, top
+
+
+def _items_touching(
+    items: Sequence[pystac.Item], bbox: tuple[float, float, float, float], bbox_crs: Any
+) -> list[pystac.Item]:
+    """Items whose footprint meets ``bbox``; footprints are WGS84 (STAC), as is the test."""
+    lonlat = bbox
+    if str(bbox_crs).upper() not in ("EPSG:4326", "OGC:CRS84", "4326"):
+        try:
+            lonlat = rasterio.warp.transform_bounds(bbox_crs, "EPSG:4326", *bbox, densify_pts=21)
+        except Exception as err:  # rasterio raises CRSError or ValueError
+            raise InvalidInputError(f"load_cube: cannot use bbox_crs {bbox_crs!r} ({err})") from err
+    query = shapely.box(*lonlat)
+    kept = []
+    for item in items:
+        if item.geometry is not None:
+            footprint = shapely.geometry.shape(item.geometry)
+        elif item.bbox is not None:
+            footprint = shapely.box(*item.bbox[:2], *item.bbox[-2:])
+        else:  # nothing to test against: let the loader decide
+            kept.append(item)
+            continue
+        if footprint.intersects(query):
+            kept.append(item)
+    return kept
+
+
+def _chunk_spec(chunks: Any) -> dict[str, Any]:
+    if chunks is None:
+        return {"x": 1024, "y": 1024}
+    if isinstance(chunks, int) and not isinstance(chunks, bool) and chunks > 0:
+        return {"x": chunks, "y": chunks}
+    if isinstance(chunks, Mapping) and set(chunks) <= {"x", "y", "time"}:
+        return dict(chunks)
+    raise InvalidInputError(
+        f"load_cube: chunks must be a positive int or a dict over x, y, time, got {chunks!r}"
+    )
+
+
+# --------------------------------------------------------------------------- load
+
+
+def load_cube(
+    items: Any,
+    *,
+    bands: str | Sequence[str],
+    resolution: float | None = None,
+    crs: Any = None,
+    bbox: Sequence[float] | None = None,
+    bbox_crs: Any = "EPSG:4326",
+    resampling: str = "nearest",
+    nodata: float | None = None,
+    dtype: Any = None,
+    groupby: str | None = "solar_day",
+    chunks: int | Mapping[str, int] | None = None,
+) -> xr.DataArray:
+    """Load STAC items into a lazy ``(time, band, y, x)`` DataArray on one grid.
+
+    Parameters
+    ----------
+    items : iterable of pystac.Item, ItemCollection, Catalog or path
+        The items (a catalogue or a path/URL to one is walked for all items).
+    bands : str or sequence of str
+        Band names: common names (``"red"``, ``"nir"``), ``eo:bands`` names,
+        asset keys, or satlearn band names (``"rededge1"``) for items whose
+        ``platform`` / ``constellation`` / ``satlearn:sensor`` names a sensor.
+    resolution : float, optional
+        Pixel size in units of ``crs``. Default: the items' native resolution
+        (from the projection extension).
+    crs : CRS-like, optional
+        Output CRS. Default: the items' most common CRS. Items in other CRSs
+        are reprojected onto the grid.
+    bbox : (minx, miny, maxx, maxy), optional
+        Load only this box (in ``bbox_crs``, longitude/latitude by default as
+        in STAC). Only the file windows it touches are read. Default: the union
+        of the items' footprints.
+    bbox_crs : CRS-like
+        CRS of ``bbox``.
+    resampling : str
+        ``"nearest"`` (default), ``"bilinear"``, ``"cubic"``, ``"average"``,
+        ``"mode"``, ... used where items are reprojected or resampled.
+    nodata : float, optional
+        Fill value for pixels no item covers, and the nodata of the result.
+        Default: the bands' ``raster:bands`` nodata.
+    dtype : dtype-like, optional
+        Output dtype; default: the bands' own.
+    groupby : {"solar_day", "time", "id", None}
+        ``"solar_day"`` (default) merges items of one local solar day (tiles
+        of one pass) into one time step; ``"time"`` merges equal timestamps;
+        ``None`` / ``"id"`` keeps one step per item.
+    chunks : int or dict, optional
+        Dask chunk size in pixels (``{"x": 512, "y": 512}``); default 1024.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dask-backed, dims ``(time, band, y, x)``, the requested names on
+        ``band``, CRS / transform / nodata through ``da.rio``; ``scale`` and
+        ``offset`` coordinates along ``band`` where ``raster:bands`` has them.
+
+    Raises
+    ------
+    InvalidInputError
+        No items, bad arguments, items without projection information when
+        no ``crs`` and ``resolution`` are given, conflicting scales.
+    UnknownBandError
+        A band is not found in some item (the message names them).
+    NoValidDataError
+        ``bbox`` touches no item.
+
+    Examples
+    --------
+    >>> cube = load_cube(catalog, bands=["red", "nir"], resolution=20,
+    ...                  bbox=(13.30, 52.50, 13.45, 52.55))  # doctest: +SKIP
+    >>> cube.sel(band="nir").isel(time=0).compute()  # doctest: +SKIP
+    """
+    import odc.stac
+
+    names = [bands] if isinstance(bands, str) else list(bands)
+    if not names or not all(isinstance(n, str) and n for n in names):
+        raise InvalidInputError(f"load_cube: bands must be one or more names, got {bands!r}")
+    if len(set(names)) != len(names):
+        raise InvalidInputError(f"load_cube: bands {names!r} repeat a name")
+    if resampling not in _RESAMPLINGS:
+        raise InvalidInputError(
+            f"load_cube: unknown resampling {resampling!r}; "
+            f"use one of {', '.join(sorted(_RESAMPLINGS))}"
+        )
+    if groupby not in _GROUPBY:
+        raise InvalidInputError(
+            f"load_cube: groupby must be 'solar_day', 'time', 'id' or None, got {groupby!r}"
+        )
+    if resolution is not None and not (
+        isinstance(resolution, int | float) and np.isfinite(resolution) and resolution > 0
+    ):
+        raise InvalidInputError(
+            f"load_cube: resolution must be a positive number, got {resolution!r}"
+        )
+    chunk_spec = _chunk_spec(chunks)
+
+    all_items = _as_items(items)
+    if not all_items:
+        raise InvalidInputError("load_cube: no items to load")
+    selected = all_items
+    box = None
+    if bbox is not None:
+        box = _check_bbox(bbox)
+        selected = _items_touching(all_items, box, bbox_crs)
+        if not selected:
+            raise NoValidDataError(
+                f"load_cube: bbox {box!r} (in {bbox_crs}) touches none of the "
+                f"{len(all_items)} items"
+            )
+
+    found: list[dict[str, tuple[str, int]]] = []
+    missing: dict[str, list[str]] = {}
+    for item in selected:
+        where = {}
+        for name in names:
+            hit = _find_band(item, name)
+            if hit is None:
+                missing.setdefault(name, []).append(item.id)
+            else:
+                where[name] = hit
+        found.append(where)
+    if missing:
+        parts = []
+        for name, ids in missing.items():
+            shown = ", ".join(repr(i) for i in ids[:5]) + (" ..." if len(ids) > 5 else "")
+            scope = "no item" if len(ids) == len(selected) else f"{len(ids)} item(s) ({shown})"
+            parts.append(f"{scope} has band {name!r}")
+        example = selected[0]
+        raise UnknownBandError(
+            f"load_cube: {'; '.join(parts)}; item {example.id!r} has assets "
+            f"{', '.join(example.assets)} (bands are found by asset key, eo:bands name or "
+            "common name, or a sensor band name when the item names its platform)"
+        )
+
+    copies = []
+    without_proj = []
+    for item, where in zip(selected, found, strict=True):
+        copy, has_proj = _working_copy(item, where)
+        copies.append(copy)
+        if not has_proj:
+            without_proj.append(item.id)
+    if without_proj and (crs is None or resolution is None):
+        shown = ", ".join(repr(i) for i in without_proj[:5])
+        raise InvalidInputError(
+            f"load_cube: item(s) {shown} carry no projection information (proj:code and "
+            "proj:transform or proj:shape), so the grid cannot be inferred; "
+            "give crs= and resolution="
+        )
+    scales = [_scale_offset(selected, found, name) for name in names]
+
+    kwargs: dict[str, Any] = {
+        "groupby": _GROUPBY[groupby],
+        "resampling": resampling,
+        "chunks": chunk_spec,
+    }
+    if crs is not None:
+        kwargs["crs"] = crs
+    if resolution is not None:
+        kwargs["resolution"] = float(resolution)
+    if box is not None:
+        from odc.geo.geom import box as geo_box
+
+        kwargs["geopolygon"] = geo_box(*box, crs=bbox_crs)
+    if nodata is not None:
+        kwargs["nodata"] = nodata
+    if dtype is not None:
+        kwargs["dtype"] = dtype
+    aliases = [f"{_ALIAS}{name}" for name in names]
+    try:
+        ds = odc.stac.load(copies, bands=aliases, **kwargs)
+    except SatlearnError:  # pragma: no cover - odc-stac raises its own
+        raise
+    except Exception as err:  # odc-stac and GDAL raise ValueError, KeyError, RasterioIOError...
+        raise InvalidInputError(f"load_cube: cannot load {len(copies)} item(s): {err}") from err
+
+    da = ds[aliases].to_dataarray("band").transpose("time", "band", "y", "x")
+    da = da.assign_coords(band=names)
+    da.name = None
+    if any(s != (1.0, 0.0) for s in scales):
+        da = da.assign_coords(
+            scale=("band", np.array([s for s, _ in scales])),
+            offset=("band", np.array([o for _, o in scales])),
+        )
+    nodatas = {ds[a].attrs.get("nodata") for a in aliases}
+    da.attrs = {}
+    if len(nodatas) == 1 and None not in nodatas:
+        da = da.rio.write_nodata(nodatas.pop())
+    # rioxarray reads CRS and transform from the spatial_ref coordinate odc-stac writes.
+    return da
+
+
+# --------------------------------------------------------------------------- composite
+
+
+def _nanmedian_time(block: np.ndarray) -> np.ndarray:
+    """Median over the last axis (time) ignoring NaN; all-NaN pixels give NaN, silently."""
+    # np.nanmedian warns on all-NaN slices, and silencing warnings is not
+    # thread-safe under dask; fill those pixels with 0 first, then put NaN back.
+    empty = np.isnan(block).all(axis=-1)
+    if empty.any():
+        block = np.where(empty[..., None], 0, block)
+    out = np.asarray(np.nanmedian(block, axis=-1), dtype=block.dtype)
+    out[empty] = np.nan
+    return out
+
+
+def _cloud_from_method(cube: xr.DataArray, method: str) -> xr.DataArray:
+    try:
+        from satlearn.ops.clouds import cloud_mask as detect
+    except ImportError as err:  # pragma: no cover - ships with satlearn
+        raise InvalidInputError(f"median_composite: cloud detectors unavailable ({err})") from err
+    masks = [detect(cube.isel(time=t), method) for t in range(cube.sizes["time"])]
+    return xr.concat(masks, dim="time").assign_coords(time=cube["time"])
+
+
+def _scl_mask(cube: xr.DataArray) -> xr.DataArray:
+    bands = [str(b) for b in cube["band"].values]
+    key = next((b for b in bands if b.lower() == "scl"), None)
+    if key is None:
+        raise UnknownBandError(
+            "median_composite: cloud_mask='scl' needs an 'scl' band (Sentinel-2 L2A scene "
+            f"classification) in the cube; its bands are {', '.join(bands)}"
+        )
+    return cube.sel(band=key).isin(list(SCL_MASKED))
+
+
+def median_composite(
+    cube: xr.DataArray,
+    *,
+    cloud_mask: xr.DataArray | str | Callable[[xr.DataArray], Any] | None = None,
+) -> xr.DataArray:
+    """Per-pixel median over time of the clear observations: a cloud-free composite.
+
+    Parameters
+    ----------
+    cube : xarray.DataArray
+        ``(time, band, y, x)``, as from :func:`load_cube`; numpy or dask.
+        Nodata (``cube.rio.nodata``) and NaN pixels are left out.
+    cloud_mask : DataArray, str or callable, optional
+        What to leave out as cloud (True = cloud):
+
+        * a boolean ``(time, y, x)`` DataArray aligned with the cube;
+        * ``"scl"``: the cube's ``scl`` band (Sentinel-2 L2A scene
+          classification; classes :data:`SCL_MASKED`); the band is dropped
+          from the result;
+        * a method of :func:`satlearn.ops.clouds.cloud_mask` (``"rules"``,
+          ``"hollstein"``, ``"s2cloudless"``), run on each date;
+        * a function ``(band, y, x) DataArray -> bool (y, x)``, run on each date.
+
+    Returns
+    -------
+    xarray.DataArray
+        float32 (float64 for float64 input) ``(band, y, x)`` with the cube's
+        CRS and transform, nodata NaN; NaN where no date was clear. Lazy when
+        the cube is. The values are as stored: ``scale`` / ``offset``
+        coordinates are kept.
+
+    Raises
+    ------
+    InvalidInputError
+        Wrong dims, a mask of the wrong shape or dtype.
+    UnknownBandError
+        ``cloud_mask="scl"`` without an ``scl`` band.
+
+    Examples
+    --------
+    >>> composite = median_composite(cube, cloud_mask="scl")  # doctest: +SKIP
+    """
+    if not isinstance(cube, xr.DataArray) or tuple(cube.dims) != ("time", "band", "y", "x"):
+        dims = getattr(cube, "dims", type(cube).__name__)
+        raise InvalidInputError(
+            f"median_composite: cube must be a (time, band, y, x) DataArray, got {dims}"
+        )
+    if cube.sizes["time"] == 0:
+        raise NoValidDataError("median_composite: the cube has no time steps")
+    nodata = cube.rio.nodata if cube.rio.nodata is not None else cube.rio.encoded_nodata
+    crs, transform = cube.rio.crs, cube.rio.transform()
+
+    if isinstance(cloud_mask, str):
+        if cloud_mask.lower() == "scl":
+            mask = _scl_mask(cube)
+            cube = cube.sel(band=[b for b in cube["band"].values if str(b).lower() != "scl"])
+        else:
+            mask = _cloud_from_method(cube, cloud_mask)
+    elif callable(cloud_mask) and not isinstance(cloud_mask, xr.DataArray):
+        masks = [cloud_mask(cube.isel(time=t)) for t in range(cube.sizes["time"])]
+        mask = xr.concat(
+            [m if isinstance(m, xr.DataArray) else xr.DataArray(m, dims=("y", "x")) for m in masks],
+            dim="time",
+        )
+    else:
+        mask = cloud_mask
+    if mask is not None:
+        if not isinstance(mask, xr.DataArray) or set(mask.dims) != {"time", "y", "x"}:
+            raise InvalidInputError(
+                "median_composite: cloud_mask must be a boolean (time, y, x) DataArray, 'scl', "
+                "a cloud method name or a function; "
+                f"got {getattr(mask, 'dims', type(mask).__name__)}"
+            )
+        if mask.dtype != bool:
+            raise InvalidInputError(
+                f"median_composite: cloud_mask must be boolean (True = cloud), got {mask.dtype}"
+            )
+        shape = (mask.sizes["time"], mask.sizes["y"], mask.sizes["x"])
+        wanted = (cube.sizes["time"], cube.sizes["y"], cube.sizes["x"])
+        if shape != wanted:
+            raise InvalidInputError(
+                f"median_composite: cloud_mask has (time, y, x) shape {shape}, the cube {wanted}"
+            )
+        # Positional alignment: the mask comes from the same grid, whatever its coordinates.
+        mask = mask.transpose("time", "y", "x").variable
+
+    out_dtype = np.float64 if cube.dtype == np.float64 else np.float32
+    values = cube.astype(out_dtype)
+    invalid = None
+    if nodata is not None and not np.isnan(nodata):
+        invalid = cube == nodata
+    if mask is not None:
+        clouds = xr.DataArray(mask, dims=("time", "y", "x"))
+        invalid = clouds if invalid is None else (invalid | clouds)
+    if invalid is not None:
+        values = values.where(~invalid)
+    if values.chunks is not None:
+        values = values.chunk({"time": -1})
+    result = xr.apply_ufunc(
+        _nanmedian_time,
+        values,
+        input_core_dims=[["time"]],
+        dask="parallelized",
+        output_dtypes=[out_dtype],
+    )
+    result = result.transpose("band", "y", "x")
+    result = result.rio.write_crs(crs) if crs is not None else result
+    result = result.rio.write_transform(transform)
+    return result.rio.write_nodata(np.nan)
