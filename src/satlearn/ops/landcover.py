@@ -1,0 +1,378 @@
+"""Land cover: unsupervised k-means that scales past memory, and supervised classification.
+
+Unsupervised
+------------
+:func:`kmeans_landcover` clusters pixel features (bands, chosen spectral
+indices, optional texture; :func:`satlearn.ml.features.pixel_features`) with
+scikit-learn's ``MiniBatchKMeans``, fed block by block with ``partial_fit``:
+
+1. one pass over the blocks accumulates per-feature sums (float64) for
+   standardisation, so that reflectances and indices weigh alike;
+2. ``passes`` passes over the blocks (in a seeded random order) feed
+   mini-batches of ``batch_size`` standardised pixels to ``partial_fit``;
+3. the labelling is one lazy ``map_blocks`` of ``predict``.
+
+Only one block of features (about 1 Mpx of a numpy image, or one dask chunk)
+is in memory at a time, so the scene may be larger than memory when it is
+dask-backed (``open_raster(..., chunks=...)``). Plain ``KMeans`` on the whole
+array is the peer in ``benchmarks/bench_landcover.py``.
+
+:func:`score_clusters` names clusters after reference classes by Hungarian
+matching (:func:`satlearn.metrics.match_clusters`) and scores the result.
+
+Supervised
+----------
+:func:`classify_landcover` trains :func:`satlearn.ml.pixel.train_pixel_classifier`
+(random forest by default, with balanced class weights because land-cover
+classes are very unequal in size) on a label raster or labelled polygons,
+with spectral indices and texture, and predicts the whole scene.
+
+Examples
+--------
+>>> from satlearn.synth import make_scene
+>>> scene = make_scene(128, seed=3, clouds=False, ships=False)
+>>> result = kmeans_landcover(scene.image.isel(time=0), k=5, indices=("ndvi",))
+>>> result.clusters.shape, result.centres.shape
+((128, 128), (5, 14))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from satlearn.errors import InvalidInputError, NoValidDataError
+from satlearn.metrics import ClassScores, class_scores, match_clusters
+from satlearn.ml.features import FeatureSpec, check_image, pixel_features
+from satlearn.ml.pixel import PixelClassifier, train_pixel_classifier
+
+__all__ = [
+    "DEFAULT_INDICES",
+    "LandcoverClassification",
+    "LandcoverClusters",
+    "classify_landcover",
+    "kmeans_landcover",
+    "score_clusters",
+]
+
+#: Indices used by :func:`classify_landcover` when the image's bands allow them:
+#: vegetation, water, burn/bare soil and built-up contrasts.
+DEFAULT_INDICES: tuple[str, ...] = ("NDVI", "NDWI", "NBR", "NDBI")
+NODATA = -1
+
+
+@dataclass(frozen=True, eq=False)
+class LandcoverClusters:
+    """The result of :func:`kmeans_landcover`.
+
+    Attributes
+    ----------
+    clusters : xarray.DataArray
+        int16 (y, x) cluster ids 0..k-1; -1 (nodata) where a feature is NaN
+        or outside ``valid``. Lazy for a dask-backed image.
+    centres : numpy.ndarray
+        (k, n_features) cluster centres in feature units (reflectance, index
+        values), not standardised.
+    feature_names : list of str
+        Names of the centre columns.
+    mean, scale : numpy.ndarray
+        The standardisation applied before clustering.
+    model : sklearn.cluster.MiniBatchKMeans
+        The fitted model (on standardised features).
+    """
+
+    clusters: xr.DataArray
+    centres: np.ndarray
+    feature_names: list[str]
+    mean: np.ndarray
+    scale: np.ndarray
+    model: Any
+
+
+@dataclass(frozen=True, eq=False)
+class LandcoverClassification:
+    """The result of :func:`classify_landcover`: the class map and the classifier."""
+
+    classes: xr.DataArray
+    classifier: PixelClassifier
+
+
+def _blocks(data: Any) -> list[tuple[Any, tuple[slice, slice]]]:
+    """(delayed block, (row slice, col slice)) of a (feature, y, x) dask array."""
+    starts = [np.concatenate([[0], np.cumsum(c)]) for c in data.chunks[1:]]
+    delayed = data.to_delayed()
+    out = []
+    for i in range(len(data.chunks[1])):
+        for j in range(len(data.chunks[2])):
+            window = (
+                slice(int(starts[0][i]), int(starts[0][i + 1])),
+                slice(int(starts[1][j]), int(starts[1][j + 1])),
+            )
+            out.append((delayed[0, i, j], window))
+    return out
+
+
+def _rows(block: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
+    n_features = block.shape[0]
+    rows = block.reshape(n_features, -1).T
+    keep = np.isfinite(rows).all(axis=1)
+    if valid is not None:
+        keep &= valid.reshape(-1)
+    return rows[keep]
+
+
+def kmeans_landcover(
+    image: xr.DataArray,
+    k: int = 6,
+    *,
+    bands: Sequence[str] | None = None,
+    indices: Iterable[str] = (),
+    texture: bool = False,
+    valid: Any = None,
+    seed: int = 0,
+    batch_size: int = 8192,
+    passes: int = 2,
+) -> LandcoverClusters:
+    """Unsupervised land-cover clusters by mini-batch k-means over blocks.
+
+    Parameters
+    ----------
+    image : xarray.DataArray
+        (band, y, x) or (time, band, y, x), numpy- or dask-backed.
+    k : int
+        Number of clusters.
+    bands : sequence of str, optional
+        Bands to use; default all.
+    indices : iterable of str
+        Spectral indices to add (``("ndvi", "ndwi")``).
+    texture : bool
+        Add local mean / std features (see :mod:`satlearn.ml.features`).
+    valid : array_like of bool (y, x), optional
+        Pixels to cluster (e.g. cloud-free); others get -1.
+    seed : int
+        Seed of initialisation and block order.
+    batch_size : int
+        Pixels per ``partial_fit`` call.
+    passes : int
+        Passes over the blocks.
+
+    Returns
+    -------
+    LandcoverClusters
+
+    Raises
+    ------
+    NoValidDataError
+        Fewer valid pixels than ``k``.
+    UnknownBandError
+        A band (or one an index needs) is missing.
+
+    Examples
+    --------
+    >>> result = kmeans_landcover(scene, k=6, indices=("ndvi", "ndwi"))  # doctest: +SKIP
+    >>> result.clusters.plot()  # doctest: +SKIP
+    """
+    import dask
+    from sklearn.cluster import MiniBatchKMeans
+
+    check_image(image)
+    for name, value, low in (("k", k, 2), ("batch_size", batch_size, 16), ("passes", passes, 1)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < low:
+            raise InvalidInputError(f"{name} must be an int >= {low}, got {value!r}")
+    mask = None
+    if valid is not None:
+        mask = np.asarray(getattr(valid, "values", valid)).astype(bool)
+        shape = (image.sizes["y"], image.sizes["x"])
+        if mask.shape != shape:
+            raise InvalidInputError(f"valid mask has shape {mask.shape}, the image grid is {shape}")
+    spec = FeatureSpec.from_image(image, bands=bands, indices=indices, texture=texture)
+    stack = pixel_features(image, spec)
+    blocks = _blocks(stack.data)
+
+    def block_rows(index: int) -> np.ndarray:
+        delayed, window = blocks[index]
+        values = dask.compute(delayed, scheduler="threads")[0]
+        return _rows(values, None if mask is None else mask[window])
+
+    # Pass 1: standardisation statistics (float64 sums, one block at a time).
+    n = 0
+    total = np.zeros(len(spec.names()))
+    total_sq = np.zeros(len(spec.names()))
+    for index in range(len(blocks)):
+        rows = block_rows(index).astype(np.float64)
+        n += rows.shape[0]
+        total += rows.sum(axis=0)
+        total_sq += (rows * rows).sum(axis=0)
+    if n < k:
+        raise NoValidDataError(f"only {n} valid pixel(s) to cluster into k={k} clusters")
+    mean = total / n
+    scale = np.sqrt(np.maximum(total_sq / n - mean * mean, 0.0))
+    scale[scale == 0] = 1.0  # a constant feature carries no information; avoid 0/0
+
+    rng = np.random.default_rng(seed)
+    model = MiniBatchKMeans(
+        n_clusters=k, random_state=seed, batch_size=batch_size, n_init=3,
+        init_size=max(3 * k, min(3 * batch_size, n)),
+    )  # fmt: skip
+    first = True
+    for _ in range(passes):
+        for index in rng.permutation(len(blocks)):
+            rows = block_rows(int(index))
+            if rows.shape[0] == 0:
+                continue
+            rows = ((rows - mean) / scale).astype(np.float32)
+            rows = rows[rng.permutation(rows.shape[0])]
+            # The first call initialises (k-means++ on init_size rows), so it gets a larger batch.
+            step = model.init_size if first else batch_size
+            for start in range(0, rows.shape[0], step):
+                batch = rows[start : start + step]
+                if first and batch.shape[0] < k:
+                    continue
+                model.partial_fit(batch)
+                first = False
+                step = batch_size
+    if first:
+        raise NoValidDataError(f"no block holds k={k} valid pixels to start k-means")
+
+    mean32, scale32 = mean.astype(np.float32), scale.astype(np.float32)
+
+    def label_block(block: np.ndarray, block_info: Any = None) -> np.ndarray:
+        _, h, w = block.shape
+        rows = block.reshape(block.shape[0], -1).T
+        keep = np.isfinite(rows).all(axis=1)
+        if mask is not None and block_info is not None:
+            (r0, r1), (c0, c1) = block_info[0]["array-location"][1:]
+            keep &= mask[r0:r1, c0:c1].reshape(-1)
+        out = np.full(h * w, NODATA, dtype=np.int16)
+        if keep.any():
+            out[keep] = model.predict((rows[keep] - mean32) / scale32)
+        return out.reshape(h, w)
+
+    data = stack.data.map_blocks(label_block, drop_axis=0, dtype=np.int16)
+    clusters = xr.DataArray(
+        data, dims=("y", "x"), coords={"y": stack.y, "x": stack.x}, name="cluster"
+    )
+    grid_mapping = image.rio.grid_mapping
+    if grid_mapping in image.coords:
+        clusters = clusters.assign_coords({grid_mapping: image.coords[grid_mapping]})
+        clusters.rio.write_grid_mapping(grid_mapping, inplace=True)
+    if image.chunks is None:
+        clusters = clusters.compute(scheduler="threads")
+    clusters = clusters.rio.write_nodata(NODATA)
+    centres = model.cluster_centers_ * scale + mean
+    return LandcoverClusters(
+        clusters=clusters,
+        centres=centres,
+        feature_names=spec.names(),
+        mean=mean,
+        scale=scale,
+        model=model,
+    )
+
+
+def score_clusters(
+    clusters: Any, reference: Any, *, valid: Any = None, ignore: int | None = 0
+) -> tuple[np.ndarray, ClassScores]:
+    """Name clusters after reference classes (Hungarian matching) and score the map.
+
+    Parameters
+    ----------
+    clusters : DataArray or ndarray (y, x)
+        Cluster ids (-1 = nodata, left out).
+    reference : DataArray or ndarray (y, x)
+        Reference class ids.
+    valid : array_like of bool, optional
+        Pixels to use for matching and scoring.
+    ignore : int or None
+        Reference value meaning "unlabelled" (left out).
+
+    Returns
+    -------
+    (numpy.ndarray, ClassScores)
+        ``mapping[cluster] = class`` and the scores of ``mapping[clusters]``.
+
+    Examples
+    --------
+    >>> mapping, scores = score_clusters(result.clusters, scene.landcover, ignore=None)
+    ... # doctest: +SKIP
+    """
+    c = np.asarray(getattr(clusters, "values", clusters)).astype(np.int64)
+    r = np.asarray(getattr(reference, "values", reference)).astype(np.int64)
+    if c.shape != r.shape:
+        raise InvalidInputError(f"clusters have shape {c.shape}, the reference {r.shape}")
+    keep = (c >= 0) & (r >= 0)
+    if ignore is not None:
+        keep &= r != ignore
+    if valid is not None:
+        keep &= np.asarray(getattr(valid, "values", valid)).astype(bool)
+    if not keep.any():
+        raise NoValidDataError("no pixel both clustered and labelled to score")
+    # Match against the classes present only (ids compacted to 0..m-1): with
+    # sparse ids (LULC codes 1, 2, 3, 4, 8) an absent id would otherwise take
+    # a cluster in the one-to-one assignment and score it as all wrong.
+    present, compact = np.unique(r[keep], return_inverse=True)
+    reference_compact = np.zeros(r.shape, np.int64)
+    reference_compact[keep] = compact
+    mapping = present[match_clusters(np.where(keep, c, 0), reference_compact, valid=keep)]
+    named = mapping[np.where(keep, c, 0)]
+    n_classes = int(max(r[keep].max(), mapping.max())) + 1
+    return mapping, class_scores(named, r, valid=keep, n_classes=n_classes)
+
+
+def classify_landcover(
+    image: xr.DataArray,
+    labels: Any,
+    *,
+    model: str = "random-forest",
+    indices: Iterable[str] | None = None,
+    texture: bool = True,
+    **options: Any,
+) -> LandcoverClassification:
+    """Supervised land cover: train a pixel classifier on labels, map the scene.
+
+    Parameters
+    ----------
+    image : xarray.DataArray
+        (band, y, x) or (time, band, y, x); a series gives per-date features
+        plus temporal statistics.
+    labels : DataArray, ndarray, GeoJSON dict / list / path
+        A label raster (0 = unlabelled unless ``ignore=`` says otherwise) or
+        labelled polygons (see :mod:`satlearn.ml.pixel`).
+    model : str
+        ``"random-forest"`` (default, with ``class_weight="balanced_subsample"``
+        unless given) or any of :data:`satlearn.ml.pixel.MODELS`.
+    indices : iterable of str, optional
+        Default: those of :data:`DEFAULT_INDICES` the image's bands allow.
+    texture : bool
+        Add local mean / std features (default True).
+    **options
+        Passed to :func:`satlearn.ml.pixel.train_pixel_classifier` (``valid``,
+        ``ignore``, ``max_samples``, ``seed``, estimator parameters).
+
+    Returns
+    -------
+    LandcoverClassification
+        ``classes`` (int16 (y, x), -1 nodata) and the ``classifier`` (save it
+        with ``.classifier.save(path)``).
+
+    Examples
+    --------
+    >>> result = classify_landcover(scene, "fields.geojson")  # doctest: +SKIP
+    >>> result.classifier.save("models/landcover/1")  # doctest: +SKIP
+    """
+    from satlearn.ops.indices import available_indices
+
+    check_image(image)
+    if indices is None:
+        allowed = set(available_indices(image))
+        indices = tuple(i for i in DEFAULT_INDICES if i in allowed)
+    if model == "random-forest":
+        options.setdefault("class_weight", "balanced_subsample")
+    classifier = train_pixel_classifier(
+        image, labels, model=model, indices=indices, texture=texture, **options
+    )
+    return LandcoverClassification(classes=classifier.predict(image), classifier=classifier)
