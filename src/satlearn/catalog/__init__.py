@@ -20,9 +20,9 @@ __all__ = [
     "CatalogIndex",
     "CrawlProblem",
     "CrawlResult",
-    # "build_catalog",
+    "build_catalog",
     "crawl",
-    # "item_from_raster",
+    "item_from_raster",
     "parse_datetime_interval",
     "read_catalog",
     "validate",
@@ -37,7 +37,7 @@ class CatalogError(SatlearnError, ValueError):
     """
 
 
-# from satlearn.catalog.build import build_catalog, item_from_raster
+from satlearn.catalog.build import build_catalog, item_from_raster  # noqa: E402
 from satlearn.catalog.crawl import CrawlProblem, CrawlResult, crawl, read_catalog  # noqa: E402
 from satlearn.catalog.search import CatalogIndex, parse_datetime_interval  # noqa: E402
 from satlearn.catalog.validate import validate, validate_catalog  # noqa: E402

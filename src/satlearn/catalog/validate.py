@@ -103,7 +103,8 @@ def _schemas() -> dict[str, dict[str, Any]]:
     for schema in _schema_files():
         uri = schema.get("$id")
         if isinstance(uri, str):
-            schemas.setdefault(uri, schema)  # the shared copy (read first) wins
+            # Some $ids end in an empty fragment ("...schema.json#"); documents cite them without.
+            schemas.setdefault(uri.rstrip("#"), schema)  # the shared copy (read first) wins
     return schemas
 
 
@@ -124,7 +125,7 @@ def schema_available(uri: str) -> bool:
     >>> schema_available("https://example.com/unknown/v1.0.0/schema.json")
     False
     """
-    return uri in _schemas()
+    return uri.rstrip("#") in _schemas()
 
 
 def _core_uri(kind: str, version: str) -> str:
@@ -140,7 +141,7 @@ def _leaf(error: ValidationError) -> ValidationError:
 def _check(
     data: dict[str, Any], uri: str, href: str | None, object_id: str | None
 ) -> list[ValidationProblem]:
-    schema = _schemas()[uri]
+    schema = _schemas()[uri.rstrip("#")]
     validator = validator_for(schema)(schema, registry=_registry())
     problems = []
     try:
