@@ -45,7 +45,7 @@ def landcover(
             help="Comma-separated index features; default ndvi,ndwi (k-means) or "
             "those of NDVI,NDWI,NBR,NDBI the bands allow (supervised)."
         ),
-    ] = None
+    ] = None,
     texture: Annotated[
         bool | None, typer.Option("--texture/--no-texture", help="Texture features.")
     ] = None,
