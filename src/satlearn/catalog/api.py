@@ -136,8 +136,6 @@ def _parse_token(value: Any) -> int:
     if value is None or value == "":
         return 0
     text = str(value)
-    if text.startswith("next:"):  # tokens some clients build from other servers' styles
-        text = text[5:]
     if not text.isdigit():
         raise _bad("token", f"{value!r} is not a paging token this server issued")
     return int(text)
@@ -195,7 +193,8 @@ def _query(
         "datetime": params.get("datetime") or None,
         "collections": _parse_list(params.get("collections"), "collections"),
         "ids": _parse_list(params.get("ids"), "ids"),
-        "filter": _parse_json(params.get("filter"), "filter"),
+        # GET carries the filter as a JSON string; a POST body holds the object itself.
+        "filter": params.get("filter") if post else _parse_json(params.get("filter"), "filter"),
         "limit": _parse_limit(params.get("limit"), default_limit, max_limit),
         "offset": _parse_token(params.get("token")),
     }
@@ -217,8 +216,11 @@ def _run(index: CatalogIndex, query: Mapping[str, Any]) -> tuple[list[pystac.Ite
     except SatlearnError as err:
         raise _bad(_culprit(index, criteria), str(err)) from None
     offset, limit = query["offset"], query["limit"]
-    page = [index.items[int(p)] for p in matched[offset : offset + limit]]
-    return page, len(matched)
+    wanted = matched[offset : offset + limit]
+    if len(wanted) == 0:
+        return [], len(matched)
+    ordered = index.items  # builds a list: take it once, not per item
+    return [ordered[int(p)] for p in wanted], len(matched)
 
 
 def _culprit(index: CatalogIndex, criteria: Mapping[str, Any]) -> str:

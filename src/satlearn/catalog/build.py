@@ -198,24 +198,32 @@ def _read_facts(path: Path, preview_px: int) -> _RasterFacts:
         raise RasterIOError(f"{path}: not a raster GDAL can read ({err})") from None
 
 
-def _footprint(facts: _RasterFacts) -> tuple[dict[str, Any], list[float]]:
+def _footprint(facts: _RasterFacts, path: Path) -> tuple[dict[str, Any], list[float]]:
     """WGS84 footprint polygon (edges densified before reprojection) and its bbox."""
     native = box(*facts.bounds)
-    if facts.crs.is_geographic:
-        geometry = native
-    else:
-        # Straight edges in a projected CRS are curves in lon/lat: densify first.
-        step = max(native.length / 4 / 8, 1e-9)
-        dense = shapely.segmentize(native, max_segment_length=step)
-        geometry = shape(rasterio.warp.transform_geom(facts.crs, "EPSG:4326", mapping(dense)))
-    rounded = shapely.set_precision(geometry, 1e-7)  # ~1 cm: stable JSON across runs
-    bbox = [
-        round(v, 7)
-        for v in rasterio.warp.transform_bounds(
-            facts.crs, "EPSG:4326", *facts.bounds, densify_pts=21
+    try:
+        bbox = list(
+            rasterio.warp.transform_bounds(facts.crs, "EPSG:4326", *facts.bounds, densify_pts=21)
         )
-    ]
-    return mapping(rounded), bbox
+        if facts.crs.is_geographic:
+            geometry = native
+        else:
+            # Straight edges in a projected CRS are curves in lon/lat: densify first.
+            step = max(native.length / 4 / 8, 1e-9)
+            dense = shapely.segmentize(native, max_segment_length=step)
+            geometry = shape(rasterio.warp.transform_geom(facts.crs, "EPSG:4326", mapping(dense)))
+    except Exception as err:  # GDAL raises CPLE_* or even SystemError from reprojection
+        # e.g. a geostationary full disk: its corners are off the Earth.
+        raise InvalidInputError(
+            f"{path}: its footprint cannot be expressed in longitude/latitude ({err})"
+        ) from None
+    if not np.all(np.isfinite(bbox)) or not np.all(np.isfinite(shapely.get_coordinates(geometry))):
+        raise InvalidInputError(
+            f"{path}: its footprint cannot be expressed in longitude/latitude "
+            "(corners off the Earth)"
+        )
+    rounded = shapely.set_precision(geometry, 1e-7)  # ~1 cm: stable JSON across runs
+    return mapping(rounded), [round(v, 7) for v in bbox]
 
 
 def _json_nodata(value: float | None) -> float | str | None:
@@ -321,7 +329,7 @@ def item_from_raster(
         raise InvalidInputError(
             f"{path}: no acquisition time in its tags or file name; give one (--datetime)"
         )
-    geometry, bbox = _footprint(facts)
+    geometry, bbox = _footprint(facts, path)
     item = pystac.Item(
         id=id or path.stem,
         geometry=geometry,
