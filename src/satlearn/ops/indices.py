@@ -770,12 +770,6 @@ def _run_jit(
 # --------------------------------------------------------------------------- DataArray layer
 
 
-# Kept under their old names for the modules that imported them from here.
-_band_lookup = band_positions
-_scale_offset = band_scale_offset
-_nodata = nodata_value
-
-
 def _symbol_band(symbol: str, lookup: Mapping[str, int]) -> str | None:
     for name in BAND_SYMBOLS.get(symbol, ()):
         if name in lookup:
@@ -889,7 +883,7 @@ def available_indices(da: xr.DataArray, **params: Any) -> list[str]:
     ['ARI', 'ARI2', 'ARVI']
     """
     _check_dataarray(da)
-    lookup = _band_lookup(da)
+    lookup = band_positions(da)
     return sorted(
         (short for short in _catalogue() if _plan(da, short, lookup, params)[0] is not None),
         key=str.lower,
@@ -905,7 +899,7 @@ def _compute_one(
     operands = []
     for symbol, band in plan.bands.items():
         position = lookup[band]
-        scales[symbol], offsets[symbol] = _scale_offset(da, position)
+        scales[symbol], offsets[symbol] = band_scale_offset(da, position)
         operands.append(da.isel(band=position, drop=True).reset_coords(drop=True))
     band_dims = da.isel(band=0, drop=True).dims
     for symbol, value in plan.arrays.items():
@@ -916,7 +910,7 @@ def _compute_one(
                 )
             value = xr.DataArray(value, dims=band_dims[len(band_dims) - value.ndim :])
         operands.append(value)
-    nodata = _nodata(da)
+    nodata = nodata_value(da)
     formula = _catalogue()[plan.short].formula
     dask_backed = any(getattr(op, "chunks", None) is not None for op in operands)
 
@@ -1005,7 +999,7 @@ def compute_index(
     shorts = list(dict.fromkeys(_resolve_name(n) for n in requested))
     _check_params(constants, shorts)
     _threads(threads)  # validate early
-    lookup = _band_lookup(da)
+    lookup = band_positions(da)
     plans = []
     for short in shorts:
         plan, missing_bands, missing_constants = _plan(da, short, lookup, constants)

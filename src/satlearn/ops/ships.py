@@ -103,8 +103,8 @@ from scipy.optimize import linear_sum_assignment
 from skimage.measure import regionprops_table
 from skimage.segmentation import felzenszwalb
 
+from satlearn.bands import band_positions
 from satlearn.errors import InvalidInputError
-from satlearn.ops.indices import _band_lookup
 from satlearn.ops.water import (
     _metres_per_unit,
     band_reflectance,
@@ -755,7 +755,7 @@ def detect_ships(
     cloud_da = None
     if cloud_band is not None and max_cloud_ratio is not None:
         max_cloud_ratio = _check_number("max_cloud_ratio", max_cloud_ratio, positive=False)
-        if cloud_band in _band_lookup(da):
+        if cloud_band in band_positions(da):
             cloud_da = band_reflectance(da, cloud_band)
         elif cloud_band != "cirrus":  # the default is used where it exists
             cloud_da = band_reflectance(da, cloud_band)  # raises UnknownBandError

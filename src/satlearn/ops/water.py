@@ -82,20 +82,16 @@ import xarray as xr
 from skimage.feature import canny
 from skimage.morphology import remove_small_holes, remove_small_objects
 
+from satlearn.bands import band_positions, band_scale_offset
 from satlearn.errors import (
     CRSMismatchError,
     InvalidInputError,
     NoValidDataError,
     UnknownBandError,
 )
-from satlearn.ops.indices import (
-    _band_lookup,
-    _nodata,
-    _scale_offset,
-    compute_index,
-    evaluate_formula,
-)
+from satlearn.ops.indices import compute_index, evaluate_formula
 from satlearn.ops.threshold import otsu_threshold
+from satlearn.raster import nodata_value
 
 __all__ = [
     "WATER_INDICES",
@@ -193,14 +189,14 @@ def band_reflectance(da: xr.DataArray, name: str) -> xr.DataArray:
     >>> nir.dims, str(nir.dtype)
     (('y', 'x'), 'float32')
     """
-    lookup = _band_lookup(da)
+    lookup = band_positions(da)
     if name not in lookup:
         raise UnknownBandError(
             f"the scene has no {name!r} band; its bands are {', '.join(lookup) or 'none'}"
         )
     position = lookup[name]
-    scale, offset = _scale_offset(da, position)
-    nodata = _nodata(da)
+    scale, offset = band_scale_offset(da, position)
+    nodata = nodata_value(da)
     band = da.isel(band=position, drop=True)
 
     def kernel(values: np.ndarray) -> np.ndarray:
@@ -244,7 +240,7 @@ def water_index(da: xr.DataArray, index: str = "auto") -> xr.DataArray:
     """
     key = str(index).lower()
     if key == "auto":
-        key = "mndwi" if "swir16" in _band_lookup(da) else "ndwi"
+        key = "mndwi" if "swir16" in band_positions(da) else "ndwi"
     if key not in WATER_INDICES:
         raise InvalidInputError(
             f"unknown water index {index!r}; known: auto, {', '.join(WATER_INDICES)}"
