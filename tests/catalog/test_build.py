@@ -1,4 +1,4 @@
-"""build_catalog / item_from_raster: a valid, self-contained static catalogue filled from the data."""
+"""build_catalog / item_from_raster: a valid, self-contained catalogue filled from the data."""
 
 from __future__ import annotations
 
@@ -225,7 +225,7 @@ def test_folder_errors(folder: Path, tmp_path: Path):
     undated = tmp_path / "undated"
     undated.mkdir()
     write_geotiff(undated / "a.tif", rgbn()[:1])
-    with pytest.raises(InvalidInputError, match="no raster could be catalogued.*no acquisition"):
+    with pytest.raises(InvalidInputError, match=r"no raster could be catalogued.*no acquisition"):
         build_catalog(undated, tmp_path / "c")
     assert build_catalog(undated, tmp_path / "c", datetime="2020-02-02").id == "undated"
     with pytest.raises(InvalidInputError, match="collection_by"):

@@ -126,6 +126,7 @@ def read_json(href: str) -> dict[str, Any]:
         else:
             text = Path(href).read_text(encoding="utf-8")
     except urllib.error.HTTPError as err:
+        err.close()  # it holds the response's socket
         raise CatalogError(f"{href}: cannot read (HTTP {err.code} {err.reason})") from None
     except urllib.error.URLError as err:
         raise CatalogError(f"{href}: cannot read ({err.reason})") from None
@@ -145,6 +146,8 @@ def _parse(data: dict[str, Any], href: str) -> pystac.STACObject:
     kind = data.get("type")
     object_id = data.get("id")
     label = f"{object_id!r} ({href})" if isinstance(object_id, str) else href
+    if kind in ("Feature", "Collection", "Catalog") and not isinstance(object_id, str):
+        raise CatalogError(f"{label}: not a valid STAC {kind}: missing field 'id'")
     try:
         if kind == "Feature":
             obj: pystac.STACObject = pystac.Item.from_dict(data, href=href, migrate=False)
