@@ -356,3 +356,19 @@ def test_feature_spec_round_trips(image):
     assert spec.indices == ("NDVI", "NDWI")
     with pytest.raises(InvalidInputError, match="no features"):
         FeatureSpec.from_image(image, bands=[])
+
+
+def test_image_checks_and_sensor_band_ids(image):
+    with pytest.raises(InvalidInputError, match="numeric bands"):
+        train_pixel_classifier(image.astype(bool), image.isel(band=0).astype(int))
+    with pytest.raises(InvalidInputError, match="is empty"):
+        train_pixel_classifier(image.isel(y=slice(0, 0)), np.zeros((0, 96), int))
+    # sensor ids ("B04") are translated to band names through the sensor profile
+    ids = image.sel(band=["red", "nir"]).assign_coords(band=["B04", "B08"])
+    ids.attrs["sensor"] = "sentinel2_l1c"
+    stack = pixel_features(ids, FeatureSpec(bands=("red", "nir")))
+    np.testing.assert_array_equal(stack.values, pixel_features(image, stack_spec()).values)
+
+
+def stack_spec():
+    return FeatureSpec(bands=("red", "nir"))
