@@ -378,6 +378,7 @@ def test_a_bbox_that_misses_every_item(three_dates) -> None:
         ({"bands": "red", "groupby": "week"}, "groupby"),
         ({"bands": "red", "resolution": -10}, "resolution must be"),
         ({"bands": "red", "chunks": {"band": 1}}, "chunks"),
+        ({"bands": "red", "chunks": True}, "chunks"),
         ({"bands": "red", "bbox": (1, 2, 3)}, "bbox must be four"),
         ({"bands": "red", "bbox": (3, 2, 1, 4)}, "empty or inverted"),
         ({"bands": "red", "bbox": "abcd"}, "four numbers"),
@@ -548,3 +549,51 @@ def test_write_geotiff_items_without_overviews_also_load(tmp_path: Path) -> None
     p = write_geotiff(tmp_path / "plain.tif", data)
     cube = load_cube([stac_item(p, "plain", bands=[("red", "red")])], bands="red")
     np.testing.assert_array_equal(cube.values[0], data)
+
+
+def test_other_inputs_and_options(three_dates, tmp_path: Path) -> None:
+    path, item = three_dates[0]
+    direct = _read(path)
+    # One Item, or an ItemCollection as a GeoJSON dict.
+    np.testing.assert_array_equal(load_cube(item, bands="nir").values[0, 0], direct[1])
+    collection = pystac.ItemCollection([i for _, i in three_dates]).to_dict()
+    assert load_cube(collection, bands="red").sizes["time"] == 3
+    # nodata fills what no item covers; dtype converts.
+    west = load_cube(
+        item, bands="red", nodata=65535, dtype="float32", chunks={"x": 16, "y": 16},
+        bbox=(*(TRANSFORM @ (60, 96)), *(TRANSFORM @ (100, 0))), bbox_crs=CRS,
+    )  # fmt: skip
+    assert west.dtype == np.float32 and west.rio.nodata == 65535
+    np.testing.assert_array_equal(west.values[0, 0, :, :20], direct[0, :, 60:])
+    assert (west.values[0, 0, :, 20:] == 65535).all()
+    with pytest.raises(InvalidInputError, match="bbox_crs"):
+        load_cube(item, bands="red", bbox=(0, 0, 1, 1), bbox_crs="EPSG:0")
+    with pytest.raises(InvalidInputError, match="cannot load 1 item"):
+        load_cube(item, bands="red", crs="not a crs", resolution=10)
+
+
+def test_a_single_band_asset_wins_over_a_visual_one(tmp_path: Path) -> None:
+    rgb = np.stack([np.full((8, 8), v, np.uint16) for v in (1, 2, 3)])
+    red = np.full((1, 8, 8), 7, np.uint16)
+    p_rgb = _cog(tmp_path / "rgb.tif", rgb, names=["red", "green", "blue"])
+    p_red = _cog(tmp_path / "red.tif", red, names=["red"])
+    item = stac_item(
+        p_rgb, "both", bands=[("r", "red"), ("g", "green"), ("b", "blue")], platform="weird-sat"
+    )
+    item.add_asset("visual", item.assets.pop("data"))
+    item.add_asset("B04", stac_item(p_red, "x", bands=[("B04", "red")]).assets["data"])
+    # Two assets carry common name red: the one-band asset is the band itself.
+    assert load_cube(item, bands="red").values.max() == 7
+    assert load_cube(item, bands="green").values.max() == 2
+
+
+def test_composite_keeps_scale_and_offset(tmp_path: Path) -> None:
+    p = _cog(tmp_path / "s.tif", np.full((1, 8, 8), 5, np.uint16), names=["red"])
+    items = [
+        stac_item(p, f"s{i}", DAY + dt.timedelta(days=i), bands=[("red", "red")], scale=1e-4)
+        for i in range(3)
+    ]
+    result = median_composite(load_cube(items, bands="red"))
+    assert isinstance(result["scale"].data, np.ndarray)
+    assert float(result["scale"][0]) == pytest.approx(1e-4)
+    np.testing.assert_array_equal(result.values, 5)

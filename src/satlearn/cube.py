@@ -697,6 +697,10 @@ def median_composite(
         output_dtypes=[out_dtype],
     )
     result = result.transpose("band", "y", "x")
+    # Rechunking made the per-band coordinates lazy; they are tiny, keep them numpy.
+    for coord in ("scale", "offset"):
+        if coord in cube.coords and cube[coord].dims == ("band",):
+            result = result.assign_coords({coord: ("band", np.asarray(cube[coord].values))})
     result = result.rio.write_crs(crs) if crs is not None else result
     result = result.rio.write_transform(transform)
     return result.rio.write_nodata(np.nan)
