@@ -223,7 +223,8 @@ def _footprint(facts: _RasterFacts, path: Path) -> tuple[dict[str, Any], list[fl
             "(corners off the Earth)"
         )
     rounded = shapely.set_precision(geometry, 1e-7)  # ~1 cm: stable JSON across runs
-    return mapping(rounded), [round(v, 7) for v in bbox]
+    # Through JSON: GeoJSON arrays as lists (shapely gives tuples, which a schema rejects).
+    return json.loads(shapely.to_geojson(rounded)), [round(float(v), 7) for v in bbox]
 
 
 def _json_nodata(value: float | None) -> float | str | None:

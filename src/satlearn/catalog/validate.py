@@ -22,7 +22,7 @@ from typing import Any
 
 import pystac
 from jsonschema import ValidationError
-from jsonschema.exceptions import best_match
+from jsonschema.exceptions import by_relevance
 from jsonschema.validators import validator_for
 from pystac.validation.local_validator import get_local_schema_cache
 from referencing import Registry, Resource
@@ -133,9 +133,22 @@ def _core_uri(kind: str, version: str) -> str:
 
 
 def _leaf(error: ValidationError) -> ValidationError:
-    # oneOf/anyOf errors ("is not valid under any of the given schemas") hide the
-    # real cause in their context; best_match walks down to the most specific one.
-    return best_match([error]) if error.context else error
+    # oneOf/anyOf errors ("is not valid under any of the given schemas") hide the real
+    # cause in their context: walk down to the deepest, most specific one. (jsonschema's
+    # best_match stops at the generic parent when two branches tie, e.g. an extension
+    # schema's Item-or-Collection switch.)
+    key = by_relevance()
+    while error.context:
+        error = min(error.context, key=key)
+    return error
+
+
+def _json_path(error: ValidationError) -> str:
+    """``$.assets.data.eo:bands[0].common_name``: readable, colons unquoted."""
+    parts = ["$"]
+    for part in error.absolute_path:
+        parts.append(f"[{part}]" if isinstance(part, int) else f".{part}")
+    return "".join(parts)
 
 
 def _check(
@@ -149,7 +162,7 @@ def _check(
         for error in errors:
             leaf = _leaf(error)
             problems.append(
-                ValidationProblem(href, object_id, leaf.json_path, leaf.message, schema=uri)
+                ValidationProblem(href, object_id, _json_path(leaf), leaf.message, schema=uri)
             )
     except Unresolvable as err:
         problems.append(
