@@ -130,3 +130,10 @@ def test_match_clusters_sends_spare_clusters_to_their_best_class():
     clusters = np.array([0, 0, 2, 2, 1, 1, 1, 2])  # cluster 2 is mostly class 0
     mapping = match_clusters(clusters, reference)
     np.testing.assert_array_equal(mapping, [0, 1, 0])
+
+
+def test_match_clusters_ignores_class_ids_absent_from_the_reference():
+    reference = np.array([1, 1, 2, 2, 8, 8])  # sparse ids, as in eo-learn's LULC
+    clusters = np.array([0, 0, 1, 1, 2, 2])
+    mapping = match_clusters(clusters, reference)
+    np.testing.assert_array_equal(mapping, [1, 2, 8])

@@ -309,12 +309,14 @@ def match_clusters(clusters: Any, reference: Any, *, valid: Any = None) -> np.nd
     cluster_ids, class_ids = _flat_pair(clusters, reference, valid)
     if cluster_ids.size == 0:
         raise NoValidDataError("no valid pixel to match clusters on")
+    # Only classes present in the reference take part: with sparse ids (1, 2,
+    # 3, 4, 8) an absent class would otherwise claim a cluster one-to-one.
+    present, compact = np.unique(class_ids, return_inverse=True)
     n_clusters = int(cluster_ids.max()) + 1
-    n_classes = int(class_ids.max()) + 1
-    size = max(n_clusters, n_classes)
-    # rows: clusters, columns: classes
-    overlap = confusion_matrix(class_ids, cluster_ids, n_classes=size)[:n_clusters, :n_classes]
+    size = max(n_clusters, present.size)
+    # rows: clusters, columns: present classes
+    overlap = confusion_matrix(compact, cluster_ids, n_classes=size)[:n_clusters, : present.size]
     rows, cols = linear_sum_assignment(overlap, maximize=True)
-    mapping = overlap.argmax(axis=1)
-    mapping[rows] = cols
-    return mapping
+    best = overlap.argmax(axis=1)
+    best[rows] = cols
+    return present[best]
