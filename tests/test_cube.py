@@ -597,3 +597,9 @@ def test_composite_keeps_scale_and_offset(tmp_path: Path) -> None:
     assert isinstance(result["scale"].data, np.ndarray)
     assert float(result["scale"][0]) == pytest.approx(1e-4)
     np.testing.assert_array_equal(result.values, 5)
+
+
+def test_one_band_asked_twice_under_two_names(three_dates) -> None:
+    _, item = three_dates[0]
+    with pytest.raises(InvalidInputError, match=r"'red' and 'B04' are the same band"):
+        load_cube(item, bands=["red", "B04"])

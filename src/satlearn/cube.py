@@ -230,43 +230,54 @@ def _declared_extensions(item: pystac.Item) -> list[str]:
 def _working_copy(
     item: pystac.Item, found: Mapping[str, tuple[str, int]]
 ) -> tuple[pystac.Item, bool]:
-    """A copy of ``item`` with one single-purpose asset per requested band.
+    """A copy of ``item`` holding only the assets of the requested bands, renamed.
 
-    Each copied asset keeps its file and metadata, but only the wanted band
-    carries a name (``__satlearn__red``), so the same alias finds the band in
-    every item whatever asset key or band position it has there. Hrefs become
+    Each copied asset keeps its file and metadata, but only the wanted bands
+    carry names (aliases ``__satlearn__red``), so one alias finds a band in
+    every item whatever asset key or band position it has there. Bands of one
+    file stay in one asset, so that file is opened once. Hrefs become
     absolute, because the copy has no self link to resolve relative ones.
 
     odc-stac reads band layout (band counts, positions, dtypes, nodata) once
     per collection from a sample item, so the copy's collection id encodes its
     layout: items laid out differently get a template of their own.
     """
+    by_asset: dict[str, dict[int, str]] = {}
+    for name, (key, index) in found.items():
+        wanted = by_asset.setdefault(key, {})
+        if index in wanted:
+            raise InvalidInputError(
+                f"load_cube: bands {wanted[index]!r} and {name!r} are the same band "
+                f"(asset {key!r}, band {index}) of item {item.id!r}"
+            )
+        wanted[index] = name
     layout: list[Any] = []
     assets: dict[str, pystac.Asset] = {}
     all_proj = True
-    for name, (key, index) in found.items():
+    for n, (key, wanted) in enumerate(by_asset.items()):
         asset = item.assets[key]
         fields = dict(asset.extra_fields)
         count = _band_count(asset)
         fields["eo:bands"] = [
-            {"name": f"{_ALIAS}{name}" if i == index else f"{_ALIAS}{name}__{i}"}
+            {"name": f"{_ALIAS}{wanted[i]}" if i in wanted else f"{_ALIAS}{n}__{i}"}
             for i in range(1, count + 1)
         ]
         fields.pop("bands", None)
         raster = fields.get("raster:bands")
         raster = list(raster) if isinstance(raster, list) else []
-        # odc-stac counts bands by raster:bands; pad so band `index` exists.
+        # odc-stac counts bands by raster:bands; pad so every band exists.
         raster += [{} for _ in range(count - len(raster))]
         fields["raster:bands"] = raster
         href = asset.get_absolute_href() or asset.href
         _check_local(href, item.id, key)
-        # The asset key must differ from the alias: odc-stac takes a name that
-        # is an asset key as that asset's first band.
-        assets[f"{_ALIAS}asset_{name}"] = pystac.Asset(
+        # The asset key must differ from every alias: odc-stac takes a name
+        # that is an asset key as that asset's first band.
+        assets[f"{_ALIAS}asset{n}"] = pystac.Asset(
             href, media_type=asset.media_type, roles=["data"], extra_fields=fields
         )
-        meta = raster[index - 1] if isinstance(raster[index - 1], Mapping) else {}
-        layout.append((count, index, meta.get("data_type"), meta.get("nodata")))
+        for index, name in sorted(wanted.items()):
+            meta = raster[index - 1] if isinstance(raster[index - 1], Mapping) else {}
+            layout.append((n, count, index, name, meta.get("data_type"), meta.get("nodata")))
         all_proj = all_proj and _has_proj(item, asset)
     copy = pystac.Item(
         id=item.id,
