@@ -430,3 +430,20 @@ def test_window_read_of_a_large_cog_does_not_load_the_file(tmp_path):
     result = json.loads(out.stdout)
     assert result["shape"] == [1, 256, 256]
     assert result["grew_kib"] * 1024 < raw_bytes / 8, result
+
+
+def test_local_format_with_a_sidecar_header_reads_eagerly_and_lazily(tmp_path):
+    # ENVI keeps its georeferencing in a .hdr beside the data; GDAL finds it by
+    # listing the folder, which satlearn's cloud default (EMPTY_DIR) skips.
+    rng = np.random.default_rng(7)
+    data = rng.integers(0, 1000, (3, 90, 70)).astype(np.int16)
+    with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="FALSE"):
+        path = write_geotiff(tmp_path / "scene.img", data, driver="ENVI")
+    assert (tmp_path / "scene.hdr").exists()
+    eager = open_raster(path)
+    np.testing.assert_array_equal(eager.values, data)
+    assert eager.rio.crs == CRS
+    lazy = open_raster(path, chunks=32, bands=[1, 3], window=((5, 80), (10, 60)))
+    assert lazy.chunks[1][0] == 32
+    np.testing.assert_array_equal(lazy.values, data[[0, 2], 5:80, 10:60])
+    assert lazy.rio.transform() == open_raster(path, window=((5, 80), (10, 60))).rio.transform()

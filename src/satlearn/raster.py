@@ -73,8 +73,15 @@ _CLOUD_DEFAULTS = {
 # rasterio.Env is thread-local, and dask reads chunks in worker threads that
 # see none of it; GDAL also reads its settings from the process environment, so
 # the defaults go there too (setdefault: a value the user exported wins).
+_USER_SET = frozenset(k for k in _CLOUD_DEFAULTS if k in os.environ)
 for _key, _value in _CLOUD_DEFAULTS.items():
     os.environ.setdefault(_key, _value)
+
+# Not listing a remote "directory" saves a request per open, but a local format
+# with a sidecar header (ENVI's .hdr, EHdr) is only found by listing its folder.
+_LOCAL_OVERRIDES = (
+    {} if "GDAL_DISABLE_READDIR_ON_OPEN" in _USER_SET else {"GDAL_DISABLE_READDIR_ON_OPEN": "FALSE"}
+)
 
 _COMPRESSIONS = frozenset({"deflate", "lzw", "zstd", "lerc", "jpeg", "webp", "none"})
 _RESAMPLINGS = frozenset(
@@ -97,6 +104,11 @@ def _is_remote(src: str) -> bool:
     return urlparse(src).scheme.lower() in _REMOTE_SCHEMES
 
 
+def _source_env(src: str) -> rasterio.Env:
+    """GDAL settings for opening ``src``: cloud defaults, folder listing for local files."""
+    return gdal_env() if _is_remote(src) or src.startswith("/vsi") else gdal_env(**_LOCAL_OVERRIDES)
+
+
 @contextlib.contextmanager
 def _open(src: PathLike) -> Iterator[rasterio.io.DatasetReader]:
     """Open ``src`` with rasterio, turning GDAL's errors into satlearn's."""
@@ -109,7 +121,7 @@ def _open(src: PathLike) -> Iterator[rasterio.io.DatasetReader]:
         if path.is_dir():
             raise NotARasterError(f"{text}: is a directory, not a raster file")
     try:
-        with gdal_env(), warnings.catch_warnings():
+        with _source_env(text), warnings.catch_warnings():
             # A plain picture (PNG, JPEG) without georeferencing is still a raster.
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             dataset = rasterio.open(text)
@@ -118,7 +130,7 @@ def _open(src: PathLike) -> Iterator[rasterio.io.DatasetReader]:
             raise RemoteAccessError(f"{text}: cannot read remote raster ({err})") from err
         raise NotARasterError(f"{text}: not a raster GDAL can read ({err})") from err
     try:
-        with gdal_env(), dataset:
+        with _source_env(text), dataset:
             yield dataset
     except RasterioIOError as err:
         if remote:
@@ -345,7 +357,37 @@ def open_raster(
             return _georeference(da, crs, transform, nodata)
         transform = dataset.window_transform(win) if win is not None else dataset.transform
         chunks = _chunk_spec(dataset, chunks)
+        if len(dataset.files) > 1 and not _is_remote(text) and not text.startswith("/vsi"):
+            # A local format with sidecar files (ENVI .hdr, external .ovr): rioxarray
+            # reopens it in dask's worker threads, where the process-wide
+            # GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR hides the sidecars.
+            full = Window(0, 0, dataset.width, dataset.height) if win is None else win
+            data = _lazy_windows(text, indexes, full, chunks, np.dtype(dataset.dtypes[0]))
+            ys, xs = _pixel_centres(transform, int(full.height), int(full.width))
+            da = xr.DataArray(
+                data, dims=("band", "y", "x"), coords={**band_coords, "y": ys, "x": xs}, attrs=attrs
+            )
+            return _georeference(da, crs, transform, nodata)
     return _open_lazy(text, indexes, win, chunks, band_coords, attrs, crs, transform, nodata)
+
+
+def _lazy_windows(
+    text: str, indexes: list[int], window: Window, chunks: dict[str, Any], dtype: np.dtype
+) -> Any:
+    """A dask array whose every block is one windowed read of ``text`` (opened per block)."""
+    import dask.array as dsa
+
+    shape = (len(indexes), int(window.height), int(window.width))
+    spec = tuple(chunks.get(dim, -1) for dim in ("band", "y", "x"))
+    blocks = dsa.core.normalize_chunks(spec, shape=shape, dtype=dtype)
+
+    def read(block_info: Any = None) -> np.ndarray:
+        (b0, b1), (y0, y1), (x0, x1) = block_info[None]["array-location"]
+        block = Window(window.col_off + x0, window.row_off + y0, x1 - x0, y1 - y0)
+        with _open(text) as dataset:
+            return dataset.read(indexes[b0:b1], window=block)
+
+    return dsa.map_blocks(read, chunks=blocks, dtype=dtype, meta=np.empty((0, 0, 0), dtype))
 
 
 def _chunk_spec(dataset: rasterio.io.DatasetReader, chunks: Any) -> dict[str, Any]:
@@ -379,7 +421,7 @@ def _open_lazy(
     nodata: Any,
 ) -> xr.DataArray:
     try:
-        with gdal_env():
+        with _source_env(text):
             lazy = rioxarray.open_rasterio(text, chunks=chunks, lock=False, masked=False)
     except RasterioIOError as err:  # pragma: no cover - the eager open above caught it
         raise NotARasterError(f"{text}: not a raster GDAL can read ({err})") from err
