@@ -320,3 +320,47 @@ def test_real_rasters_catalogue(shared_data: Path, tmp_path: Path):
     # Checksums match the files on disk.
     path = shared_data / "rasterio-testdata" / "shade.tif"
     assert shade.assets["data"].extra_fields["file:checksum"] == multihash_sha256(path)
+
+
+def test_fallbacks_sidecars_and_sensor_choices(tmp_path: Path):
+    src = tmp_path / "src"
+    src.mkdir()
+    path = write_geotiff(src / "a_2021-03-04.tif", np.ones((1, 8, 8), "float32"), nodata=-np.inf)
+    with rasterio.open(path, "r+") as ds:
+        ds.update_tags(TIFFTAG_DATETIME="sometime")  # unreadable: the file name decides
+    (src / "a_2021-03-04.tif.aux.xml").write_text("<PAMDataset/>")
+    (src / "scene.json").write_text("{broken")  # not a satlearn manifest: ignored
+    catalog = build_catalog(src, tmp_path / "c", sensor="sentinel2_l2a")
+    (item,) = catalog.get_items(recursive=True)
+    assert item.datetime == dt.datetime(2021, 3, 4, tzinfo=UTC)
+    assert item.assets["data"].extra_fields["raster:bands"][0]["nodata"] == "-inf"
+    assert item.assets["metadata"].title == "a_2021-03-04.tif.aux.xml"
+    assert "scene" not in catalog.get_child("src").assets
+    with pytest.raises(UnknownSensorError):
+        build_catalog(src, tmp_path / "d", sensor="hubble")
+    # A synthetic-scene manifest naming a sensor this version does not know: no wavelengths.
+    (src / "scene.json").write_text(json.dumps({"generator": "satlearn.synth", "sensor": "x"}))
+    catalog = build_catalog(src, tmp_path / "e")
+    (item,) = catalog.get_items(recursive=True)
+    assert "center_wavelength" not in item.assets["data"].extra_fields["eo:bands"][0]
+    assert validate_catalog(tmp_path / "e") == []
+
+
+def test_a_failed_swap_puts_the_previous_catalogue_back(
+    folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    out = tmp_path / "catalog"
+    build_catalog(folder, out, id="first")
+    real_replace = build_module.os.replace
+
+    def flaky(src, dst):
+        if Path(src).name.startswith(".catalog.partial-"):  # the staged catalogue folder
+            raise OSError("rename refused")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(build_module.os, "replace", flaky)
+    with pytest.raises(OSError, match="rename refused"):
+        build_catalog(folder, out, id="second")
+    monkeypatch.undo()
+    assert json.loads((out / "catalog.json").read_text())["id"] == "first"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["catalog", "data"]
