@@ -140,7 +140,7 @@ def test_zarr_without_zarr_says_what_to_install(tmp_path, catalogue) -> None:
 
 
 @pytest.mark.skipif(importlib.util.find_spec("zarr") is None, reason="zarr is not installed")
-def test_zarr_round_trip(tmp_path, catalogue) -> None:  # pragma: no cover - needs zarr
+def test_zarr_round_trip(tmp_path, catalogue) -> None:
     import xarray as xr
 
     catalog, data = catalogue

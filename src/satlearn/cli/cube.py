@@ -88,12 +88,10 @@ def _describe(da: Any) -> str:
     )
 
 
-def _write_zarr(cube: Any, dst: Path) -> None:  # pragma: no cover - zarr is not a dependency
-    # Tested by test_zarr_round_trip where zarr is installed, and the error path
-    # by test_zarr_without_zarr_says_what_to_install where it is not.
+def _write_zarr(cube: Any, dst: Path) -> None:
     try:
         import zarr  # noqa: F401
-    except ImportError:
+    except ImportError:  # pragma: no cover - zarr is a dependency
         raise InvalidInputError(
             f"{dst}: writing Zarr needs the 'zarr' package (pip install zarr); "
             "or give a .tif output"
@@ -108,7 +106,9 @@ def _write_zarr(cube: Any, dst: Path) -> None:  # pragma: no cover - zarr is not
     # Zarr attributes must be JSON: spatial_ref's CF attributes are; the time
     # coordinate is encoded by xarray.
     try:
-        dataset.to_zarr(partial, mode="w")
+        # Zarr format 2: its string dtype (the band names) has a stable spec, which
+        # format 3 lacks as yet, and GDAL and older readers open it.
+        dataset.to_zarr(partial, mode="w", zarr_format=2)
         os.replace(partial, dst)
     finally:
         if partial.exists():
