@@ -320,7 +320,8 @@ def item_from_raster(
     path = Path(os.fspath(path))
     if not path.is_file():
         raise InvalidInputError(f"{path}: no such raster file")
-    facts = _read_facts(path, _OVERVIEW_PX if preview_dir is not None else 64)
+    # Band statistics and pictures share one decimated read (through the overviews).
+    facts = _read_facts(path, _OVERVIEW_PX if preview_dir is not None or statistics else 64)
     when = (
         _as_utc(datetime)
         if datetime is not None
