@@ -26,6 +26,7 @@ from satlearn.errors import (
     InvalidInputError,
     NoValidDataError,
     RasterNotFoundError,
+    RemoteAccessError,
     UnknownBandError,
 )
 from satlearn.raster import save_cog
@@ -439,6 +440,16 @@ def test_a_small_bbox_over_20_remote_cogs_reads_only_the_windows_it_needs(tmp_pa
     # (2 bands x 2 bytes: 64 KiB of noise) the box lies in; not the 1 MiB files.
     assert served <= 20 * (32 * 1024 + 2 * 64 * 1024), (served, total)
     assert served < 0.15 * total, (served, total)
+
+
+def test_a_remote_asset_that_404s_is_named_before_any_read(tmp_path: Path) -> None:
+    data = np.ones((2, 32, 32), dtype=np.uint16)
+    path = _cog(tmp_path / "here.tif", data, names=["red", "nir"], blocksize=16)
+    with RangeHTTPServer(tmp_path) as server:
+        good = stac_item(path, "good", DAY, bands=RED_NIR, href=server.url(path.name))
+        gone = stac_item(path, "gone", DAY, bands=RED_NIR, href=server.url("gone.tif"))
+        with pytest.raises(RemoteAccessError, match=r"item 'gone'.*gone\.tif: HTTP 404"):
+            load_cube([good, gone], bands="red")
 
 
 # --------------------------------------------------------------------------- composite

@@ -47,6 +47,7 @@ from satlearn.errors import (
     InvalidInputError,
     NoValidDataError,
     RasterNotFoundError,
+    RemoteAccessError,
     SatlearnError,
     UnknownBandError,
 )
@@ -192,16 +193,47 @@ def _has_proj(item: pystac.Item, asset: pystac.Asset) -> bool:
 
 
 def _check_local(href: str, item_id: str, key: str) -> None:
-    """Fail early, naming the item, on a local asset file that is not there.
-
-    Remote assets are left to the reader: probing each URL would cost a
-    request per item before any work is done.
-    """
+    """Fail early, naming the item, on a local asset file that is not there."""
     scheme = urlparse(href).scheme.lower()
     if scheme in ("", "file") and not href.startswith("/vsi"):
         path = Path(urlparse(href).path if scheme == "file" else href)
         if not path.is_file():
             raise RasterNotFoundError(f"item {item_id!r}, asset {key!r}: {href}: no such file")
+
+
+def _check_remote(assets: Sequence[tuple[str, str, str]], timeout: float = 10.0) -> None:
+    """Fail early, naming the item and link, on an http(s) asset that cannot be fetched.
+
+    One HEAD request per asset, 16 at a time, before any read: otherwise a
+    404 would surface deep inside dask's compute as a bare GDAL error.
+    """
+    import urllib.error
+    import urllib.request
+    from concurrent.futures import ThreadPoolExecutor
+
+    remote = [a for a in assets if urlparse(a[0]).scheme.lower() in ("http", "https")]
+
+    def probe(entry: tuple[str, str, str]) -> str | None:
+        href, item_id, key = entry
+        request = urllib.request.Request(href, method="HEAD")
+        try:
+            with urllib.request.urlopen(request, timeout=timeout):  # http(s) only, filtered above
+                return None
+        except urllib.error.HTTPError as err:
+            if err.code in (405, 501):  # HEAD not allowed: let the reader try
+                return None
+            return f"item {item_id!r}, asset {key!r}: {href}: HTTP {err.code} {err.reason}"
+        except (urllib.error.URLError, OSError) as err:
+            reason = getattr(err, "reason", err)
+            return f"item {item_id!r}, asset {key!r}: {href}: unreachable ({reason})"
+
+    if not remote:
+        return
+    with ThreadPoolExecutor(min(16, len(remote))) as pool:
+        problems = [p for p in pool.map(probe, remote) if p]
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise RemoteAccessError(f"load_cube: {problems[0]}{more}")
 
 
 def _declared_extensions(item: pystac.Item) -> list[str]:
@@ -228,7 +260,7 @@ def _declared_extensions(item: pystac.Item) -> list[str]:
 
 
 def _working_copy(
-    item: pystac.Item, found: Mapping[str, tuple[str, int]]
+    item: pystac.Item, found: Mapping[str, tuple[str, int]], hrefs: list[tuple[str, str, str]]
 ) -> tuple[pystac.Item, bool]:
     """A copy of ``item`` holding only the assets of the requested bands, renamed.
 
@@ -270,6 +302,7 @@ def _working_copy(
         fields["raster:bands"] = raster
         href = asset.get_absolute_href() or asset.href
         _check_local(href, item.id, key)
+        hrefs.append((href, item.id, key))
         # The asset key must differ from every alias: odc-stac takes a name
         # that is an asset key as that asset's first band.
         assets[f"{_ALIAS}asset{n}"] = pystac.Asset(
@@ -512,11 +545,13 @@ def load_cube(
 
     copies = []
     without_proj = []
+    hrefs: list[tuple[str, str, str]] = []
     for item, where in zip(selected, found, strict=True):
-        copy, has_proj = _working_copy(item, where)
+        copy, has_proj = _working_copy(item, where, hrefs)
         copies.append(copy)
         if not has_proj:
             without_proj.append(item.id)
+    _check_remote(hrefs)
     if without_proj and (crs is None or resolution is None):
         shown = ", ".join(repr(i) for i in without_proj[:5])
         raise InvalidInputError(
