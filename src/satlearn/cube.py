@@ -534,8 +534,10 @@ def load_cube(
         parts = []
         for name, ids in missing.items():
             shown = ", ".join(repr(i) for i in ids[:5]) + (" ..." if len(ids) > 5 else "")
-            scope = "no item" if len(ids) == len(selected) else f"{len(ids)} item(s) ({shown})"
-            parts.append(f"{scope} has band {name!r}")
+            if len(ids) == len(selected):
+                parts.append(f"no item has band {name!r}")
+            else:
+                parts.append(f"{len(ids)} of {len(selected)} items ({shown}) lack band {name!r}")
         example = selected[0]
         raise UnknownBandError(
             f"load_cube: {'; '.join(parts)}; item {example.id!r} has assets "
