@@ -50,5 +50,7 @@ def test_command_line_example_runs(tmp_path):
             env={**os.environ, "COLUMNS": "120"},
         )
         assert result.returncode == 0, (line, result.stderr)
-    for output in ("dem-zstd.tif", "indices.tif", "sharp.tif", "aligned.tif"):
+    outputs = ("dem-zstd.tif", "indices.tif", "sharp.tif", "aligned.tif", "clouds.tif")
+    outputs += ("change.tif", "ships-found.geojson", "landcover-k6.tif", "catalog/catalog.json")
+    for output in outputs:
         assert (tmp_path / output).is_file(), output
