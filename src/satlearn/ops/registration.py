@@ -1355,9 +1355,13 @@ def _shift_raster(
 ) -> xr.DataArray:
     """Shift every (y, x) plane of ``da`` by ``shift`` pixels; lazy on dask input."""
     order = _ORDERS.get(resampling, 1)
-    fill = _fill_value(da)
+    return _per_plane(shift_image, da, shift=shift, order=order, fill=_fill_value(da))
+
+
+def _per_plane(func: Any, da: xr.DataArray, **kwargs: Any) -> xr.DataArray:
+    """Apply ``func(plane, **kwargs)`` to every (y, x) plane; lazy on dask input."""
     return xr.apply_ufunc(
-        shift_image,
+        func,
         da,
         input_core_dims=[["y", "x"]],
         output_core_dims=[["y", "x"]],
@@ -1365,7 +1369,7 @@ def _shift_raster(
         dask="parallelized",
         output_dtypes=[da.dtype],
         dask_gufunc_kwargs={"allow_rechunk": True},
-        kwargs={"shift": shift, "order": order, "fill": fill},
+        kwargs=kwargs,
         keep_attrs=True,
     )
 
@@ -1394,18 +1398,7 @@ def _warp_raster(da: xr.DataArray, matrix: np.ndarray) -> xr.DataArray:
     fill = _fill_value(da)
     if da.dtype.kind in "ui" and not np.isfinite(fill):
         fill = 0.0
-    return xr.apply_ufunc(
-        _warp_plane,
-        da,
-        input_core_dims=[["y", "x"]],
-        output_core_dims=[["y", "x"]],
-        vectorize=True,
-        dask="parallelized",
-        output_dtypes=[da.dtype],
-        dask_gufunc_kwargs={"allow_rechunk": True},
-        kwargs={"matrix": matrix, "fill": fill},
-        keep_attrs=True,
-    )
+    return _per_plane(_warp_plane, da, matrix=matrix, fill=fill)
 
 
 def coregister_series(
