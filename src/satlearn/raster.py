@@ -674,7 +674,7 @@ def info(src: PathLike, *, sensor: str | None = None) -> dict[str, Any]:
                     "name": names[i - 1],
                     "description": ds.descriptions[i - 1],
                     "dtype": ds.dtypes[i - 1],
-                    "nodata": _json_number(ds.nodatavals[i - 1]),
+                    "nodata": json_number(ds.nodatavals[i - 1]),
                     "color_interpretation": ds.colorinterp[i - 1].name,
                     "scale": ds.scales[i - 1],
                     "offset": ds.offsets[i - 1],
@@ -694,7 +694,7 @@ def info(src: PathLike, *, sensor: str | None = None) -> dict[str, Any]:
             "transform": list(ds.transform)[:6],
             "resolution": list(ds.res),
             "bounds": list(ds.bounds),
-            "nodata": _json_number(ds.nodata),
+            "nodata": json_number(ds.nodata),
             "compression": ds.compression.name if ds.compression else None,
             "overviews": ds.overviews(1) if ds.count else [],
             "bands": bands,
@@ -709,11 +709,13 @@ def info(src: PathLike, *, sensor: str | None = None) -> dict[str, Any]:
     return result
 
 
-def _json_number(value: float | None) -> float | str | None:
+def json_number(value: float | None) -> float | int | str | None:
+    """A nodata-like number as JSON allows it: NaN and infinities as strings
+    (the STAC raster extension's spelling), whole numbers as ints."""
     if value is None:
         return None
     if np.isnan(value):
         return "nan"
     if np.isinf(value):
         return "inf" if value > 0 else "-inf"
-    return value
+    return int(value) if float(value).is_integer() else float(value)

@@ -54,6 +54,7 @@ from shapely.geometry import box, mapping, shape
 from satlearn.atomic import atomic_output
 from satlearn.bands import get_sensor, known_band_names, stac_common_name
 from satlearn.errors import InvalidInputError, RasterIOError, SatlearnError
+from satlearn.raster import json_number
 from satlearn.viz.quicklook import to_rgb8
 
 __all__ = ["RASTER_SUFFIXES", "build_catalog", "item_from_raster", "multihash_sha256"]
@@ -227,16 +228,6 @@ def _footprint(facts: _RasterFacts, path: Path) -> tuple[dict[str, Any], list[fl
     return json.loads(shapely.to_geojson(rounded)), [round(float(v), 7) for v in bbox]
 
 
-def _json_nodata(value: float | None) -> float | str | None:
-    if value is None:
-        return None
-    if np.isnan(value):
-        return "nan"
-    if np.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return float(value) if not float(value).is_integer() else int(value)
-
-
 def _rgb_preview(facts: _RasterFacts, names: list[str]) -> np.ndarray:
     wanted = [names.index(b) for b in ("red", "green", "blue") if b in names]
     data = facts.preview[wanted] if len(wanted) == 3 else facts.preview[:1]
@@ -401,7 +392,7 @@ def item_from_raster(
         scale, offset = facts.scales[i], facts.offsets[i]
         raster_bands.append(
             RasterBand.create(
-                nodata=_json_nodata(facts.nodatavals[i]),
+                nodata=json_number(facts.nodatavals[i]),
                 data_type=DataType(facts.dtypes[i]),
                 spatial_resolution=resolution,
                 scale=float(scale) if scale not in (None, 1.0) else None,
