@@ -53,7 +53,15 @@ from satlearn.errors import (
     UnknownBandError,
 )
 
-__all__ = ["gdal_env", "info", "nodata_value", "open_raster", "save_cog", "validate_cog"]
+__all__ = [
+    "gdal_env",
+    "info",
+    "json_number",
+    "nodata_value",
+    "open_raster",
+    "save_cog",
+    "validate_cog",
+]
 
 PathLike = str | os.PathLike[str]
 
