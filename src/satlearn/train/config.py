@@ -1,0 +1,358 @@
+"""The training configuration: pydantic models, read from YAML.
+
+One :class:`TrainConfig` says everything a run needs: the task, where the
+data comes from, which bands, which model, how long and how fast to learn,
+how to augment, the seed, where the bundle goes, and on which device. Unknown
+keys are refused (a misspelt ``learning_rat`` would otherwise be silently
+ignored), and every problem is reported as one
+:class:`~satlearn.errors.InvalidInputError` line naming the key.
+
+Examples
+--------
+>>> config = TrainConfig.model_validate({
+...     "task": "segmentation",
+...     "data": {"kind": "synthetic", "target": "water", "size": 128},
+...     "model": {"name": "unet", "options": {"width": 8}},
+...     "epochs": 2,
+... })
+>>> config.data.chip_size, config.schedule
+(64, 'cosine')
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from satlearn.errors import InvalidInputError
+
+__all__ = [
+    "TASKS",
+    "AugmentConfig",
+    "ChipsSource",
+    "DatasetSource",
+    "EarlyStopping",
+    "ModelConfig",
+    "OutputConfig",
+    "SyntheticSource",
+    "TrainConfig",
+    "format_validation_error",
+    "parse_data_source",
+]
+
+#: The tasks a run can learn.
+TASKS = ("classification", "multilabel", "segmentation", "change", "superres", "detection")
+Task = Literal["classification", "multilabel", "segmentation", "change", "superres", "detection"]
+
+#: Synthetic truths and the task each one trains.
+SYNTHETIC_TARGETS: dict[str, str] = {
+    "water": "segmentation",
+    "landcover": "segmentation",
+    "buildings": "segmentation",
+    "clouds": "segmentation",
+    "change": "change",
+    "superres": "superres",
+    "ships": "detection",
+    "landcover-chips": "classification",
+    "landcover-multilabel": "multilabel",
+}
+
+#: The validation metric each task stops early on by default (all: higher is better).
+DEFAULT_METRIC: dict[str, str] = {
+    "classification": "macro_f1",
+    "multilabel": "f1",
+    "segmentation": "miou",
+    "change": "f1",
+    "superres": "psnr",
+    "detection": "map50",
+}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SyntheticSource(_Strict):
+    """A synthetic scene (:func:`satlearn.synth.make_scene`) cut into chips with a truth.
+
+    ``target`` picks the truth: ``water``, ``landcover``, ``buildings``,
+    ``clouds`` (segmentation masks of date ``date``), ``change`` (date 0 and the
+    last date, ``change_mask``), ``superres`` (the image itself, block-averaged
+    by ``scale`` as input), ``ships`` (ship boxes), ``landcover-chips``
+    (each chip's majority land cover) and ``landcover-multilabel`` (the classes
+    covering at least ``min_fraction`` of a chip). Pixels under thick clouds
+    are left unlabelled for the ground-cover targets.
+    """
+
+    kind: Literal["synthetic"]
+    target: Literal[
+        "water",
+        "landcover",
+        "buildings",
+        "clouds",
+        "change",
+        "superres",
+        "ships",
+        "landcover-chips",
+        "landcover-multilabel",
+    ]
+    size: int = Field(256, ge=64)
+    seed: int = 0
+    sensor: str = "sentinel2_l1c"
+    clouds: bool = True
+    chip_size: int = Field(64, ge=8)
+    stride: int | None = Field(None, ge=1)
+    date: int = Field(0, ge=0)
+    scale: Literal[2, 3, 4] = 2
+    min_fraction: float = Field(0.1, gt=0, le=1)
+
+
+class DatasetSource(_Strict):
+    """A registered dataset reader (:func:`satlearn.datasets.get_dataset`) on a root folder.
+
+    ``split`` is read for training; ``val_split`` for validation, else a
+    ``val_fraction`` of the training samples is held out.
+    """
+
+    kind: Literal["dataset"]
+    name: str
+    root: Path
+    split: str | None = None
+    val_split: str | None = None
+
+
+class ChipsSource(_Strict):
+    """A chip-set folder written by satlearn (read by the ``chips`` dataset reader)."""
+
+    kind: Literal["chips"]
+    root: Path
+    split: str | None = None
+    val_split: str | None = None
+
+
+DataSource = Annotated[SyntheticSource | DatasetSource | ChipsSource, Field(discriminator="kind")]
+
+
+class ModelConfig(_Strict):
+    """A model of :func:`satlearn.models.build_model` by name, with its options."""
+
+    name: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class EarlyStopping(_Strict):
+    """Stop when ``metric`` (on validation) has not improved for ``patience`` epochs.
+
+    ``metric`` defaults to the task's main score (see :data:`DEFAULT_METRIC`);
+    ``val_loss`` is also accepted (lower is better). ``patience`` 0 disables it.
+    """
+
+    metric: str | None = None
+    patience: int = Field(5, ge=0)
+    min_delta: float = Field(0.0, ge=0)
+
+
+class AugmentConfig(_Strict):
+    """Augmentations applied to training samples, identically to image and target.
+
+    ``brightness`` is the half-range of a per-band gain (0.1: x0.9 to x1.1),
+    ``noise`` the standard deviation of Gaussian noise in units of each band's
+    standard deviation, ``crop`` the side of a random crop (None: no crop).
+    """
+
+    flip: bool = True
+    rotate90: bool = True
+    brightness: float = Field(0.0, ge=0, lt=1)
+    noise: float = Field(0.0, ge=0)
+    crop: int | None = Field(None, ge=4)
+
+
+class OutputConfig(_Strict):
+    """Where the bundle goes: ``directory/name/version``; checkpoints and log beside it."""
+
+    directory: Path = Path("models")
+    name: str = "model"
+    version: str = "1"
+    overwrite: bool = False
+    checkpoints: Path | None = None
+
+    @property
+    def bundle_dir(self) -> Path:
+        return self.directory / self.name / self.version
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        if self.checkpoints is not None:
+            return self.checkpoints
+        return self.directory / self.name / f".{self.version}.checkpoints"
+
+
+class TrainConfig(_Strict):
+    """Everything a training run needs (see the module docstring).
+
+    Attributes
+    ----------
+    task : str
+        One of :data:`TASKS`.
+    data : SyntheticSource | DatasetSource | ChipsSource
+        Where samples come from (``kind`` picks the source).
+    bands : list of str, optional
+        Band names to read, in order (default: every band of the source).
+    model : ModelConfig
+        Model name and options.
+    epochs, batch_size, learning_rate, weight_decay
+        The optimisation (AdamW).
+    schedule : {"cosine", "one-cycle"}
+        The learning-rate schedule, stepped every batch.
+    steps_per_epoch : int, optional
+        Cap on the batches of one epoch (quick runs).
+    val_fraction : float
+        Share of samples held out for validation when the source has no
+        validation split.
+    early_stopping, augment, output : sub-configs
+    seed : int
+        Seeds the model initialisation, the shuffling and the augmentations.
+    device : {"auto", "cpu", "cuda"}
+        ``auto`` uses CUDA when present.
+    num_workers : int, optional
+        DataLoader worker processes (default ``min(2, cpus)``).
+    resume : bool
+        Continue from the last checkpoint when one exists.
+    """
+
+    task: Task
+    data: DataSource
+    bands: list[str] | None = None
+    model: ModelConfig
+    epochs: int = Field(10, ge=1)
+    batch_size: int = Field(16, ge=1)
+    learning_rate: float = Field(1e-3, gt=0)
+    schedule: Literal["cosine", "one-cycle"] = "cosine"
+    weight_decay: float = Field(1e-4, ge=0)
+    steps_per_epoch: int | None = Field(None, ge=1)
+    val_fraction: float = Field(0.2, ge=0, lt=1)
+    early_stopping: EarlyStopping = Field(default_factory=EarlyStopping)
+    augment: AugmentConfig = Field(default_factory=AugmentConfig)
+    seed: int = 0
+    output: OutputConfig = Field(default_factory=OutputConfig)
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    num_workers: int | None = Field(None, ge=0)
+    resume: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TrainConfig:
+        if isinstance(self.data, SyntheticSource):
+            wanted = SYNTHETIC_TARGETS[self.data.target]
+            if wanted != self.task:
+                raise ValueError(
+                    f"synthetic target {self.data.target!r} trains task {wanted!r}, "
+                    f"not {self.task!r}"
+                )
+            if self.augment.crop is not None and self.augment.crop > self.data.chip_size:
+                raise ValueError(
+                    f"augment.crop {self.augment.crop} is larger than the chips "
+                    f"({self.data.chip_size})"
+                )
+        if self.bands is not None and len(set(self.bands)) != len(self.bands):
+            raise ValueError(f"bands repeat a name: {self.bands}")
+        return self
+
+    @property
+    def stop_metric(self) -> str:
+        """The validation metric early stopping and the best checkpoint follow."""
+        return self.early_stopping.metric or DEFAULT_METRIC[self.task]
+
+    @classmethod
+    def from_dict(cls, data: Any, *, where: str = "config") -> TrainConfig:
+        """Validate a mapping; problems raise one InvalidInputError naming the keys."""
+        if not isinstance(data, dict):
+            raise InvalidInputError(f"{where}: expected a mapping of settings, got {data!r}")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as err:
+            raise InvalidInputError(format_validation_error(err, where)) from None
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike[str]) -> TrainConfig:
+        """Read and validate a YAML file.
+
+        Relative paths inside it (data roots, output folder) are taken relative
+        to the file's folder, so a config travels with its data.
+
+        Raises
+        ------
+        InvalidInputError
+            Unreadable file, invalid YAML, unknown keys or bad values.
+        """
+        file = Path(os.fspath(path))
+        data = _read_yaml(file)
+        return cls.from_dict(_rebase(data, file.parent), where=f"config {file}")
+
+
+def _read_yaml(file: Path) -> Any:
+    import yaml
+
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as err:
+        raise InvalidInputError(f"config {file}: cannot read: {err.strerror or err}") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        raise InvalidInputError(f"config {file}: not valid YAML: {err}") from None
+
+
+def _rebase(data: Any, base: Path) -> Any:
+    """Make the relative paths of a config mapping relative to ``base``."""
+    if not isinstance(data, dict):
+        return data
+    out = dict(data)
+    for section, keys in (("data", ("root",)), ("output", ("directory", "checkpoints"))):
+        part = out.get(section)
+        if isinstance(part, dict):
+            part = dict(part)
+            for key in keys:
+                value = part.get(key)
+                if isinstance(value, str) and not Path(value).is_absolute():
+                    part[key] = str(base / value)
+            out[section] = part
+    return out
+
+
+def format_validation_error(err: ValidationError, where: str) -> str:
+    """One line per pydantic error: unknown keys named as such, others as ``key: problem``."""
+    problems = []
+    for e in err.errors():
+        # Tagged unions put the tag (e.g. 'synthetic') into the location: drop it.
+        loc = ".".join(str(p) for p in e["loc"] if p not in ("synthetic", "dataset", "chips"))
+        if e["type"] == "extra_forbidden":
+            problems.append(f"unknown key {loc!r}")
+        elif e["type"] == "missing":
+            problems.append(f"missing key {loc!r}")
+        else:
+            msg = e["msg"].removeprefix("Value error, ")
+            problems.append(f"{loc}: {msg}" if loc else msg)
+    return f"{where}: " + "; ".join(problems)
+
+
+class _DataOnly(_Strict):
+    data: DataSource
+
+
+def parse_data_source(
+    data: Any, *, where: str = "data"
+) -> SyntheticSource | DatasetSource | ChipsSource:
+    """Validate a data-source mapping (the ``data`` section of a config).
+
+    Examples
+    --------
+    >>> parse_data_source({"kind": "synthetic", "target": "water"}).size
+    256
+    """
+    try:
+        return _DataOnly.model_validate({"data": data}).data
+    except ValidationError as err:
+        raise InvalidInputError(format_validation_error(err, where)) from None
