@@ -773,8 +773,10 @@ def write_confusion_png(
         raise InvalidInputError(f"cell must be at least 8 pixels, got {cell}")
     font = ImageFont.load_default()
     label_w = max(int(font.getlength(name)) for name in names) + 10
+    title = "reference (rows) x predicted (columns)"
     title_h = 20
-    size = (label_w + n * cell + 4, title_h + label_w + n * cell + 4)
+    width = max(label_w + n * cell + 4, int(font.getlength(title)) + 8)
+    size = (width, title_h + label_w + n * cell + 4)
     image = Image.new("RGB", size, "white")
     draw = ImageDraw.Draw(image)
     rows = matrix.sum(axis=1, keepdims=True)
@@ -783,7 +785,7 @@ def write_confusion_png(
     # White (share 0) to dark blue (share 1), linear in RGB.
     low, high = np.array([255, 255, 255]), np.array([8, 48, 107])
     colours = (low + share[..., None] * (high - low)).round().astype(int)
-    draw.text((4, 4), "reference (rows) x predicted (columns)", fill="black", font=font)
+    draw.text((4, 4), title, fill="black", font=font)
     top = title_h + label_w
     # Column labels rotated: draw each on its own small image, rotate, paste.
     for j, name in enumerate(names):

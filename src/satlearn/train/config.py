@@ -60,6 +60,16 @@ SYNTHETIC_TARGETS: dict[str, str] = {
     "landcover-multilabel": "multilabel",
 }
 
+#: The bundle task each training task writes (what prediction and the server read).
+BUNDLE_TASKS: dict[str, str] = {
+    "classification": "classification",
+    "multilabel": "multilabel-classification",
+    "segmentation": "semantic-segmentation",
+    "change": "change-detection",
+    "superres": "super-resolution",
+    "detection": "object-detection",
+}
+
 #: The validation metric each task stops early on by default (all: higher is better).
 DEFAULT_METRIC: dict[str, str] = {
     "classification": "macro_f1",
@@ -171,13 +181,19 @@ class AugmentConfig(_Strict):
 
 
 class OutputConfig(_Strict):
-    """Where the bundle goes: ``directory/name/version``; checkpoints and log beside it."""
+    """Where the bundle goes: ``directory/name/version``; checkpoints and log beside it.
+
+    ``exporter`` picks the ONNX exporter of
+    :func:`satlearn.models.export.export_bundle` (``legacy``, TorchScript, is
+    several times faster to export; both are checked against torch).
+    """
 
     directory: Path = Path("models")
     name: str = "model"
     version: str = "1"
     overwrite: bool = False
     checkpoints: Path | None = None
+    exporter: Literal["auto", "dynamo", "legacy"] = "auto"
 
     @property
     def bundle_dir(self) -> Path:

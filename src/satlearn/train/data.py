@@ -266,7 +266,7 @@ def adapt_sample(raw: Sample, task: str, index: list[int], *, scale: int = 2) ->
 
 def _split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     order = np.random.default_rng(seed).permutation(n)
-    n_val = int(round(n * fraction))
+    n_val = round(n * fraction)
     if fraction > 0 and n >= 2:
         n_val = min(max(n_val, 1), n - 1)
     return np.sort(order[n_val:]), np.sort(order[:n_val])

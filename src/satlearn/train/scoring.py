@@ -41,6 +41,10 @@ def _nan_to_none(value: float) -> float | None:
     return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
 
 
+def _named(names: Sequence[str], values: Any) -> dict[str, float | None]:
+    return {c: _nan_to_none(float(v)) for c, v in zip(names, values, strict=False)}
+
+
 class Scorer:
     """Base class: :meth:`update` with a batch, :meth:`result` for the metrics."""
 
@@ -75,7 +79,7 @@ class _Classification(Scorer):
             "accuracy": s.accuracy,
             "macro_f1": s.macro_f1,
             "kappa": _nan_to_none(s.kappa),
-            "f1_per_class": {c: _nan_to_none(float(v)) for c, v in zip(self.classes, s.f1)},
+            "f1_per_class": _named(self.classes, s.f1),
             "confusion": s.confusion.tolist(),
         }
 
@@ -108,7 +112,7 @@ class _Multilabel(Scorer):
             "f1": float(2 * tp.sum() / total) if total else float("nan"),
             "macro_f1": float(np.nan_to_num(per_class[present]).mean()) if present.any() else 0.0,
             "subset_accuracy": self.exact / self.samples,
-            "f1_per_class": {c: _nan_to_none(float(v)) for c, v in zip(self.classes, per_class)},
+            "f1_per_class": _named(self.classes, per_class),
         }
 
 
@@ -145,9 +149,8 @@ class _Segmentation(Scorer):
         return {
             "miou": s.miou,
             "accuracy": s.accuracy,
-            "iou_per_class": {c: _nan_to_none(float(v)) for c, v in zip(names, s.iou)},
+            "iou_per_class": _named(names, s.iou),
             "boundary_f1": _nan_to_none(self.boundary.f1),
-            "boundary_tolerance_px": self.tolerance,
             "confusion": s.confusion.tolist(),
         }
 
@@ -253,18 +256,16 @@ class _Detection(Scorer):
         )
         keep = [p[1] >= self.score_threshold for p in self.pred]
         at = detection_scores(
-            [p[0][k] for p, k in zip(self.pred, keep)],
-            [p[1][k] for p, k in zip(self.pred, keep)],
+            [p[0][k] for p, k in zip(self.pred, keep, strict=True)],
+            [p[1][k] for p, k in zip(self.pred, keep, strict=True)],
             [t[0] for t in self.truth],
-            predicted_labels=[p[2][k] for p, k in zip(self.pred, keep)],
+            predicted_labels=[p[2][k] for p, k in zip(self.pred, keep, strict=True)],
             true_labels=[t[1] for t in self.truth],
             n_classes=n,
         )
         return {
             "map50": _nan_to_none(all_scores.map),
-            "ap50_per_class": {
-                c: _nan_to_none(float(v)) for c, v in zip(self.classes, all_scores.ap)
-            },
+            "ap50_per_class": _named(self.classes, all_scores.ap),
             "recall": _nan_to_none(at.recall),
             "precision": _nan_to_none(at.precision),
             "score_threshold": self.score_threshold,
