@@ -7,6 +7,7 @@ it wrote, so tests can read the files back and compare pixel by pixel.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import h5py
@@ -15,6 +16,7 @@ import rasterio
 import scipy.io
 from affine import Affine
 from PIL import Image
+from rasterio.errors import NotGeoreferencedWarning
 
 
 def pattern(
@@ -25,7 +27,7 @@ def pattern(
 
 
 def smooth_rgb(seed: int, height: int, width: int) -> np.ndarray:
-    """A ``(3, y, x)`` uint8 image JPEG keeps within a few levels: smooth ramps, one colour per channel.
+    """A ``(3, y, x)`` uint8 image that JPEG keeps within a few levels: smooth ramps.
 
     Each channel ramps in its own direction, so a reader that swaps channels
     (BGR) or transposes axes is caught even through lossy compression.
@@ -67,8 +69,11 @@ def write_geotiff(
     }
     if crs is not None:
         profile.update(crs=crs, transform=transform)
-    with rasterio.open(path, "w", **profile) as dst:
-        dst.write(image)
+    with warnings.catch_warnings():
+        # Chips published without georeferencing (Planet's) are written as such on purpose.
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(path, "w", **profile) as dst:
+            dst.write(image)
 
 
 def truncate(path: Path, keep: float = 0.5) -> None:
@@ -102,7 +107,7 @@ def one_hot_kxn(labels: np.ndarray, n_classes: int) -> np.ndarray:
 def write_deepsat_mat_v5(
     path: Path, splits: dict[str, tuple[np.ndarray, np.ndarray]], names: list[str]
 ) -> None:
-    """A MATLAB v5 ``sat-N-full.mat`` as scipy writes it (``train_x`` 28x28x4xN, ``train_y`` KxN)."""
+    """A MATLAB v5 ``sat-N-full.mat`` (``train_x`` 28x28x4xN, ``train_y`` KxN) via scipy."""
     k = len(names)
     content: dict[str, object] = {}
     for split, (images, labels) in splits.items():
@@ -133,7 +138,10 @@ def write_deepsat_mat_v73(
             f[f"{split}_x"].attrs["MATLAB_class"] = np.bytes_("uint8")
             f.create_dataset(f"{split}_y", data=one_hot_kxn(labels, k).T)
             f[f"{split}_y"].attrs["MATLAB_class"] = np.bytes_("uint8")
-    header = b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2024 HDF5 schema 1.00 ."
+    header = (
+        b"MATLAB 7.3 MAT-file, Platform: GLNXA64, Created on: Mon Jan  1 00:00:00 2024 "
+        b"HDF5 schema 1.00 ."
+    )
     with path.open("r+b") as fh:
         fh.write(header.ljust(116, b" ") + b"\x00" * 8 + b"\x00\x02IM")
 
@@ -141,7 +149,8 @@ def write_deepsat_mat_v73(
 def write_deepsat_csv(
     root: Path, n_k: int, split: str, images: np.ndarray, labels: np.ndarray
 ) -> None:
-    """Kaggle's ``X_<split>_sat<K>.csv`` (rows of 28*28*4 values, row-major (y, x, band)) and one-hot ``y_``."""
+    """Kaggle's ``X_<split>_sat<K>.csv`` (rows of 28*28*4 values in (y, x, band) C order)
+    and one-hot ``y_<split>_sat<K>.csv``, both without header."""
     x_rows = images.transpose(0, 2, 3, 1).reshape(images.shape[0], -1)
     np.savetxt(root / f"X_{split}_sat{n_k}.csv", x_rows, fmt="%d", delimiter=",")
     y = one_hot_kxn(labels, n_k).T

@@ -94,7 +94,9 @@ def test_mat_not_one_hot_names_file_and_row(tmp_path):
     y = one_hot_kxn(labels, 4)
     y[:, 4] = [1, 1, 0, 0]
     scipy.io.savemat(tmp_path / "sat-4-full.mat", {"train_x": to_matlab_x(images), "train_y": y})
-    with pytest.raises(DatasetError, match=r"sat-4-full.mat, row 4: \[1, 1, 0, 0\] is not a one-hot"):
+    with pytest.raises(
+        DatasetError, match=r"sat-4-full.mat, row 4: \[1, 1, 0, 0\] is not a one-hot"
+    ):
         DeepSatSAT4(tmp_path)
 
 
@@ -177,7 +179,7 @@ def test_csv_label_header_not_one_hot_and_row_count(tmp_path):
     y = tmp_path / "y_train_sat4.csv"
     good = y.read_text()
     y.write_text("a,b,c,d\n" + good)
-    with pytest.raises(DatasetError, match="y_train_sat4.csv: not a headerless one-hot CSV"):
+    with pytest.raises(DatasetError, match=r"y_train_sat4\.csv: not a headerless one-hot CSV"):
         DeepSatSAT4(tmp_path)
     lines = good.splitlines()
     lines[2] = "0,1,1,0"
@@ -191,7 +193,7 @@ def test_csv_label_header_not_one_hot_and_row_count(tmp_path):
     with pytest.raises(DatasetError, match="3 columns, expected 4"):
         DeepSatSAT4(tmp_path)
     y.unlink()
-    with pytest.raises(DatasetError, match="y_train_sat4.csv is missing"):
+    with pytest.raises(DatasetError, match=r"y_train_sat4\.csv is missing"):
         DeepSatSAT4(tmp_path)
 
 
@@ -215,13 +217,13 @@ def test_annotation_csv_checked(tmp_path):
     images, labels = deepsat_arrays(2, 4)
     write_deepsat_csv(tmp_path, 4, "train", images, labels)
     write_deepsat_annotations_csv(tmp_path, 4, ["trees", "barren_land", "grassland", "none"])
-    with pytest.raises(DatasetError, match="sat4annotations.csv: annotations"):
+    with pytest.raises(DatasetError, match=r"sat4annotations\.csv: annotations"):
         DeepSatSAT4(tmp_path)
     (tmp_path / "sat4annotations.csv").write_text("barren_land,1,0,0\n")
     with pytest.raises(DatasetError, match="row 1: 3 flags, expected 4"):
         DeepSatSAT4(tmp_path)
     (tmp_path / "sat4annotations.csv").write_text("barren_land,1,0,zero,0\n")
-    with pytest.raises(DatasetError, match="row 1: expected 'name,0,1,...'"):
+    with pytest.raises(DatasetError, match=r"row 1: expected 'name,0,1,\.\.\.'"):
         DeepSatSAT4(tmp_path)
     write_deepsat_annotations_csv(tmp_path, 4, SAT4_NAMES)
     assert len(DeepSatSAT4(tmp_path)) == 2

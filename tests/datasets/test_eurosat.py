@@ -108,7 +108,10 @@ def test_numbering_sorted_naturally(tmp_path):
     make_rgb(tmp_path, per_class=10)
     ds = EuroSAT(tmp_path)
     forest = [f.name for f in ds.files if f.parent.name == "Forest"]
-    assert forest[:3] == ["Forest_1.jpg", "Forest_2.jpg", "Forest_3.jpg"] and forest[-1] == "Forest_10.jpg"
+    assert (
+        forest[:3] == ["Forest_1.jpg", "Forest_2.jpg", "Forest_3.jpg"]
+        and forest[-1] == "Forest_10.jpg"
+    )
 
 
 def test_truncated_jpeg_among_many_skipped_with_full_verification(tmp_path):

@@ -150,7 +150,7 @@ def test_corrupt_files_skipped_counted_and_described(tmp_path):
     assert info["skipped"] == 2
     assert {Path(s["file"]).name for s in info["skipped_files"]} == {"beach01.tif", "river02.tif"}
     truncated = next(i for i, f in enumerate(header.files) if f.name == "agricultural03.tif")
-    with pytest.raises(DatasetError, match="agricultural03.tif: unreadable"):
+    with pytest.raises(DatasetError, match=r"agricultural03\.tif: unreadable"):
         header[truncated]
     full = UCMerced(tmp_path, verify="full")  # decoding also catches the truncated one
     assert len(full) == 9 and len(full.skipped) == 3
@@ -165,7 +165,7 @@ def test_missing_root_and_empty_layout_say_what_to_fetch(tmp_path):
     with pytest.raises(DatasetError, match=r"no class folders.*UCMerced_LandUse.zip"):
         UCMerced(tmp_path)
     (tmp_path / "Images" / "beach").mkdir(parents=True)
-    with pytest.raises(DatasetError, match="no .tif/.tiff files"):
+    with pytest.raises(DatasetError, match=r"no \.tif/\.tiff files"):
         UCMerced(tmp_path)
 
 
@@ -182,7 +182,7 @@ def test_bad_arguments_rejected(tmp_path):
 def test_read_image_names_unreadable_file(tmp_path):
     path = tmp_path / "x.jpg"
     path.write_bytes(b"\xff\xd8 garbage")
-    with pytest.raises(DatasetError, match="x.jpg: unreadable image"):
+    with pytest.raises(DatasetError, match=r"x\.jpg: unreadable image"):
         read_image(path)
 
 

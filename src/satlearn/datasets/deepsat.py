@@ -105,7 +105,7 @@ class _DeepSat(SampleDataset):
         root: str | os.PathLike[str],
         *,
         split: str = "train",
-        format: Literal["auto", "mat", "csv"] = "auto",  # noqa: A002 - the word users expect
+        format: Literal["auto", "mat", "csv"] = "auto",
         transforms: Transform | None = None,
     ) -> None:
         super().__init__(root, split=split, transforms=transforms)
@@ -116,7 +116,7 @@ class _DeepSat(SampleDataset):
         mat = self.root / f"sat-{self.k}-full.mat"
         x_csv = self.root / f"X_{split}_sat{self.k}.csv"
         if format == "auto":
-            format = "mat" if mat.is_file() else "csv" if x_csv.is_file() else "auto"  # noqa: A001
+            format = "mat" if mat.is_file() else "csv" if x_csv.is_file() else "auto"
         self._h5: h5py.File | None = None
         self._h5_pid = 0
         self._x: np.ndarray | None = None
@@ -234,9 +234,13 @@ class _DeepSat(SampleDataset):
             try:
                 vector = np.array(cells[1:], dtype=np.float64)[np.newaxis]
             except ValueError as exc:
-                raise DatasetError(f"{path}, row {lineno}: expected 'name,0,1,...' ({exc})") from exc
+                raise DatasetError(
+                    f"{path}, row {lineno}: expected 'name,0,1,...' ({exc})"
+                ) from exc
             if vector.shape[1] != self.k:
-                raise DatasetError(f"{path}, row {lineno}: {vector.shape[1]} flags, expected {self.k}")
+                raise DatasetError(
+                    f"{path}, row {lineno}: {vector.shape[1]} flags, expected {self.k}"
+                )
             names[int(one_hot_to_labels(vector, source=str(path), row_offset=lineno)[0])] = cells[0]
         self._check_annotations([names.get(i, "?") for i in range(self.k)], path)
 

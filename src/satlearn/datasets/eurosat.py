@@ -136,7 +136,8 @@ class EuroSATMS(_EuroSATBase):
             raise DatasetError(f"{path}: unreadable image ({exc})") from exc
         if image.shape[0] != len(self.bands):
             raise DatasetError(
-                f"{path}: {image.shape[0]} bands, expected the {len(self.bands)} Sentinel-2 bands of EuroSAT_MS"
+                f"{path}: {image.shape[0]} bands, expected the {len(self.bands)} "
+                "Sentinel-2 bands of EuroSAT_MS"
             )
         return {
             "image": image,

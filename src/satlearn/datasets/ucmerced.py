@@ -267,7 +267,10 @@ class ClassFolderDataset(SampleDataset):
 
     def _download_hint(self) -> str:
         urls = ", ".join(d.url for d in self.downloads)
-        return f"Download {urls} and unpack it into the root (`satlearn datasets download {self.name} ROOT`)."
+        return (
+            f"Download {urls} and unpack it into the root "
+            f"(`satlearn datasets download {self.name} ROOT`)."
+        )
 
     def _scan(self) -> tuple[list[Path], list[int]]:
         index = {name: i for i, name in enumerate(self.classes)}
@@ -278,7 +281,8 @@ class ClassFolderDataset(SampleDataset):
         ):
             if folder.name not in index:
                 raise DatasetError(
-                    f"{self.name}: {folder} is not a known class folder; known: {', '.join(self.classes)}"
+                    f"{self.name}: {folder} is not a known class folder; "
+                    f"known: {', '.join(self.classes)}"
                 )
             for path in sorted(folder.iterdir(), key=_natural_key):
                 if path.suffix.lower() not in self.suffixes or path.name.startswith("."):
