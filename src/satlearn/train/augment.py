@@ -114,12 +114,14 @@ class Augment:
     def _crop(self, out: dict[str, Any], y0: int, x0: int, size: int) -> None:
         for key in _SPATIAL:
             if key in out:
-                out[key] = np.asarray(out[key])[..., y0 : y0 + size, x0 : x0 + size]
+                window = np.asarray(out[key])[..., y0 : y0 + size, x0 : x0 + size]
+                out[key] = np.ascontiguousarray(window)
         if "target" in out:
             s = self.scale
-            out["target"] = np.asarray(out["target"])[
+            window = np.asarray(out["target"])[
                 ..., y0 * s : (y0 + size) * s, x0 * s : (x0 + size) * s
             ]
+            out["target"] = np.ascontiguousarray(window)
         if "boxes" in out:
             boxes = np.asarray(out["boxes"], dtype=np.float32).reshape(-1, 4) - [x0, y0, x0, y0]
             boxes = np.clip(boxes, 0, size)

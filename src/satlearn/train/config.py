@@ -318,7 +318,8 @@ def _read_yaml(file: Path) -> Any:
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as err:
-        raise InvalidInputError(f"config {file}: not valid YAML: {err}") from None
+        problem = " ".join(str(err).split())  # one line, for the CLI
+        raise InvalidInputError(f"config {file}: not valid YAML: {problem}") from None
 
 
 def _rebase(data: Any, base: Path) -> Any:

@@ -219,7 +219,7 @@ class _Adapted(Sequence):
         self, reader: Any, task: str, index: list[int], scale: int, indices: Sequence[int]
     ) -> None:
         self.reader, self.task, self.index, self.scale = reader, task, index, scale
-        self.indices = list(indices)
+        self.indices = [int(i) for i in indices]
 
     def __len__(self) -> int:
         return len(self.indices)

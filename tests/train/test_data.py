@@ -1,0 +1,137 @@
+"""Task samples from synthetic scenes and dataset readers; statistics; the torch dataset."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from satlearn.datasets.base import DATASETS, SampleDataset, register
+from satlearn.errors import NoValidDataError, UnknownBandError
+from satlearn.synth import make_scene
+from satlearn.train.config import parse_data_source
+from satlearn.train.data import (
+    IGNORE,
+    TrainingSet,
+    band_statistics,
+    collate,
+    load_task_data,
+    select_bands,
+)
+
+
+def _synthetic(task, target, **kw):
+    source = parse_data_source({"kind": "synthetic", "target": target, "size": 64, **kw})
+    return load_task_data(task, source, val_fraction=0.25, bands=["green", "red", "nir"])
+
+
+def test_water_chips_pair_with_the_scene_truth() -> None:
+    data = _synthetic("segmentation", "water", chip_size=32)
+    scene = make_scene(64, seed=0, ships=False)
+    assert data.classes == ["other", "water"] and data.bands == ["green", "red", "nir"]
+    assert len(data.train) == 3 and len(data.val) == 1
+    chips = {s["image"].tobytes(): s for s in [*data.train, *data.val]}
+    image = scene.image.sel(band=["green", "red", "nir"]).values[0]
+    water = scene.landcover.values == 0
+    cloud = scene.cloud_mask.values[0]
+    for y in (0, 32):
+        for x in (0, 32):
+            s = chips[np.ascontiguousarray(image[:, y : y + 32, x : x + 32]).tobytes()]
+            want = np.where(cloud[y : y + 32, x : x + 32], IGNORE, water[y : y + 32, x : x + 32])
+            np.testing.assert_array_equal(s["mask"], want)
+
+
+def test_other_synthetic_targets() -> None:
+    sr = _synthetic("superres", "superres", chip_size=16, scale=4)
+    s = sr.train[0]
+    assert s["image"].shape == (3, 4, 4) and s["target"].shape == (3, 16, 16)
+    np.testing.assert_allclose(s["image"][:, 0, 0], s["target"][:, :4, :4].mean(axis=(1, 2)), 1e-6)
+    assert sr.tile_size == 4 and sr.scale == 4
+    change = _synthetic("change", "change", chip_size=32)
+    assert set(change.train[0]) == {"image", "image2", "mask"}
+    assert set(np.unique(change.train[0]["mask"])) <= {0, 1, IGNORE}
+    chips = _synthetic("classification", "landcover-chips", chip_size=16, clouds=False)
+    assert all(0 <= s["label"] < 7 for s in chips.train)
+    multi = _synthetic("multilabel", "landcover-multilabel", chip_size=16, clouds=False)
+    assert multi.train[0]["label"].shape == (7,) and multi.train[0]["label"].sum() >= 1
+    ships = load_task_data("detection", parse_data_source(
+        {"kind": "synthetic", "target": "ships", "size": 128, "chip_size": 32}), val_fraction=0)
+    boxes = np.concatenate([s["boxes"] for s in ships.train])
+    assert len(boxes) >= 1 and np.all(boxes >= 0) and np.all(boxes <= 32)
+    assert ships.val is ships.train  # val_fraction 0: validate on the training chips
+
+
+def test_select_bands_names_the_missing_band() -> None:
+    assert select_bands(["a", "b"], None, "x") == [0, 1]
+    with pytest.raises(UnknownBandError, match="'swir9'.*a, b"):
+        select_bands(["a", "b"], ["swir9"], "scene")
+
+
+def test_band_statistics_equal_numpy_over_all_pixels() -> None:
+    rng = np.random.default_rng(0)
+    samples = [{"image": rng.normal(5, 2, (3, 8, 8)), "image2": rng.normal(1, 1, (3, 8, 8))}
+               for _ in range(5)]  # fmt: skip
+    stack = np.concatenate([np.concatenate([s["image"], s["image2"]], 1) for s in samples], 1)
+    mean, std = band_statistics(samples)
+    np.testing.assert_allclose(mean, stack.reshape(3, -1).mean(1))
+    np.testing.assert_allclose(std, stack.reshape(3, -1).std(1))
+    with pytest.raises(NoValidDataError):
+        band_statistics([])
+    with pytest.raises(NoValidDataError, match="NaN"):
+        band_statistics([{"image": np.full((1, 2, 2), np.nan)}])
+
+
+def test_training_set_normalises_and_collates_variable_boxes() -> None:
+    samples = [{"image": np.full((2, 4, 4), 3.0, np.float32), "boxes": np.zeros((k, 4), np.float32),
+                "box_labels": np.zeros(k, np.int64), "label": 1} for k in (0, 2)]  # fmt: skip
+    ds = TrainingSet(samples, [1.0, 3.0], [2.0, 1.0])
+    batch = collate([ds[0], ds[1]])
+    assert batch["image"].shape == (2, 2, 4, 4) and batch["image"].dtype == torch.float32
+    assert batch["image"][0, 0, 0, 0] == 1.0 and batch["image"][0, 1, 0, 0] == 0.0
+    assert [len(b) for b in batch["boxes"]] == [0, 2]
+    assert batch["label"].tolist() == [1, 1]
+
+
+class _Toy(SampleDataset):
+    name = "toy-test-reader"
+    task = "segmentation"
+    bands = ("red", "green", "nir")
+    classes = ("a", "b")
+
+    def __len__(self) -> int:
+        return 10 if self.split != "val" else 3
+
+    def _load(self, index: int) -> dict:
+        image = np.full((3, 8, 8), index, np.float32)
+        return {"image": image, "image2": image + 1, "mask": np.full((8, 8), index % 2),
+                "label": index % 2, "boxes": np.array([[0, 0, 2, 2]], np.float32)}  # fmt: skip
+
+
+@pytest.fixture
+def toy(tmp_path):
+    register(_Toy)
+    yield tmp_path
+    DATASETS.pop("toy-test-reader")
+
+
+def test_dataset_source_every_task(toy) -> None:
+    src = parse_data_source({"kind": "dataset", "name": "toy-test-reader", "root": str(toy)})
+    seg = load_task_data("segmentation", src, bands=["nir", "red"], val_fraction=0.2)
+    assert seg.bands == ["nir", "red"] and seg.classes == ["a", "b"]
+    assert len(seg.train) == 8 and len(seg.val) == 2
+    assert seg.train[0]["image"].shape == (2, 8, 8) and seg.tile_size == 8
+    assert isinstance(load_task_data("classification", src).train[0]["label"], int)
+    assert load_task_data("multilabel", src).train[0]["label"].dtype == np.float32
+    ch = load_task_data("change", src).train[0]
+    np.testing.assert_array_equal(ch["image2"], ch["image"] + 1)
+    sr = load_task_data("superres", src, scale=4).train[0]
+    assert sr["image"].shape == (3, 2, 2) and sr["target"].shape == (3, 8, 8)
+    det = load_task_data("detection", src).train[0]
+    assert det["boxes"].shape == (1, 4) and det["box_labels"].tolist() == [0]
+    split = parse_data_source(
+        {"kind": "dataset", "name": "toy-test-reader", "root": str(toy), "val_split": "val"}
+    )
+    both = load_task_data("segmentation", split)
+    assert (len(both.train), len(both.val)) == (10, 3)
+    with pytest.raises(UnknownBandError, match="toy-test-reader dataset"):
+        load_task_data("segmentation", src, bands=["swir16"])
