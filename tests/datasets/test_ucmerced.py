@@ -9,7 +9,8 @@ import pytest
 from _classification_fixtures import pattern, truncate, write_plain_tiff
 
 from satlearn.datasets import DatasetError, get_dataset
-from satlearn.datasets.ucmerced import UCMerced, fit_image, read_image, stratified_split
+from satlearn.datasets.images import fit_image, read_image
+from satlearn.datasets.ucmerced import UCMerced, stratified_split
 from satlearn.errors import InvalidInputError
 
 CLASSES = ("agricultural", "beach", "river")

@@ -34,7 +34,7 @@ import numpy as np
 from PIL import Image
 
 from satlearn.datasets.base import DatasetError, Sample, SampleDataset, Transform, register
-from satlearn.datasets.ucmerced import Verify, fit_image, read_image
+from satlearn.datasets.images import Verify, fit_image, read_image
 from satlearn.errors import InvalidInputError
 
 __all__ = ["DraperChronology", "ordering_score"]

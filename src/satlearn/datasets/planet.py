@@ -30,7 +30,7 @@ from typing import Any, Literal
 import numpy as np
 
 from satlearn.datasets.base import DatasetError, Sample, SampleDataset, Transform, register
-from satlearn.datasets.ucmerced import Verify, read_image
+from satlearn.datasets.images import Verify, read_image
 from satlearn.errors import InvalidInputError
 
 __all__ = ["PLANET_LABELS", "PlanetAmazon"]
