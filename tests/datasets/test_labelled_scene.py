@@ -18,6 +18,7 @@ import pyogrio.raw
 import pytest
 import rasterio.warp
 import shapely
+from affine import Affine
 
 from conftest import CRS, TRANSFORM, write_geotiff
 from satlearn.datasets import DatasetError, get_dataset
@@ -201,3 +202,10 @@ def test_raster_problems(tmp_path: Path, lonlat_labels: Path) -> None:
 
 def test_registered() -> None:
     assert get_dataset("labelled-scene") is LabelledScene
+
+
+def test_rotated_raster_is_refused(tmp_path: Path, lonlat_labels: Path) -> None:
+    rotated = TRANSFORM @ Affine.rotation(10)
+    path = write_geotiff(tmp_path / "rot.tif", np.zeros((1, 4, 4), np.uint8), transform=rotated)
+    with pytest.raises(DatasetError, match="rotated rasters are not supported"):
+        LabelledScene(path, lonlat_labels)
