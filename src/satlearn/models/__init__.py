@@ -52,6 +52,7 @@ from satlearn.errors import InvalidInputError
 __all__ = [
     "MODELS",
     "build_model",
+    "decode_detections",
     "default_device",
     "export_bundle",
     "load_torch_model",
@@ -129,5 +130,12 @@ def default_device() -> torch.device:
 
 
 # The architecture modules register themselves on import.
-from satlearn.models import classification, segmentation  # noqa: E402,F401
+from satlearn.models import (  # noqa: E402,F401
+    change,
+    classification,
+    detection,
+    segmentation,
+    superres,
+)
+from satlearn.models.detection import decode_detections  # noqa: E402
 from satlearn.models.export import export_bundle, load_torch_model  # noqa: E402
