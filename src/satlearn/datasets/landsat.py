@@ -42,7 +42,7 @@ import xarray as xr
 from satlearn.bands import Sensor, get_sensor
 from satlearn.datasets.base import DatasetError, Sample, SampleDataset, Transform, register
 from satlearn.errors import InvalidInputError
-from satlearn.raster import _georeference, open_raster
+from satlearn.raster import georeference, open_raster
 
 __all__ = ["Landsat", "LandsatScene", "open_landsat", "read_mtl"]
 
@@ -379,7 +379,7 @@ def open_landsat(
         coords=coords,
         attrs={k: v for k, v in attrs.items() if v is not None},
     )
-    return _georeference(da, first.rio.crs, first.rio.transform(), nodata)
+    return georeference(da, first.rio.crs, first.rio.transform(), nodata)
 
 
 @register

@@ -49,7 +49,7 @@ from rasterio.windows import Window
 from satlearn.bands import Sensor, get_sensor
 from satlearn.datasets.base import DatasetError, Sample, SampleDataset, Transform, register
 from satlearn.errors import InvalidInputError
-from satlearn.raster import _georeference, _pixel_centres
+from satlearn.raster import georeference, pixel_centres
 
 __all__ = ["SafeProduct", "Sentinel2Safe", "open_safe", "read_safe_metadata"]
 
@@ -397,7 +397,7 @@ def open_safe(
             read, chunks=blocks, dtype=np.uint16, meta=np.empty((0, 0, 0), np.uint16)
         )
 
-    ys, xs = _pixel_centres(transform, height, width)
+    ys, xs = pixel_centres(transform, height, width)
     q = product.quantification
     attrs: dict[str, Any] = {
         "sensor": product.sensor,
@@ -423,7 +423,7 @@ def open_safe(
         },
         attrs={k: v for k, v in attrs.items() if v is not None},
     )
-    return _georeference(da, crs, transform, _NODATA)
+    return georeference(da, crs, transform, _NODATA)
 
 
 _SAFE_NAME = re.compile(r"\.SAFE$", re.IGNORECASE)

@@ -125,6 +125,7 @@ import xarray as xr
 from satlearn.errors import CRSMismatchError, InvalidInputError, NoValidDataError
 from satlearn.metrics import BinaryScores, binary_scores
 from satlearn.ops.threshold import auto_threshold
+from satlearn.raster import copy_grid
 
 __all__ = [
     "METHODS",
@@ -854,12 +855,7 @@ def _decide(magnitude: xr.DataArray, method: str, threshold: Any) -> tuple[xr.Da
 
 
 def _georeferenced(result: xr.DataArray, source: xr.DataArray, name: str) -> xr.DataArray:
-    grid_mapping = source.rio.grid_mapping
-    result = result.rename(name)
-    if grid_mapping in source.coords:
-        result = result.assign_coords({grid_mapping: source.coords[grid_mapping]})
-        result.rio.write_grid_mapping(grid_mapping, inplace=True)
-    return result
+    return copy_grid(result.rename(name), source)
 
 
 def _valid_mask(valid: Any, shape: tuple[int, int]) -> Any:

@@ -110,7 +110,7 @@ import xarray as xr
 
 from satlearn.bands import band_positions, band_scale_offset, get_sensor
 from satlearn.errors import InvalidInputError, SatlearnError, UnknownBandError
-from satlearn.raster import nodata_value
+from satlearn.raster import copy_grid, nodata_value
 
 __all__ = [
     "BAND_SYMBOLS",
@@ -1049,11 +1049,7 @@ def _index_attrs(short: str) -> dict[str, str]:
 
 
 def _georeferenced(result: xr.DataArray, source: xr.DataArray) -> xr.DataArray:
-    """Carry the source's grid-mapping coordinate (CRS and GeoTransform) and mark NaN as nodata."""
-    grid_mapping = source.rio.grid_mapping
-    if grid_mapping in source.coords:
-        result = result.assign_coords({grid_mapping: source.coords[grid_mapping]})
-        # inplace: rioxarray would otherwise deep-copy the whole result
-        result.rio.write_grid_mapping(grid_mapping, inplace=True)
+    """Carry the source's grid (CRS and GeoTransform) and mark NaN as nodata."""
+    result = copy_grid(result, source)
     result.rio.write_nodata(np.nan, encoded=False, inplace=True)
     return result
