@@ -200,7 +200,7 @@ class AirbusShips(SampleDataset):
     (2, 4)
     """
 
-    name: ClassVar[str] = "airbus_ships"
+    name: ClassVar[str] = "airbus-ships"
     task: ClassVar[str] = "detection"
     source: ClassVar[str] = (
         "Airbus Ship Detection Challenge, Kaggle 2018 "

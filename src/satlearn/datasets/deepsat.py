@@ -363,7 +363,7 @@ class DeepSatSAT4(_DeepSat):
     'mat v5'
     """
 
-    name = "deepsat_sat4"
+    name = "deepsat-sat4"
     k = 4
     classes = ("barren_land", "trees", "grassland", "none")
     manual_download = (
@@ -386,7 +386,7 @@ class DeepSatSAT6(_DeepSat):
     81000
     """
 
-    name = "deepsat_sat6"
+    name = "deepsat-sat6"
     k = 6
     classes = ("building", "barren_land", "trees", "grassland", "road", "water")
     manual_download = (

@@ -122,7 +122,7 @@ class DraperChronology(SampleDataset):
     ((5, 3, 256, 256), array([3, 1, 5, 2, 4]))
     """
 
-    name = "draper_chronology"
+    name = "draper-chronology"
     task = "ordering"
     source = (
         "Draper Satellite Image Chronology, Kaggle competition 2016 (Draper); "

@@ -105,7 +105,7 @@ class EuroSATMS(_EuroSATBase):
     ('coastal', 'blue', 'green', 'red')
     """
 
-    name = "eurosat_ms"
+    name = "eurosat-ms"
     downloads = (
         # No checksum published that we could confirm: verified by size/extract only.
         Download(

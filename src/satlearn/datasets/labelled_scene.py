@@ -180,7 +180,7 @@ class LabelledScene(SampleDataset):
     True
     """
 
-    name: ClassVar[str] = "labelled_scene"
+    name: ClassVar[str] = "labelled-scene"
     task: ClassVar[str] = "segmentation"
     source: ClassVar[str] = "Your own raster and vector labels (GeoJSON, GeoPackage, shapefile)"
 

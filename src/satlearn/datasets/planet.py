@@ -70,7 +70,7 @@ class PlanetAmazon(SampleDataset):
     37513
     """
 
-    name = "planet_amazon"
+    name = "planet-amazon"
     task = "multilabel"
     source = (
         "Planet: Understanding the Amazon from Space, Kaggle competition 2017 (Planet, SCCON); "

@@ -170,7 +170,7 @@ class SpaceNetBuildings(SampleDataset):
     True
     """
 
-    name: ClassVar[str] = "spacenet_buildings"
+    name: ClassVar[str] = "spacenet-buildings"
     task: ClassVar[str] = "detection"
     source: ClassVar[str] = (
         "SpaceNet 2 / 6 building footprints (https://spacenet.ai), Maxar WorldView imagery, "
