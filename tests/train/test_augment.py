@@ -41,7 +41,8 @@ def test_every_member_gets_the_same_transform(crop) -> None:
         np.testing.assert_array_equal(out["target"], up)
         kept = out["boxes"]
         assert len(kept) == len(out["box_labels"])
-        np.testing.assert_array_equal(np.sort(kept, axis=0), np.sort(_boxes_of(out["mask"]), axis=0))
+        want = _boxes_of(out["mask"])
+        np.testing.assert_array_equal(np.sort(kept, axis=0), np.sort(want, axis=0))
         seen.add(out["image"].tobytes())
         assert out["image"].flags["C_CONTIGUOUS"]
         assert s["mask"][2, 3] == 1  # the input is not modified in place

@@ -69,5 +69,5 @@ def test_missing_file_and_data_source_parser(tmp_path) -> None:
     with pytest.raises(InvalidInputError, match="cannot read"):
         TrainConfig.from_yaml(tmp_path / "absent.yaml")
     assert parse_data_source({"kind": "chips", "root": "x"}).root == Path("x")
-    with pytest.raises(InvalidInputError, match="unknown key 'data.bogus'"):
+    with pytest.raises(InvalidInputError, match=r"unknown key 'data\.bogus'"):
         parse_data_source({"kind": "synthetic", "target": "water", "bogus": 1})

@@ -54,8 +54,11 @@ def test_other_synthetic_targets() -> None:
     assert all(0 <= s["label"] < 7 for s in chips.train)
     multi = _synthetic("multilabel", "landcover-multilabel", chip_size=16, clouds=False)
     assert multi.train[0]["label"].shape == (7,) and multi.train[0]["label"].sum() >= 1
-    ships = load_task_data("detection", parse_data_source(
-        {"kind": "synthetic", "target": "ships", "size": 128, "chip_size": 32}), val_fraction=0)
+    ships = load_task_data(
+        "detection",
+        parse_data_source({"kind": "synthetic", "target": "ships", "size": 128, "chip_size": 32}),
+        val_fraction=0,
+    )
     boxes = np.concatenate([s["boxes"] for s in ships.train])
     assert len(boxes) >= 1 and np.all(boxes >= 0) and np.all(boxes <= 32)
     assert ships.val is ships.train  # val_fraction 0: validate on the training chips
@@ -63,7 +66,7 @@ def test_other_synthetic_targets() -> None:
 
 def test_select_bands_names_the_missing_band() -> None:
     assert select_bands(["a", "b"], None, "x") == [0, 1]
-    with pytest.raises(UnknownBandError, match="'swir9'.*a, b"):
+    with pytest.raises(UnknownBandError, match=r"'swir9'.*a, b"):
         select_bands(["a", "b"], ["swir9"], "scene")
 
 

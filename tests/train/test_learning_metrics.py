@@ -124,7 +124,8 @@ def test_detection_scores_ap_recall_and_classes() -> None:
 
 def test_detection_scores_duplicates_count_once_and_empty_inputs() -> None:
     truth = [np.array([[0, 0, 10, 10]])]
-    s = detection_scores([np.array([[0, 0, 10, 10], [0, 0, 10, 10]])], [np.array([0.9, 0.8])], truth)
+    twice = [np.array([[0, 0, 10, 10], [0, 0, 10, 10]])]
+    s = detection_scores(twice, [np.array([0.9, 0.8])], truth)
     assert s.true_positives == 1 and s.map == 1.0
     none = detection_scores([np.zeros((0, 4))], [np.zeros(0)], truth)
     assert none.map == 0.0 and none.recall == 0.0 and np.isnan(none.precision)

@@ -125,7 +125,7 @@ def test_errors_are_named(tmp_path, monkeypatch) -> None:
     with pytest.raises(InvalidInputError, match="cuda"):
         resolve_device("cuda")
     assert resolve_device("auto").type == "cpu"
-    with pytest.raises(InvalidInputError, match="model.options.num_classes"):
+    with pytest.raises(InvalidInputError, match=r"model\.options\.num_classes"):
         train(_config(tmp_path, model={"name": "unet", "options": {"num_classes": 3}}))
     with pytest.raises(InvalidInputError, match="expected a TrainConfig"):
         train(42)

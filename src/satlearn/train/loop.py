@@ -484,7 +484,7 @@ def train(
                 loss = task_loss(config.task, out, batch, num_classes=len(data.classes))
                 if not torch.isfinite(loss):
                     raise InvalidInputError(
-                        f"the training loss became {float(loss)} at epoch {epoch + 1}, "
+                        f"the training loss became {float(loss.detach())} at epoch {epoch + 1}, "
                         f"batch {i + 1}: lower the learning rate ({config.learning_rate})"
                     )
                 optimizer.zero_grad(set_to_none=True)

@@ -233,10 +233,12 @@ class _Detection(Scorer):
         self.score_threshold = score_threshold
 
     def update(self, output: np.ndarray, batch: dict[str, Any]) -> None:
-        from satlearn.train.detect import decode_centernet
+        from satlearn.models import decode_detections
 
-        size = tuple(np.asarray(batch["image"]).shape[-2:])
-        for i, det in enumerate(decode_centernet(np.asarray(output), len(self.classes), size)):
+        output = np.asarray(output)
+        stride = max(1, round(np.shape(batch["image"])[-2] / output.shape[-2]))
+        # A low floor so mAP sees the whole precision-recall curve.
+        for i, det in enumerate(decode_detections(output, threshold=0.05, stride=stride)):
             self.pred.append(det)
             self.truth.append(
                 (np.asarray(batch["boxes"][i]).reshape(-1, 4), np.asarray(batch["box_labels"][i]))
