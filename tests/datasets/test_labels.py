@@ -356,3 +356,17 @@ def test_round_trip_keeps_a_geographic_crs_grid():
     )
     np.testing.assert_array_equal(back, mask)
     assert all(f["properties"]["area_m2"] is None for f in features)
+
+
+def test_labels_whose_coordinates_cannot_be_in_their_crs_are_named(tmp_path):
+    # Metres in a GeoJSON without a crs member: RFC 7946 reads them as lon/lat.
+    path = tmp_path / "utm.geojson"
+    square = [[[500000, 4e6], [500100, 4e6], [500100, 4.0001e6], [500000, 4e6]]]
+    feature = {
+        "type": "Feature",
+        "properties": {"class": 1},
+        "geometry": {"type": "Polygon", "coordinates": square},
+    }
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
+    with pytest.raises(DatasetError, match=r"utm.geojson: labels in .*cannot be reprojected"):
+        read_vector_labels(path, crs="EPSG:32633")

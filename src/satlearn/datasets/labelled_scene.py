@@ -100,12 +100,13 @@ def _read_labels(
     """
     try:
         features = read_vector_labels(labels_path, attribute=attribute, crs=grid.crs)
-    except CPLE_BaseError as err:
-        # PROJ refuses coordinates that cannot be in the labels' CRS, e.g. metres
-        # in a GeoJSON without a crs member (read as lon/lat by RFC 7946).
+    except DatasetError as err:
+        if not isinstance(err.__cause__, CPLE_BaseError):
+            raise
+        # PROJ refused the labels' coordinates: name the raster too.
         raise DatasetError(
             f"labels {labels_path} (CRS {_labels_crs(labels_path)}) cannot be reprojected to "
-            f"raster {grid.path} (CRS {grid.crs}): {err}; labels in the wrong or an "
+            f"raster {grid.path} (CRS {grid.crs}): {err.__cause__}; labels in the wrong or an "
             "undeclared CRS?"
         ) from err
     geometries = np.array(

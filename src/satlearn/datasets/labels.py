@@ -48,6 +48,7 @@ import rasterio.features
 import rasterio.warp
 import shapely
 from affine import Affine
+from rasterio._err import CPLE_BaseError  # rasterio has no public base class for GDAL errors
 from rasterio.crs import CRS
 from rasterio.errors import CRSError
 from scipy import ndimage
@@ -445,9 +446,17 @@ def read_vector_labels(
     if target is not None and file_crs is not None and target != file_crs:
         present = [i for i, f in enumerate(features) if f.get("geometry") is not None]
         if present:
-            moved = rasterio.warp.transform_geom(
-                file_crs, target, [features[i]["geometry"] for i in present]
-            )
+            try:
+                moved = rasterio.warp.transform_geom(
+                    file_crs, target, [features[i]["geometry"] for i in present]
+                )
+            except CPLE_BaseError as err:
+                # PROJ refuses coordinates that cannot be in the declared CRS, e.g.
+                # metres in a GeoJSON without a crs member (read as lon/lat).
+                raise DatasetError(
+                    f"{path}: labels in {file_crs} cannot be reprojected to {target} ({err}); "
+                    "are they in another, undeclared CRS?"
+                ) from err
             for i, geometry in zip(present, moved, strict=True):
                 features[i] = {**features[i], "geometry": dict(geometry)}
     if like is not None:
