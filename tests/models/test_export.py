@@ -222,3 +222,66 @@ def test_load_puts_the_model_on_the_requested_device(tmp_path):
     path = export(unet(), tmp_path / "b")
     model = load_torch_model(path, device="cpu")
     assert next(model.parameters()).device.type == "cpu"
+
+
+EVERY_MODEL = [
+    ("resnet-classifier", {"num_classes": 3}, 3, ["a", "b", "c"]),
+    ("chip-classifier", {}, 3, ["drop", "keep"]),
+    ("unet", {"num_classes": 1, "depth": 2}, 3, ["land", "water"]),
+    ("siamese-unet", {"num_classes": 1, "depth": 2, "fusion": "concat"}, 6, None),
+    ("early-fusion-unet", {"num_classes": 2, "depth": 2}, 6, ["same", "changed"]),
+    ("srcnn", {"scale": 2}, 3, None),
+    ("vdsr", {"scale": 4, "depth": 3}, 3, None),
+    ("espcn", {"scale": 4}, 3, None),
+    ("centernet", {"num_classes": 2, "depth": 2, "stride": 2}, 3, ["ship", "boat"]),
+]
+
+
+@pytest.mark.parametrize(("name", "options", "channels", "classes"), EVERY_MODEL)
+def test_every_model_round_trips_through_a_bundle(tmp_path, name, options, channels, classes):
+    torch.manual_seed(0)
+    model = build_model(name, in_channels=channels, width=4, **options)
+    dates = getattr(model, "dates", 1)
+    bands = ["red", "green", "blue"][: channels // dates]
+    path = export_bundle(
+        model,
+        tmp_path / name,
+        task=model.task,
+        classes=classes,
+        bands=bands,
+        normalisation={"mean": [0.0] * len(bands), "std": [1.0] * len(bands)},
+        tile_size=16,
+        exporter="legacy",
+    )
+    bundle = read_bundle(path)
+    assert bundle.metadata["output"]["kind"] == model.output["kind"]
+    if dates > 1:
+        assert bundle.metadata["input_layout"]["dates"] == 2
+    session = bundle.session()
+    reloaded = load_torch_model(path)
+    model.eval()
+    for shape in [(1, channels, 16, 16), (3, channels, 19, 13)]:
+        x = torch.randn(*shape)
+        with torch.no_grad():
+            expected = model(x)
+            assert torch.equal(reloaded(x), expected)
+        got = session.run(None, {"input": x.numpy()})[0]
+        assert got.shape == tuple(expected.shape)
+        np.testing.assert_allclose(got, expected.numpy(), atol=1e-4, rtol=0)
+
+
+def test_change_bundles_name_one_dates_bands_and_may_normalise_each_date(tmp_path):
+    model = build_model("siamese-unet", in_channels=4, num_classes=1, width=4, depth=1)
+    per_channel = {"mean": [0.1, 0.2, 0.3, 0.4], "std": [1.0, 1.0, 2.0, 2.0]}
+    path = export(model, tmp_path / "b", bands=["red", "nir"], normalisation=per_channel)
+    meta = read_bundle(path).metadata
+    assert meta["bands"] == ["red", "nir"] and meta["normalisation"] == per_channel
+    with pytest.raises(BundleError, match="differ in length"):
+        export(
+            model,
+            tmp_path / "c",
+            bands=["red", "nir"],
+            normalisation={"mean": [0, 0], "std": [1, 1, 1, 1]},
+        )
+    with pytest.raises(BundleError, match=r"3 bands given per date.*\(2 dates\)"):
+        export(model, tmp_path / "d", bands=["red", "green", "nir"])
