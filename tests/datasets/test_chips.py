@@ -342,3 +342,21 @@ def test_chip_dataset_errors_name_the_folder(tmp_path):
         ChipDataset(tmp_path, split="holdout")
     with pytest.raises(DatasetError, match="chip a in"):
         ChipDataset(tmp_path)[0]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_block_splits_count_chips_and_leave_no_wanted_split_empty(seed):
+    from satlearn.datasets.chips import _block_splits
+
+    # 5 x 5 chips in blocks of 4: blocks of 16, 4, 4 and 1 chips.
+    cells, names = _block_splits(5, 5, 4, (0.8, 0.1, 0.1), seed)
+    counts = np.bincount(cells.ravel(), minlength=3)
+    assert names == ["train", "val", "test"]
+    assert (counts > 0).all()
+    assert counts[0] >= counts[1] and counts[0] >= counts[2]
+    # Blocks stay whole: every 4 x 4 block holds one split.
+    assert len(set(cells[:4, :4].ravel())) == 1
+    # Many blocks: the chip shares follow the fractions.
+    many, _ = _block_splits(40, 40, 4, (0.8, 0.1, 0.1), seed)
+    shares = np.bincount(many.ravel(), minlength=3) / many.size
+    np.testing.assert_allclose(shares, [0.8, 0.1, 0.1], atol=0.06)
