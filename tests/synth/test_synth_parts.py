@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from satlearn.synth.atmosphere import band_params, shadow_offset
+from satlearn.synth.atmosphere import (
+    CIRRUS_DETECTABLE,
+    CIRRUS_PEAK,
+    band_params,
+    cirrus_visible,
+    shadow_offset,
+)
 from satlearn.synth.noise import blockmean2, blur_and_shift, fractal_noise, upsample2
 from satlearn.synth.objects import ship_coverage, ship_polygon
 from satlearn.synth.render import MixedPixels
@@ -48,10 +54,29 @@ def test_material_luts_shape() -> None:
 def test_atmosphere_parameters() -> None:
     p = band_params([(0.443, 0.02), (0.665, 0.03), (1.3735, 0.031), (10.9, 0.6)])
     assert p["path"][0] > p["path"][1] > 0  # blue-heavy path radiance
-    assert p["trans"][2] < 0.05  # the cirrus band barely sees the ground
+    assert p["trans"][2] < 0.01  # the cirrus band barely sees the ground
+    # clear sky over land (reflectance 0.1-0.4) reads about 0.001 in the cirrus band
+    assert 0.0005 < p["path"][2] + 0.25 * p["trans"][2] < 0.002
     assert p["cirrus"][2] > 5 * p["cirrus"][1]
     assert 0.6 < p["cloud"][1] < 0.8
     assert p["path"][3] == 0.0
+
+
+def test_cirrus_band_absorption_leaves_neighbour_bands_alone() -> None:
+    # The saturated 1.38 µm line must not darken the SWIR band next to it.
+    p = band_params([(1.3735, 0.031), (1.6137, 0.091), (1.14, 0.02)])
+    assert p["trans"][1] > 0.99
+    assert p["path"][1] > 0.003
+
+
+def test_cirrus_visible_is_the_cirrus_band_detection_level() -> None:
+    just = CIRRUS_DETECTABLE / CIRRUS_PEAK
+    ci = np.array([0.0, 0.9 * just, 1.1 * just, 0.5], np.float32)
+    assert cirrus_visible(ci).tolist() == [False, False, True, True]
+    # a thick cloud's semi-transparent edge is visible too; its faint halo is not
+    cloud = np.array([0.0, 0.005, 0.05, 0.3], np.float32)
+    assert cirrus_visible(np.zeros(4), cloud).tolist() == [False, False, True, True]
+    assert cirrus_visible(ci, cloud).dtype == bool
 
 
 def test_shadow_offset_points_away_from_sun() -> None:

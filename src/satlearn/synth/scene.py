@@ -82,7 +82,11 @@ class SyntheticScene:
         bool / uint8 (y, x): explicit change events between date 0 and the
         last date; types index :data:`CHANGE_TYPES`.
     cloud_mask, cirrus_mask, shadow_mask, ship_mask, buildings_mask : xarray.DataArray
-        bool (time, y, x). Cirrus and shadow exclude thick-cloud pixels.
+        bool (time, y, x). Cirrus and shadow exclude thick-cloud pixels. The
+        cirrus mask is detectable thin cloud (cirrus, and the semi-transparent
+        edges of thick clouds): where it adds more than 0.01 to the 1.375 µm
+        (cirrus band) reflectance, over a clear-sky level of about 0.001
+        (:func:`satlearn.synth.atmosphere.cirrus_visible`).
     ships : list of dict
         One dict per ship per date (see :func:`make_scene`).
     misregistration : tuple of (float, float)
@@ -533,7 +537,7 @@ def make_scene(
             )
             cloud_mask[t] = op > 0.5
             shadow_mask[t] = (sh > 0.5) & ~cloud_mask[t]
-            cirrus_mask[t] = (ci > 0.15) & ~cloud_mask[t]
+            cirrus_mask[t] = atmosphere.cirrus_visible(ci, op) & ~cloud_mask[t]
         else:
             op = sh = ci = None
         date_ships: list[dict[str, Any]] = []
