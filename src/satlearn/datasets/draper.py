@@ -147,13 +147,9 @@ class DraperChronology(SampleDataset):
     ) -> None:
         super().__init__(root, split=split, transforms=transforms)
         if split not in ("train", "test"):
-            raise InvalidInputError(
-                f"draper_chronology: split must be 'train' or 'test': {split!r}"
-            )
+            raise InvalidInputError(f"{self.name}: split must be 'train' or 'test': {split!r}")
         if verify not in ("none", "header", "full"):
-            raise InvalidInputError(
-                f"draper_chronology: verify must be none, header or full: {verify!r}"
-            )
+            raise InvalidInputError(f"{self.name}: verify must be none, header or full: {verify!r}")
         self.seed = seed
         self.image_size = image_size
         folder = next(
@@ -161,7 +157,7 @@ class DraperChronology(SampleDataset):
         )
         if folder is None:
             raise DatasetError(
-                f"draper_chronology: neither {split}_sm nor {split} in {self.root}. "
+                f"{self.name}: neither {split}_sm nor {split} in {self.root}. "
                 f"{self.manual_download}"
             )
         self.folder = folder
@@ -178,7 +174,7 @@ class DraperChronology(SampleDataset):
             else:
                 self.sets.append((set_id, files))
         if not self.sets and not self.skipped:
-            raise DatasetError(f"draper_chronology: no setN_D.jpeg files in {folder}")
+            raise DatasetError(f"{self.name}: no setN_D.jpeg files in {folder}")
 
     @staticmethod
     def _check_set(days: dict[int, Path], verify: str) -> tuple[str, list[Path]]:

@@ -97,15 +97,11 @@ class PlanetAmazon(SampleDataset):
     ) -> None:
         super().__init__(root, split=split, transforms=transforms)
         if split not in ("train", "test"):
-            raise InvalidInputError(
-                f"planet_amazon: split must be 'train' or 'test', got {split!r}"
-            )
+            raise InvalidInputError(f"{self.name}: split must be 'train' or 'test', got {split!r}")
         if format not in ("jpg", "tif"):
-            raise InvalidInputError(f"planet_amazon: format must be 'jpg' or 'tif', got {format!r}")
+            raise InvalidInputError(f"{self.name}: format must be 'jpg' or 'tif', got {format!r}")
         if verify not in ("none", "header", "full"):
-            raise InvalidInputError(
-                f"planet_amazon: verify must be none, header or full: {verify!r}"
-            )
+            raise InvalidInputError(f"{self.name}: verify must be none, header or full: {verify!r}")
         self.format = format
         self.bands = (
             ("red", "green", "blue") if format == "jpg" else ("blue", "green", "red", "nir")
@@ -127,7 +123,7 @@ class PlanetAmazon(SampleDataset):
 
     def _read_table(self, path: Path, *, labelled: bool) -> tuple[list[str], np.ndarray | None]:
         if not path.is_file():
-            raise DatasetError(f"planet_amazon: {path} not found. {self.manual_download}")
+            raise DatasetError(f"{self.name}: {path} not found. {self.manual_download}")
         index = {tag: i for i, tag in enumerate(PLANET_LABELS)}
         with path.open(newline="") as fh:
             reader = csv.reader(fh)
