@@ -115,28 +115,36 @@ def _write_zarr(cube: Any, dst: Path) -> None:
             shutil.rmtree(partial, ignore_errors=True)
 
 
+# Options the cube and composite commands share.
+Resolution = Annotated[float | None, typer.Option(help="Pixel size in CRS units; default: native.")]
+OutputCRS = Annotated[str | None, typer.Option(help="Output CRS; default: the items' own.")]
+BBox = Annotated[
+    str | None, typer.Option(help="WEST,SOUTH,EAST,NORTH in degrees: load only this box.")
+]
+DateTime = Annotated[
+    str | None, typer.Option(help="RFC 3339 instant or interval (a/b, open ends '..').")
+]
+Collections = Annotated[str | None, typer.Option(help="Comma-separated collection ids.")]
+Resampling = Annotated[str, typer.Option(help="nearest, bilinear, average, ...")]
+Chunk = Annotated[int, typer.Option(help="Block size (pixels) of the lazy load.")]
+
+
 @app.command()
 @errors_to_one_line
 def cube(
     catalog: Annotated[str, typer.Argument(help="A STAC catalogue (catalog.json path or URL).")],
     dst: Annotated[Path, typer.Argument(help="Output: OUT.tif (a COG) or OUT.zarr.")],
     bands: Annotated[str, typer.Option(help="Comma-separated band names, such as red,nir.")],
-    resolution: Annotated[
-        float | None, typer.Option(help="Pixel size in CRS units; default: native.")
-    ] = None,
-    crs: Annotated[str | None, typer.Option(help="Output CRS; default: the items' own.")] = None,
-    bbox: Annotated[
-        str | None, typer.Option(help="WEST,SOUTH,EAST,NORTH in degrees: load only this box.")
-    ] = None,
-    datetime: Annotated[
-        str | None, typer.Option(help="RFC 3339 instant or interval (a/b, open ends '..').")
-    ] = None,
-    collections: Annotated[str | None, typer.Option(help="Comma-separated collection ids.")] = None,
-    resampling: Annotated[str, typer.Option(help="nearest, bilinear, average, ...")] = "nearest",
+    resolution: Resolution = None,
+    crs: OutputCRS = None,
+    bbox: BBox = None,
+    datetime: DateTime = None,
+    collections: Collections = None,
+    resampling: Resampling = "nearest",
     groupby: Annotated[
         str, typer.Option(help="solar_day, time or none (one step per item).")
     ] = "solar_day",
-    chunk: Annotated[int, typer.Option(help="Block size (pixels) of the lazy load.")] = 1024,
+    chunk: Chunk = 1024,
 ) -> None:
     """Stack a catalogue's items into a (time, band, y, x) cube: a COG or a Zarr store.
 
@@ -179,19 +187,13 @@ def composite(
         str,
         typer.Option(help=f"Clouds to leave out: {', '.join(_CLOUD_MASKS)}."),
     ] = "none",
-    resolution: Annotated[
-        float | None, typer.Option(help="Pixel size in CRS units; default: native.")
-    ] = None,
-    crs: Annotated[str | None, typer.Option(help="Output CRS; default: the items' own.")] = None,
-    bbox: Annotated[
-        str | None, typer.Option(help="WEST,SOUTH,EAST,NORTH in degrees: only this box.")
-    ] = None,
-    datetime: Annotated[
-        str | None, typer.Option(help="RFC 3339 instant or interval (a/b, open ends '..').")
-    ] = None,
-    collections: Annotated[str | None, typer.Option(help="Comma-separated collection ids.")] = None,
-    resampling: Annotated[str, typer.Option(help="nearest, bilinear, average, ...")] = "nearest",
-    chunk: Annotated[int, typer.Option(help="Block size (pixels) of the lazy load.")] = 1024,
+    resolution: Resolution = None,
+    crs: OutputCRS = None,
+    bbox: BBox = None,
+    datetime: DateTime = None,
+    collections: Collections = None,
+    resampling: Resampling = "nearest",
+    chunk: Chunk = 1024,
 ) -> None:
     """Cloud-free median composite of a catalogue's items into a COG."""
     from satlearn.cube import median_composite
