@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 
 import pytest
 import torch
@@ -146,3 +147,25 @@ def test_resume_refuses_a_checkpoint_of_another_model(tmp_path) -> None:
     train(config, model=_tiny(), export=False)
     with pytest.raises(InvalidInputError, match="does not fit this model"):
         train(config.model_copy(update={"resume": True}), model=_tiny(classes=5), export=False)
+
+
+def test_mapping_and_yaml_configs_and_capped_epochs(tmp_path) -> None:
+    import yaml
+
+    config = _config(tmp_path, epochs=1, steps_per_epoch=1).model_dump(mode="json")
+    from_dict = train(config, model=_tiny(), export=False)
+    path = tmp_path / "train.yaml"
+    path.write_text(yaml.safe_dump(config))
+    from_yaml = train(path, model=_tiny(), export=False)
+    assert _same(_weights(from_dict.model), _weights(from_yaml.model))
+    # One batch of 4 chips per epoch: the optimiser stepped once.
+    state = json.loads((from_dict.checkpoint_dir / "state.json").read_text())
+    assert state["scheduler"]["last_epoch"] == 1
+
+
+def test_unreadable_checkpoint_is_named(tmp_path) -> None:
+    config = _config(tmp_path, epochs=1)
+    result = train(config, model=_tiny(), export=False)
+    (result.checkpoint_dir / "optimizer.safetensors").write_bytes(b"not a tensor file")
+    with pytest.raises(InvalidInputError, match="cannot read"):
+        train(config.model_copy(update={"resume": True}), model=_tiny(), export=False)

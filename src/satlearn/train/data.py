@@ -272,17 +272,6 @@ def _split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
-class _Subset(Sequence):
-    def __init__(self, base: Sequence[Sample], indices: Sequence[int]) -> None:
-        self.base, self.indices = base, list(indices)
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def __getitem__(self, i: int) -> Sample:  # type: ignore[override]
-        return self.base[self.indices[i]]
-
-
 def load_task_data(
     task: str,
     source: SyntheticSource | DatasetSource | ChipsSource,

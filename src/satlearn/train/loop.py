@@ -182,14 +182,12 @@ def _save_checkpoint(
     directory.mkdir(parents=True, exist_ok=True)
     weights = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     opt = optimizer.state_dict()
-    tensors: dict[str, torch.Tensor] = {}
-    scalars: dict[str, dict[str, Any]] = {}
-    for pid, pstate in opt["state"].items():
-        for key, value in pstate.items():
-            if torch.is_tensor(value):
-                tensors[f"state.{pid}.{key}"] = value.detach().cpu().contiguous()
-            else:
-                scalars.setdefault(str(pid), {})[key] = value
+    # AdamW's state is all tensors (step, exp_avg, exp_avg_sq): flattened names.
+    tensors = {
+        f"state.{pid}.{key}": torch.as_tensor(value).detach().cpu().contiguous()
+        for pid, pstate in opt["state"].items()
+        for key, value in pstate.items()
+    }
     tensors["rng.torch"] = torch.get_rng_state()
     with atomic_output(directory / _MODEL_FILE) as tmp:
         save_file(weights, str(tmp))
@@ -199,7 +197,7 @@ def _save_checkpoint(
     write_json(
         {
             **state,
-            "optimizer": {"param_groups": opt["param_groups"], "scalars": scalars},
+            "optimizer": {"param_groups": opt["param_groups"]},
             "scheduler": scheduler.state_dict(),
         },
         directory / _STATE_FILE,
@@ -219,9 +217,7 @@ def _load_checkpoint(
         state = json.loads((directory / _STATE_FILE).read_text(encoding="utf-8"))
         weights = load_file(str(directory / _MODEL_FILE))
         tensors = load_file(str(directory / _OPTIM_FILE))
-    except (OSError, ValueError) as err:  # safetensors raises its own errors as ValueError-like
-        raise InvalidInputError(f"{where}: cannot read: {err}") from None
-    except Exception as err:  # SafetensorError does not derive from a builtin we can name
+    except Exception as err:  # OSError, JSON errors, safetensors' own SafetensorError
         raise InvalidInputError(f"{where}: cannot read: {err}") from None
     try:
         model.load_state_dict(weights)
@@ -234,8 +230,6 @@ def _load_checkpoint(
         if name.startswith("state."):
             _, pid, key = name.split(".", 2)
             opt_state.setdefault(int(pid), {})[key] = value
-    for pid, values in state["optimizer"]["scalars"].items():
-        opt_state.setdefault(int(pid), {}).update(values)
     optimizer.load_state_dict(
         {"state": opt_state, "param_groups": state["optimizer"]["param_groups"]}
     )
