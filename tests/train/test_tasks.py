@@ -121,3 +121,21 @@ def test_superres_scale_must_agree(tmp_path) -> None:
     config = _config(tmp_path, "superres", model={"name": "espcn", "options": {"scale": 4}})
     with pytest.raises(InvalidInputError, match="scale 4 differs"):
         train(config)
+
+
+def test_chip_set_folder_trains_and_evaluates(tmp_path) -> None:
+    from satlearn.datasets.chips import write_chip_set
+    from satlearn.synth import make_scene
+
+    scene = make_scene(64, seed=4, ships=False, clouds=False)
+    water = (scene.landcover == 0).astype("uint8")
+    image = scene.image.isel(time=0).sel(band=["blue", "green", "red", "nir"])
+    write_chip_set(image, water, tmp_path / "chips", size=16, overlap=0, split=(0.5, 0.5),
+                   block=1, class_names=["other", "water"])  # fmt: skip
+    config = _config(tmp_path, "segmentation", epochs=2,
+                     data={"kind": "chips", "root": str(tmp_path / "chips")})  # fmt: skip
+    result = train(config)
+    assert len(result.data.train) + len(result.data.val) == 16
+    assert result.data.classes == ["other", "water"]
+    report = evaluate(result.bundle, tmp_path / "chips")
+    assert report["samples"] == 16 and 0 <= report["metrics"]["miou"] <= 1

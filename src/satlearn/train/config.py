@@ -135,12 +135,16 @@ class DatasetSource(_Strict):
 
 
 class ChipsSource(_Strict):
-    """A chip-set folder written by satlearn (read by the ``chips`` dataset reader)."""
+    """A chip-set folder written by :func:`satlearn.datasets.chips.write_chip_set`.
+
+    Trains on its ``train`` chips and validates on its ``val`` chips (its
+    spatial-block split); ``split: null`` reads every chip.
+    """
 
     kind: Literal["chips"]
     root: Path
-    split: str | None = None
-    val_split: str | None = None
+    split: str | None = "train"
+    val_split: str | None = "val"
 
 
 DataSource = Annotated[SyntheticSource | DatasetSource | ChipsSource, Field(discriminator="kind")]

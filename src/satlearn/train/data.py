@@ -334,11 +334,11 @@ def load_task_data(
         raise NoValidDataError(f"{name}: no sample under {source.root}")
     where = f"{name} dataset at {source.root}"
     index = select_bands(list(reader.bands), bands, where)
-    if source.val_split is not None:
-        val_reader = cls(source.root, split=source.val_split)
+    val_reader = cls(source.root, split=source.val_split) if source.val_split else None
+    if val_reader is not None and len(val_reader):
         train = _Adapted(reader, task, index, scale, range(len(reader)))
         val = _Adapted(val_reader, task, index, scale, range(len(val_reader)))
-    else:
+    else:  # no validation split (or an empty one): hold out a fraction
         train_idx, val_idx = _split(len(reader), val_fraction, seed)
         train = _Adapted(reader, task, index, scale, train_idx)
         val = _Adapted(reader, task, index, scale, val_idx) if len(val_idx) else train

@@ -77,7 +77,7 @@ def _samples(data: Any, task: str, bands: list[str], scale: int) -> tuple[Any, d
         if isinstance(data, str | os.PathLike):
             path = Path(os.fspath(data))
             if path.is_dir():
-                data = {"kind": "chips", "root": str(path)}
+                data = {"kind": "chips", "root": str(path), "split": None, "val_split": None}
             elif path.is_file():
                 data = _rebase_any(_read_yaml(path), path.parent)
             else:
