@@ -173,5 +173,8 @@ def finish_band(
         toa += scratch
     blur_and_shift(surf, sigma, (-shift[0], -shift[1]), out=out)
     add_sensor_noise(out, rng, float(atm["snr"][b]), work=work)
-    np.maximum(out, 0.0, out=out)
+    # Floor at one L1C digital number (1e-4), not 0: real valid pixels are
+    # never DN 0, which is nodata, and the cirrus band of clear water is dark
+    # enough (~0.0008) for noise to reach 0 otherwise.
+    np.maximum(out, _F32(1e-4), out=out)
     return out
