@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -169,3 +170,22 @@ def test_unreadable_checkpoint_is_named(tmp_path) -> None:
     (result.checkpoint_dir / "optimizer.safetensors").write_bytes(b"not a tensor file")
     with pytest.raises(InvalidInputError, match="cannot read"):
         train(config.model_copy(update={"resume": True}), model=_tiny(), export=False)
+
+
+def test_samples_in_memory_replace_the_config_source(tmp_path) -> None:
+    from satlearn.train.data import TaskData
+
+    gen = np.random.default_rng(0)
+    # Class = whether band 0 is bright: learnable from in-memory chips only.
+    images = gen.normal(size=(24, 3, 8, 8)).astype(np.float32)
+    labels = np.arange(24) % 2
+    images[:, 0] += 3 * labels[:, None, None]
+    samples = [{"image": images[i], "label": int(labels[i])} for i in range(24)]
+    data = TaskData("classification", samples, samples, ["a", "b", "c"], ["no", "yes"], 8)
+    config = _config(tmp_path, epochs=6, augment={"brightness": 0.0, "noise": 0.0})
+    result = train(config, model=_tiny(classes=2), data=data, export=False)
+    assert result.data is data
+    assert result.metrics["accuracy"] == 1.0
+    assert result.normalisation["mean"][0] == pytest.approx(images[:, 0].mean(), abs=1e-4)
+    with pytest.raises(InvalidInputError, match="segmentation samples"):
+        train(config, data=TaskData("segmentation", samples, samples, [], [], 8), export=False)

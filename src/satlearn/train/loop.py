@@ -363,6 +363,7 @@ def train(
     config: TrainConfig | Mapping[str, Any] | str | os.PathLike[str],
     *,
     model: torch.nn.Module | None = None,
+    data: TaskData | None = None,
     export: bool = True,
     progress: bool | None = None,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
@@ -377,6 +378,11 @@ def train(
     model : torch.nn.Module, optional
         A ready model instead of ``config.model`` (it must take the task's
         input and give the task's output; see :mod:`satlearn.models`).
+    data : TaskData, optional
+        Samples already in memory (e.g. cut by the caller from a real scene
+        that no reader covers) instead of those of ``config.data``, which is
+        then not read; ``config.bands`` is not applied either (the samples'
+        bands are ``data.bands``).
     export : bool
         Write the bundle (``config.output``) at the end.
     progress : bool, optional
@@ -397,15 +403,18 @@ def train(
     """
     config = _coerce(config)
     device = resolve_device(config.device)
-    scale = config.model.options.get("scale", 2)
-    data = load_task_data(
-        config.task,
-        config.data,
-        bands=config.bands,
-        val_fraction=config.val_fraction,
-        seed=config.seed,
-        scale=int(scale) if isinstance(scale, int) else 2,
-    )
+    if data is None:
+        scale = config.model.options.get("scale", 2)
+        data = load_task_data(
+            config.task,
+            config.data,
+            bands=config.bands,
+            val_fraction=config.val_fraction,
+            seed=config.seed,
+            scale=int(scale) if isinstance(scale, int) else 2,
+        )
+    elif data.task != config.task:
+        raise InvalidInputError(f"data holds {data.task} samples, the config trains {config.task}")
     if export and config.output.bundle_dir.exists() and not config.output.overwrite:
         # Refuse before spending the training time, not after.
         from satlearn.errors import BundleError
