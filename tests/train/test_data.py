@@ -41,6 +41,16 @@ def test_water_chips_pair_with_the_scene_truth() -> None:
             np.testing.assert_array_equal(s["mask"], want)
 
 
+def test_cloud_chips_mark_thick_cloud_and_cirrus_and_label_every_pixel() -> None:
+    data = _synthetic("segmentation", "clouds", chip_size=64, seed=1)
+    scene = make_scene(64, seed=1, ships=False)
+    want = scene.cloud_mask.values[0] | scene.cirrus_mask.values[0]
+    thick = scene.cloud_mask.values[0]
+    assert scene.cirrus_mask.values[0].any() and not np.array_equal(want, thick)
+    [sample] = data.train
+    np.testing.assert_array_equal(sample["mask"], want)  # clouds are never unlabelled
+
+
 def test_other_synthetic_targets() -> None:
     sr = _synthetic("superres", "superres", chip_size=16, scale=4)
     s = sr.train[0]

@@ -89,11 +89,13 @@ class SyntheticSource(_Strict):
     """A synthetic scene (:func:`satlearn.synth.make_scene`) cut into chips with a truth.
 
     ``target`` picks the truth: ``water``, ``landcover``, ``buildings``,
-    ``clouds`` (segmentation masks of date ``date``), ``change`` (date 0 and the
-    last date, ``change_mask``), ``superres`` (the image itself, block-averaged
-    by ``scale`` as input), ``ships`` (ship boxes), ``landcover-chips``
-    (each chip's majority land cover) and ``landcover-multilabel`` (the classes
-    covering at least ``min_fraction`` of a chip). Pixels under thick clouds
+    ``clouds`` (segmentation masks of date ``date``; ``clouds`` is thick cloud
+    or detectable cirrus, as :func:`satlearn.ops.clouds.cloud_mask` defines
+    cloud), ``change`` (date 0 and the last date, ``change_mask``),
+    ``superres`` (the image itself, block-averaged by ``scale`` as input),
+    ``ships`` (ship boxes), ``landcover-chips`` (each chip's majority land
+    cover) and ``landcover-multilabel`` (the classes covering at least
+    ``min_fraction`` of a chip). Pixels under thick clouds
     are left unlabelled for the ground-cover targets.
     """
 

@@ -146,7 +146,9 @@ def _synthetic(
             "water": (cover == 0, ["other", "water"]),
             "landcover": (cover, list(LAND_COVER_CLASSES)),
             "buildings": (scene.buildings_mask.values[date], ["background", "building"]),
-            "clouds": (clouds[date], ["clear", "cloud"]),
+            # Cloud = thick cloud or detectable cirrus: what
+            # satlearn.ops.clouds.cloud_mask calls cloud ("thin cirrus included").
+            "clouds": (clouds[date] | scene.cirrus_mask.values[date], ["clear", "cloud"]),
         }[target]
         cloudy = np.zeros_like(clouds[date]) if target == "clouds" else clouds[date]
         masks = masked(truth, cloudy)
