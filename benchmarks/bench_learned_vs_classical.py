@@ -1,0 +1,404 @@
+"""Each learned task against its classical counterpart, on a held-out synthetic scene.
+
+What is compared, in the same run: a model trained with :func:`satlearn.train.train`
+on chips of one synthetic scene (``make_scene(--train-size, seed=--train-seed)``)
+and the classical method of :mod:`satlearn.ops` for the same task, both scored
+on *another* scene (``make_scene(--test-size, seed=--test-seed)``, never seen in
+training: no training pixel is ever scored). The model runs once over the
+whole test image (every model here is fully convolutional), normalised with
+the statistics of its training chips.
+
+=============  ==============================  ===================================  ==================
+task           learned                         classical                            score (test scene)
+=============  ==============================  ===================================  ==================
+water          U-Net                           ``ops.water.water_mask`` (MNDWI,     IoU vs landcover ==
+                                               edge-Otsu)                           water, thick cloud
+                                                                                    left out
+change         Siamese U-Net (difference)      ``ops.change.detect_change``:        F1 vs change_mask,
+                                               difference, cva, irmad (the best     cloud/shadow on
+                                               on the test scene is reported)       either date left out
+clouds         U-Net                           ``ops.clouds.cloud_mask("rules")``   IoU/F1 vs cloud |
+                                                                                    cirrus
+superres x2    ESPCN (bicubic + residual)      bicubic                              PSNR/SSIM, Wald:
+                                                                                    2x2 block mean down,
+                                                                                    x2 up, vs original
+ships          CenterNet (stride 2)            ``ops.ships.detect_ships`` (CFAR)    P/R/F1,
+                                                                                    ``score_ships``
+                                                                                    (centroid in box)
+land cover     U-Net (7 classes)               random forest (``ml.train_pixel_     accuracy, macro-F1,
+                                               classifier`` on the training         thick cloud left out
+                                               scene) and k-means (k=7, named by
+                                               Hungarian matching on the *test*
+                                               truth: an optimistic bound)
+=============  ==============================  ===================================  ==================
+
+Choosing the best classical change method on the test scene, and naming
+k-means clusters with the test truth, favour the classical side: the learned
+models get no such help. The change model's decision threshold is the one
+that maximises F1 on its own validation chips (training scene), not 0.5:
+changes are ~1 % of the pixels, and a plain BCE logit is under-confident.
+
+Times: training wall time (data, training, per-epoch validation; no bundle
+export) and prediction / classical time on the test scene. torch runs on one
+thread (``--threads``): on shared 2-core machines two threads spin against
+each other. Ratios printed: learned / classical (higher is better for every
+score here).
+
+Run: ``python benchmarks/bench_learned_vs_classical.py [--tasks water change ...]
+[--epochs-scale 1.0]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from satlearn.metrics import binary_scores, class_scores
+from satlearn.synth import make_scene
+
+TASKS = ("water", "change", "clouds", "superres", "ships", "landcover")
+
+#: Per task: training config (data / model / optimisation), small enough for a
+#: few CPU minutes each on one thread.
+CONFIGS: dict[str, dict[str, Any]] = {
+    "water": {
+        "task": "segmentation",
+        "data": {"target": "water", "chip_size": 64, "stride": 32},
+        "model": {"name": "unet", "options": {"width": 16, "depth": 3}},
+        "epochs": 12,
+        "steps_per_epoch": 20,
+        "batch_size": 16,
+        "learning_rate": 3e-3,
+    },
+    "change": {
+        "task": "change",
+        "data": {"target": "change", "chip_size": 64, "stride": 32},
+        "model": {"name": "siamese-unet", "options": {"width": 16, "depth": 3}},
+        "epochs": 12,
+        "steps_per_epoch": 20,
+        "batch_size": 16,
+        "learning_rate": 3e-3,
+    },
+    "clouds": {
+        "task": "segmentation",
+        "data": {"target": "clouds", "chip_size": 64, "stride": 32},
+        "model": {"name": "unet", "options": {"width": 16, "depth": 3}},
+        "epochs": 8,
+        "steps_per_epoch": 20,
+        "batch_size": 16,
+        "learning_rate": 3e-3,
+    },
+    "superres": {
+        "task": "superres",
+        "data": {"target": "superres", "chip_size": 64, "stride": 32, "scale": 2},
+        "model": {"name": "espcn", "options": {"width": 32}},
+        "epochs": 6,
+        "steps_per_epoch": 20,
+        "batch_size": 16,
+        "learning_rate": 1e-3,
+    },
+    "ships": {
+        "task": "detection",
+        "data": {"target": "ships", "chip_size": 64, "stride": 32},
+        "model": {"name": "centernet", "options": {"width": 16, "depth": 3, "stride": 2}},
+        "epochs": 12,
+        "steps_per_epoch": 20,
+        "batch_size": 16,
+        "learning_rate": 3e-3,
+    },
+    "landcover": {
+        "task": "segmentation",
+        "data": {"target": "landcover", "chip_size": 64, "stride": 32},
+        "model": {"name": "unet", "options": {"width": 16, "depth": 3}},
+        "epochs": 12,
+        "steps_per_epoch": 20,
+        "batch_size": 16,
+        "learning_rate": 3e-3,
+    },
+}
+
+
+def train_task(name: str, args: argparse.Namespace, tmp: str) -> tuple[Any, float, dict]:
+    """Train one task on the training scene; returns (result, seconds, config)."""
+    from satlearn.train import train
+
+    base = CONFIGS[name]
+    size = args.ships_train_size if name == "ships" else args.train_size
+    config = {
+        **base,
+        "data": {"kind": "synthetic", "size": size, "seed": args.train_seed, **base["data"]},
+        "epochs": max(1, round(base["epochs"] * args.epochs_scale)),
+        "val_fraction": 0.15,
+        "num_workers": 0,
+        "early_stopping": {"patience": 0},
+        "augment": {"flip": True, "rotate90": True},
+        "seed": 0,
+        "device": "cpu",
+        "output": {"directory": tmp, "name": name},
+    }
+    start = time.perf_counter()
+    result = train(config, export=False, progress=False)
+    return result, time.perf_counter() - start, config
+
+
+def normalised(result: Any, image: np.ndarray) -> torch.Tensor:
+    """(band, y, x) or (n, band, y, x) reflectance -> normalised float32 tensor batch."""
+    mean = np.asarray(result.normalisation["mean"], np.float32)[:, None, None]
+    std = np.asarray(result.normalisation["std"], np.float32)[:, None, None]
+    x = (np.asarray(image, np.float32) - mean) / std
+    return torch.from_numpy(x if x.ndim == 4 else x[None])
+
+
+def run_model(result: Any, x: torch.Tensor) -> tuple[np.ndarray, float]:
+    start = time.perf_counter()
+    with torch.no_grad():
+        out = result.model.eval()(x)
+    return out[0].numpy(), time.perf_counter() - start
+
+
+def timed(func: Any) -> tuple[Any, float]:
+    start = time.perf_counter()
+    out = func()
+    return out, time.perf_counter() - start
+
+
+def row(rows: list, task: str, metric: str, learned: float, classical: float, what: str) -> None:
+    rows.append((task, metric, learned, classical, what))
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+def bench_water(result: Any, test: Any, rows: list, times: dict) -> None:
+    from satlearn.ops.water import water_mask
+
+    image = test.image.isel(time=0)
+    truth = test.landcover.values == 0
+    scored = ~test.cloud_mask.values[0]
+    out, t_model = run_model(result, normalised(result, image.values))
+    learned = out.argmax(axis=0) == 1
+    classical, t_classic = timed(lambda: water_mask(image).values)
+    a = binary_scores(learned, truth, valid=scored)
+    b = binary_scores(classical, truth, valid=scored)
+    row(rows, "water", "IoU", a.iou, b.iou, "U-Net vs water_mask (MNDWI + edge-Otsu)")
+    row(rows, "water", "F1", a.f1, b.f1, "")
+    times["water"] = (t_model, t_classic)
+
+
+def best_threshold(result: Any, task: str) -> float:
+    """Decision threshold on the sigmoid that maximises F1 on the validation chips."""
+    from satlearn.train.data import IGNORE, TrainingSet, collate
+    from satlearn.train.loop import model_input
+
+    val = TrainingSet(result.data.val, result.normalisation["mean"], result.normalisation["std"])
+    batch = collate([val[i] for i in range(len(val))])
+    with torch.no_grad():
+        prob = torch.sigmoid(result.model.eval()(model_input(task, batch)))[:, 0].numpy()
+    mask = batch["mask"].numpy()
+    valid = mask != IGNORE
+    best, best_f1 = 0.5, -1.0
+    for t in np.arange(0.05, 0.96, 0.05):
+        f1 = binary_scores(prob > t, mask == 1, valid=valid).f1
+        if np.isfinite(f1) and f1 > best_f1:
+            best, best_f1 = float(t), f1
+    return best
+
+
+def bench_change(result: Any, test: Any, rows: list, times: dict) -> None:
+    import xarray as xr
+
+    from satlearn.ops.change import detect_change
+
+    before, after = test.image.isel(time=0), test.image.isel(time=-1)
+    truth = test.change_mask.values
+    clear = ~(test.cloud_mask | test.shadow_mask).any("time").values
+    x = torch.cat([normalised(result, before.values), normalised(result, after.values)], dim=1)
+    out, t_model = run_model(result, x)
+    threshold = best_threshold(result, "change")
+    with np.errstate(over="ignore"):
+        prob = 1 / (1 + np.exp(-out[0]))
+    learned = binary_scores(prob > threshold, truth, valid=clear)
+    at_half = binary_scores(prob > 0.5, truth, valid=clear)
+    valid = xr.DataArray(clear, dims=("y", "x"))
+    best_name, best_scores, t_best = "", None, 0.0
+    for method in ("difference", "cva", "irmad"):
+        mask, seconds = timed(
+            lambda m=method: detect_change(before, after, m, valid=valid).mask.values
+        )
+        s = binary_scores(mask, truth, valid=clear)
+        print(f"  change {method:<10} F1 {s.f1:.3f}  ({seconds:.2f} s)")
+        if best_scores is None or s.f1 > best_scores.f1:
+            best_name, best_scores, t_best = method, s, seconds
+    what = (
+        f"Siamese U-Net (threshold {threshold:.2f}) vs best of difference/cva/irmad ({best_name})"
+    )
+    row(rows, "change", "F1", learned.f1, best_scores.f1, what)
+    row(rows, "change", "kappa", learned.kappa, best_scores.kappa, "")
+    row(rows, "change", "F1 @ 0.5", at_half.f1, best_scores.f1, "learned at threshold 0.5")
+    times["change"] = (t_model, t_best)
+
+
+def bench_clouds(result: Any, test: Any, rows: list, times: dict) -> None:
+    from satlearn.ops.clouds import cloud_mask
+
+    image = test.image.isel(time=0)
+    truth = test.cloud_mask.values[0] | test.cirrus_mask.values[0]
+    out, t_model = run_model(result, normalised(result, image.values))
+    learned = out.argmax(axis=0) == 1
+    classical, t_classic = timed(lambda: cloud_mask(image, "rules").values)
+    a, b = binary_scores(learned, truth), binary_scores(classical, truth)
+    row(rows, "clouds", "IoU", a.iou, b.iou, 'U-Net vs cloud_mask("rules")')
+    row(rows, "clouds", "F1", a.f1, b.f1, "")
+    times["clouds"] = (t_model, t_classic)
+
+
+def bench_superres(result: Any, test: Any, rows: list, times: dict) -> None:
+    from satlearn.ops.quality import psnr, ssim
+
+    reference = test.image.isel(time=0).values.astype(np.float32)
+    c, h, w = reference.shape
+    h, w = h - h % 2, w - w % 2
+    reference = reference[:, :h, :w]
+    # Wald protocol: degrade by the scale (2x2 block mean, as in training), upsample, compare.
+    low = reference.reshape(c, h // 2, 2, w // 2, 2).mean(axis=(2, 4))
+    out, t_model = run_model(result, normalised(result, low))
+    mean = np.asarray(result.normalisation["mean"], np.float32)[:, None, None]
+    std = np.asarray(result.normalisation["std"], np.float32)[:, None, None]
+    learned = out * std + mean
+    start = time.perf_counter()
+    cubic = F.interpolate(torch.from_numpy(low[None]), scale_factor=2.0, mode="bicubic")[0]
+    t_cubic = time.perf_counter() - start
+    cubic = cubic.numpy()
+    border = 4  # both methods pad at the edges: score the interior
+    inner = (slice(None), slice(border, -border), slice(border, -border))
+    ref = reference[inner]
+    row(rows, "superres x2", "PSNR dB", psnr(ref, learned[inner]), psnr(ref, cubic[inner]),
+        "ESPCN vs bicubic, Wald (2x2 block mean), 13 bands")  # fmt: skip
+    row(rows, "superres x2", "SSIM", ssim(ref, learned[inner]), ssim(ref, cubic[inner]), "")
+    times["superres x2"] = (t_model, t_cubic)
+
+
+def bench_ships(result: Any, test: Any, rows: list, times: dict, threshold: float) -> None:
+    from satlearn.models import decode_detections
+    from satlearn.ops.ships import detect_ships, score_ships
+
+    image = test.image.isel(time=0)
+    x = normalised(result, image.values)
+    stride = result.model.config["stride"]
+    start = time.perf_counter()
+    with torch.no_grad():
+        out = result.model.eval()(x)
+    boxes, _, _ = decode_detections(out[0], threshold=threshold, stride=stride)
+    t_model = time.perf_counter() - start
+    # decode gives (x0, y0, x1, y1) with the truths' exclusive maxima;
+    # score_ships wants (min_row, min_col, max_row, max_col).
+    learned = [{"bbox_px": [b[1], b[0], b[3], b[2]]} for b in boxes.tolist()]
+    found, t_classic = timed(lambda: detect_ships(image))
+    a = score_ships(learned, test.ships, date_index=0)
+    b = score_ships(found, test.ships, date_index=0)
+    n = len([s for s in test.ships if s["date_index"] == 0])
+    what = f"CenterNet (score >= {threshold}) vs detect_ships CFAR, {n} ships"
+    row(rows, "ships", "F1", a.f1, b.f1, what)
+    row(rows, "ships", "precision", a.precision, b.precision, "")
+    row(rows, "ships", "recall", a.recall, b.recall, "")
+    times["ships"] = (t_model, t_classic)
+
+
+def bench_landcover(result: Any, train_scene: Any, test: Any, rows: list, times: dict) -> None:
+    from satlearn.ml import train_pixel_classifier
+    from satlearn.ops.landcover import kmeans_landcover, score_clusters
+
+    image = test.image.isel(time=0)
+    truth = test.landcover.values
+    scored = ~test.cloud_mask.values[0]
+    out, t_model = run_model(result, normalised(result, image.values))
+    a = class_scores(out.argmax(axis=0), truth, n_classes=7, valid=scored)
+    # Random forest: trained on the training scene's clear pixels (labels + 1: 0 = unlabelled).
+    train_image = train_scene.image.isel(time=0)
+    labels = np.where(train_scene.cloud_mask.values[0], 0, train_scene.landcover.values + 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        start = time.perf_counter()
+        forest = train_pixel_classifier(train_image, labels.astype(np.int16), max_samples=50_000)
+        predicted = forest.predict(image).values - 1
+        t_rf = time.perf_counter() - start
+        clusters, t_km = timed(
+            lambda: kmeans_landcover(image, k=7, indices=("ndvi", "ndwi")).clusters.values
+        )
+    rf = class_scores(predicted, truth, n_classes=7, valid=scored)
+    _, km = score_clusters(clusters, truth, valid=scored, ignore=None)
+    row(rows, "land cover", "accuracy", a.accuracy, rf.accuracy, "U-Net vs random forest")
+    row(rows, "land cover", "macro-F1", a.macro_f1, rf.macro_f1, "")
+    row(rows, "land cover", "accuracy", a.accuracy, km.accuracy,
+        "U-Net vs k-means k=7 (oracle-named)")  # fmt: skip
+    row(rows, "land cover", "macro-F1", a.macro_f1, km.macro_f1, "")
+    times["land cover"] = (t_model, t_rf)
+    times["land cover (k-means)"] = (t_model, t_km)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
+    parser.add_argument("--train-seed", type=int, default=1)
+    parser.add_argument("--test-seed", type=int, default=100)
+    parser.add_argument("--train-size", type=int, default=512)
+    parser.add_argument("--ships-train-size", type=int, default=1024)
+    parser.add_argument("--test-size", type=int, default=512)
+    parser.add_argument("--epochs-scale", type=float, default=1.0)
+    parser.add_argument("--ship-threshold", type=float, default=0.3)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"cores: {len(os.sched_getaffinity(0))}, torch threads: {args.threads}, "
+          f"train scene seed {args.train_seed} ({args.train_size} px; ships "
+          f"{args.ships_train_size} px), test scene seed {args.test_seed} "
+          f"({args.test_size} px)")  # fmt: skip
+    test = make_scene(args.test_size, seed=args.test_seed)
+    rows: list = []
+    times: dict = {}
+    trained: dict = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.tasks:
+            result, seconds, config = train_task(name, args, tmp)
+            last = result.history[-1]
+            print(f"[{name}] trained {result.epochs_run} epochs x "
+                  f"{config['steps_per_epoch']} steps x {config['batch_size']} "
+                  f"({len(result.data.train)} train / {len(result.data.val)} val chips of "
+                  f"{config['data']['chip_size']} px) in {seconds:.0f} s; best epoch "
+                  f"{result.best_epoch}, train loss {last['train_loss']:.4f}")  # fmt: skip
+            trained[name] = (seconds, config)
+            if name == "water":
+                bench_water(result, test, rows, times)
+            elif name == "change":
+                bench_change(result, test, rows, times)
+            elif name == "clouds":
+                bench_clouds(result, test, rows, times)
+            elif name == "superres":
+                bench_superres(result, test, rows, times)
+            elif name == "ships":
+                bench_ships(result, test, rows, times, args.ship_threshold)
+            else:
+                train_scene = make_scene(args.train_size, seed=args.train_seed, ships=False)
+                bench_landcover(result, train_scene, test, rows, times)
+
+    print(f"\n{'task':<12}{'metric':<11}{'learned':>9}{'classical':>11}{'ratio':>8}  compared")
+    for task, metric, learned, classical, what in rows:
+        ratio = learned / classical if classical else float("nan")
+        print(f"{task:<12}{metric:<11}{learned:9.3f}{classical:11.3f}{ratio:8.2f}  {what}")
+    print(f"\n{'task':<22}{'train s':>9}{'predict s':>11}{'classical s':>13}")
+    for name, (t_model, t_classic) in times.items():
+        key = {"superres x2": "superres", "land cover": "landcover",
+               "land cover (k-means)": "landcover"}.get(name, name)  # fmt: skip
+        print(f"{name:<22}{trained[key][0]:9.0f}{t_model:11.2f}{t_classic:13.2f}")
+
+
+if __name__ == "__main__":
+    main()
