@@ -1,0 +1,367 @@
+"""Learned models on the real data in ../shared/data, against their classical counterparts.
+
+Four tasks, each trained with :func:`satlearn.train.train` on one part of a
+real scene and scored on another, disjoint part (the samples are cut here and
+handed over in memory with ``train(config, data=TaskData(...))``); the
+classical method runs on the same held-out part in the same run:
+
+``clouds``
+    U-Net on the real Sentinel-2 L1C patch of s2cloudless' tests (856 x 512,
+    13 bands, TOA reflectance). Train: rows 0-363 (rows 364-427 validate);
+    score: rows 428-855, IoU against the patch's reference mask (which is
+    s2cloudless' own output). Peer: ``cloud_mask(da, "rules")``.
+``buildings``
+    U-Net on the SpaceNet-4 Atlanta pan sample of solaris (900 x 900, 0.5 m).
+    Train: rows 0-479 (480-599 validate); score: rows 600-899: pixel IoU, and
+    SpaceNet's object F1 at IoU 0.5 (:func:`spacenet_f1`): predicted polygons
+    from :func:`vectorize_mask` (>= 20 px), truth = the label polygons
+    clipped to the scored window (>= 20 px left). One small tile: a smoke
+    test, not a SpaceNet result. Peer: Otsu on the pan (buildings are mostly
+    bright roofs), scored the same way.
+``change``
+    Siamese U-Net on OSCD Bercy (13 bands on the 10 m grid, bilinear, as in
+    bench_change.py). Train: columns 0-215 (rows 296-394 of them validate);
+    score: columns 216-359, F1 of "change" (label 2). Peers: every unsupervised
+    method of :func:`satlearn.ops.change.detect_change` run on the same
+    held-out columns.
+``superres``
+    VDSR-style x2 on the Landsat 8 crop (7 reflective 30 m bands, TOA
+    reflectance) by the Wald protocol: the 30 m bands are block-averaged by 2
+    (60 m; the same degradation as satlearn.train's super-resolution samples),
+    the model learns 60 m -> 30 m on rows 0-239 (240-299 validate) and is
+    scored on rows 300-599: PSNR (data range = the reference's max - min) and
+    SSIM against the 30 m truth, vs bicubic upsampling of the same 60 m input.
+
+Everything is seeded (seed 0), torch runs one thread (two busy-wait against
+each other on 2 shared cores), no DataLoader workers. Training seconds are
+wall clock of :func:`train`; the selected weights are those of the best
+validation epoch.
+
+Run: ``python benchmarks/bench_learned_real.py [clouds buildings change superres]
+[--epochs-scale 1.0]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shapely
+import torch
+import xarray as xr
+
+from satlearn.bands import get_sensor
+from satlearn.metrics import binary_scores
+from satlearn.train import TrainConfig, train
+from satlearn.train.data import TaskData
+from satlearn.train.loop import TrainResult, model_input
+
+HERE = Path(__file__).resolve().parent
+SHARED = HERE.parents[0].parent / "shared" / "data"
+SEED = 0
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def chips(arrays: dict[str, np.ndarray], chip: int, stride: int) -> list[dict[str, np.ndarray]]:
+    """Samples cut on a regular grid from arrays sharing their last two axes."""
+    h, w = next(iter(arrays.values())).shape[-2:]
+    out = []
+    for y in range(0, h - chip + 1, stride):
+        for x in range(0, w - chip + 1, stride):
+            out.append({k: np.ascontiguousarray(v[..., y : y + chip, x : x + chip])
+                        for k, v in arrays.items()})  # fmt: skip
+    return out
+
+
+def fit(
+    task: str,
+    name: str,
+    data: TaskData,
+    model: dict[str, Any],
+    *,
+    epochs: int,
+    batch: int,
+    lr: float,
+    root: Path,
+) -> tuple[TrainResult, float]:
+    """Train on in-memory samples; returns the result and the wall-clock seconds."""
+    with tempfile.TemporaryDirectory() as tmp:
+        config = TrainConfig.from_dict(
+            {
+                "task": task,
+                # Recorded as provenance only: the samples come in `data`.
+                "data": {"kind": "dataset", "name": name, "root": str(root)},
+                "model": model,
+                "epochs": epochs, "batch_size": batch, "learning_rate": lr,
+                "schedule": "one-cycle", "seed": SEED, "num_workers": 0, "device": "cpu",
+                "early_stopping": {"patience": 0},
+                "augment": {"flip": True, "rotate90": True},
+                "output": {"directory": tmp, "name": name},
+            }
+        )  # fmt: skip
+        start = time.perf_counter()
+        result = train(config, data=data, export=False, progress=False)
+        return result, time.perf_counter() - start
+
+
+def predict(result: TrainResult, task: str, image: np.ndarray, image2: np.ndarray | None = None):
+    """The model's raw output on a whole (normalised) region, as numpy ``(K, H, W)``."""
+    mean = np.asarray(result.normalisation["mean"], np.float32)[:, None, None]
+    std = np.asarray(result.normalisation["std"], np.float32)[:, None, None]
+    batch = {"image": torch.from_numpy((image - mean) / std)[None]}
+    if image2 is not None:
+        batch["image2"] = torch.from_numpy((image2 - mean) / std)[None]
+    with torch.no_grad():
+        out = result.model.eval()(model_input(task, batch))[0].numpy()
+    if task == "superres":
+        return out * std + mean
+    return out
+
+
+def foreground(logits: np.ndarray) -> np.ndarray:
+    """Class-1 decision of a 1- (sigmoid) or 2-class (softmax) logit map."""
+    return logits[0] > 0 if logits.shape[0] == 1 else logits.argmax(axis=0) == 1
+
+
+def header(title: str) -> None:
+    print(f"\n== {title} ==")
+
+
+def line(name: str, scores: Any, extra: str = "") -> None:
+    print(f"{name:<26} IoU {scores.iou:6.3f}  F1 {scores.f1:6.3f}  precision "
+          f"{scores.precision:6.3f}  recall {scores.recall:6.3f}{extra}")  # fmt: skip
+
+
+def report_training(result: TrainResult, seconds: float, data: TaskData) -> None:
+    best = result.history[result.best_epoch - 1]
+    metrics = {k: round(v, 3) for k, v in best.items() if k.startswith("val_")
+               and isinstance(v, float) and k in ("val_miou", "val_f1", "val_psnr", "val_loss")}  # fmt: skip
+    print(f"trained {result.epochs_run} epochs on {len(data.train)} chips "
+          f"({len(data.val)} validation) in {seconds:.0f} s; best epoch {result.best_epoch} "
+          f"{metrics}")  # fmt: skip
+
+
+# --------------------------------------------------------------------------- clouds
+
+
+def clouds(scale: float) -> None:
+    from satlearn.ops.clouds import cloud_mask
+
+    root = SHARED / "s2cloudless-testinputs"
+    arrays = np.load(root / "input_arrays.npz", allow_pickle=False)
+    image = np.moveaxis(arrays["s2_im"][0], -1, 0).astype(np.float32)  # (13, 856, 512)
+    reference = arrays["cl_mask"][0].astype(np.int64)
+    half = image.shape[1] // 2
+    train_s = chips({"image": image[:, :364], "mask": reference[:364]}, 64, 32)
+    val_s = chips({"image": image[:, 364:half], "mask": reference[364:half]}, 64, 64)
+    ids = list(get_sensor("sentinel2_l1c").ids)
+    data = TaskData("segmentation", train_s, val_s, ids, ["clear", "cloud"], 64,
+                    provenance={"source": "s2cloudless-testinputs", "rows": "0-427"})  # fmt: skip
+    header(f"clouds: real S2 L1C patch {image.shape[1:]}, train rows 0-{half - 1}, "
+           f"score rows {half}-{image.shape[1] - 1} ({100 * reference[half:].mean():.1f} % cloud)")  # fmt: skip
+    model = {"name": "unet", "options": {"width": 16, "depth": 3}}
+    result, seconds = fit("segmentation", "clouds-real", data, model, epochs=max(1, round(15 * scale)),
+                          batch=8, lr=3e-3, root=root)  # fmt: skip
+    report_training(result, seconds, data)
+    test_ref = reference[half:].astype(bool)
+    start = time.perf_counter()
+    pred = foreground(predict(result, "segmentation", image[:, half:]))
+    t_pred = time.perf_counter() - start
+    da = xr.DataArray(image[:, half:], dims=("band", "y", "x"), coords={"band": ids},
+                      attrs={"sensor": "sentinel2_l1c"})  # fmt: skip
+    start = time.perf_counter()
+    rules = cloud_mask(da, "rules").values
+    t_rules = time.perf_counter() - start
+    unet = binary_scores(pred, test_ref)
+    line("unet w16 d3", unet, f"  {t_pred:.2f} s")
+    line("cloud_mask rules", binary_scores(rules, test_ref), f"  {t_rules:.2f} s")
+    print(f"goal IoU >= 0.85: {'met' if unet.iou >= 0.85 else 'NOT met'} ({unet.iou:.3f})")
+
+
+# --------------------------------------------------------------------------- buildings
+
+
+def buildings(scale: float) -> None:
+    from affine import Affine
+    from skimage.filters import threshold_otsu
+
+    from satlearn.datasets.labels import vectorize_mask
+    from satlearn.datasets.spacenet import SpaceNetBuildings, spacenet_f1
+
+    root = SHARED / "spacenet-buildings-solaris"
+    reader = SpaceNetBuildings(root, pairs=[("sample_geotiff.tif", "geotiff_labels.geojson")])
+    sample = reader[0]
+    image = sample["image"].astype(np.float32)  # (1, 900, 900) pan DN
+    mask = sample["mask"].astype(np.int64)
+    transform = Affine(*sample["meta"]["transform"])
+    cut, val_row = 600, 480
+    train_s = chips({"image": image[:, :val_row], "mask": mask[:val_row]}, 96, 48)
+    val_s = chips({"image": image[:, val_row:cut], "mask": mask[val_row:cut]}, 96, 96)
+    data = TaskData("segmentation", train_s, val_s, ["pan"], ["background", "building"], 96,
+                    provenance={"source": "spacenet-buildings-solaris", "rows": "0-599"})  # fmt: skip
+    header(f"buildings: SpaceNet-4 Atlanta pan 900 x 900 @ 0.5 m, train rows 0-{cut - 1}, "
+           f"score rows {cut}-899 ({100 * mask[cut:].mean():.1f} % building)")  # fmt: skip
+    model = {"name": "unet", "options": {"width": 16, "depth": 3}}
+    result, seconds = fit("segmentation", "buildings-real", data, model,
+                          epochs=max(1, round(12 * scale)), batch=8, lr=3e-3, root=root)  # fmt: skip
+    report_training(result, seconds, data)
+
+    window = transform @ Affine.translation(0, cut)
+    footprint = shapely.box(*[*(window * (0, 300)), *(window * (900, 0))])
+    pixel_area = abs(transform.a * transform.e)
+    truth = [g for g in shapely.intersection(_label_geometries(root), footprint)
+             if not g.is_empty and g.area >= 20 * pixel_area]  # fmt: skip
+    test_ref = mask[cut:].astype(bool)
+    pred = foreground(predict(result, "segmentation", image[:, cut:]))
+    pan = image[0, cut:]
+    otsu = pan > threshold_otsu(pan)
+    for name, m in (("unet w16 d3", pred), ("otsu on pan", otsu)):
+        polys = vectorize_mask(m.astype(np.uint8), transform=window, min_pixels=20)
+        p, r, f1 = spacenet_f1(polys, truth)
+        line(name, binary_scores(m, test_ref),
+             f"  objects: {len(polys)} predicted / {len(truth)} true, P {p:.3f} R {r:.3f} "
+             f"F1@0.5 {f1:.3f}")  # fmt: skip
+
+
+def _label_geometries(root: Path) -> list[shapely.Geometry]:
+    import json
+
+    collection = json.loads((root / "geotiff_labels.geojson").read_text())
+    return [shapely.geometry.shape(f["geometry"]) for f in collection["features"]]
+
+
+# --------------------------------------------------------------------------- change
+
+
+def change(scale: float) -> None:
+    from satlearn.ops.change import detect_change
+
+    sys.path.insert(0, str(HERE))
+    from bench_change import RUNS, bercy  # the same 13-band 10 m stacks as bench_change
+
+    before, after, reference, _, _ = bercy()
+    b = before.values.astype(np.float32)
+    a = after.values.astype(np.float32)
+    ref = reference.astype(np.int64)
+    cut, val_row = 216, 296
+    train_s = chips({"image": b[:, :val_row, :cut], "image2": a[:, :val_row, :cut],
+                     "mask": ref[:val_row, :cut]}, 64, 16)  # fmt: skip
+    val_s = chips({"image": b[:, val_row:, :cut], "image2": a[:, val_row:, :cut],
+                   "mask": ref[val_row:, :cut]}, 64, 32)  # fmt: skip
+    names = [str(n) for n in before.band.values]
+    data = TaskData("change", train_s, val_s, names, ["no_change", "change"], 64,
+                    provenance={"source": "oscd-bercy", "columns": "0-215"})  # fmt: skip
+    test_ref = reference[:, cut:]
+    header(f"change: OSCD Bercy {reference.shape}, train columns 0-{cut - 1} "
+           f"({int(reference[:, :cut].sum())} change px), score columns {cut}-"
+           f"{reference.shape[1] - 1} ({int(test_ref.sum())} change px)")  # fmt: skip
+    model = {"name": "siamese-unet", "options": {"width": 16, "depth": 3}}
+    result, seconds = fit("change", "change-real", data, model, epochs=max(1, round(15 * scale)),
+                          batch=8, lr=3e-3, root=SHARED / "oscd-bercy")  # fmt: skip
+    report_training(result, seconds, data)
+    logits = predict(result, "change", b[:, :, cut:], a[:, :, cut:])
+    line("siamese-unet w16 d3", binary_scores(foreground(logits), test_ref))
+    # The threshold that is best on the validation rows of the training columns.
+    val_logits = predict(result, "change", b[:, val_row:, :cut], a[:, val_row:, :cut])
+    grid = np.linspace(-4, 4, 33)
+    val_f1 = [binary_scores(val_logits[0] > t, reference[val_row:, :cut]).f1 for t in grid]
+    t = float(grid[int(np.nanargmax(val_f1))])
+    line(f"  logit > {t:+.2f} (val-tuned)", binary_scores(logits[0] > t, test_ref))
+    hb, ha = before.isel(x=slice(cut, None)), after.isel(x=slice(cut, None))
+    for name, kwargs in RUNS.items():
+        try:
+            got = detect_change(hb, ha, **kwargs).mask.values
+        except Exception as err:  # noqa: BLE001 - a method that cannot run is reported, not fatal
+            print(f"{name:<26} skipped: {err}")
+            continue
+        line(name, binary_scores(got, test_ref))
+
+
+# --------------------------------------------------------------------------- superres
+
+
+def superres(scale: float) -> None:
+    import torch.nn.functional as F
+
+    from satlearn.datasets.landsat import open_landsat
+    from satlearn.ops.quality import psnr, ssim
+
+    root = SHARED / "landsat8-l1t-crop"
+    bands = ["coastal", "blue", "green", "red", "nir", "swir16", "swir22"]
+    hr = open_landsat(root, bands=bands).values.astype(np.float32)[:, :600, :626]  # even sides
+    c, h, w = hr.shape
+    lr = hr.reshape(c, h // 2, 2, w // 2, 2).mean(axis=(2, 4))  # Wald: block mean by 2
+
+    def pairs(rows: slice, chip: int, stride: int) -> list[dict[str, np.ndarray]]:
+        lo = chips({"image": lr[:, rows]}, chip, stride)
+        hi_rows = slice(rows.start * 2, rows.stop * 2)
+        hi = chips({"target": hr[:, hi_rows]}, 2 * chip, 2 * stride)
+        return [{**a, **b} for a, b in zip(lo, hi, strict=True)]
+
+    train_s = pairs(slice(0, 120), 24, 8)
+    val_s = pairs(slice(120, 150), 24, 24)
+    data = TaskData("superres", train_s, val_s, bands, [], 24, scale=2,
+                    provenance={"source": "landsat8-l1t-crop", "rows": "0-299"})  # fmt: skip
+    header(f"superres x2: Landsat 8 TOA {c} bands {h} x {w} @ 30 m (Wald: 60 m -> 30 m), "
+           f"train rows 0-299, score rows 300-{h - 1}")  # fmt: skip
+    model = {"name": "vdsr", "options": {"width": 32, "depth": 8, "scale": 2}}
+    result, seconds = fit("superres", "sr-real", data, model, epochs=max(1, round(15 * scale)),
+                          batch=16, lr=1e-3, root=root)  # fmt: skip
+    report_training(result, seconds, data)
+    test_hr = hr[:, 300:]
+    test_lr = lr[:, 150:]
+    sr = predict(result, "superres", test_lr)
+    with torch.no_grad():
+        bic = F.interpolate(torch.from_numpy(test_lr)[None], scale_factor=2.0, mode="bicubic",
+                            align_corners=False)[0].numpy()  # fmt: skip
+    rng = float(np.ptp(test_hr))
+    b = 4  # both scored without a 4-pixel border (edge padding differs)
+    crop = np.s_[:, b:-b, b:-b]
+    p_sr, p_bic = (
+        psnr(test_hr[crop], sr[crop], data_range=rng),
+        psnr(test_hr[crop], bic[crop], data_range=rng),
+    )
+    s_sr, s_bic = (
+        ssim(test_hr[crop], sr[crop], data_range=rng),
+        ssim(test_hr[crop], bic[crop], data_range=rng),
+    )
+    print(f"{'vdsr w32 d8':<26} PSNR {p_sr:6.2f} dB  SSIM {s_sr:.4f}")
+    print(f"{'bicubic':<26} PSNR {p_bic:6.2f} dB  SSIM {s_bic:.4f}")
+    gain = p_sr - p_bic
+    print(f"goal +1 dB over bicubic: {'met' if gain >= 1 else 'NOT met'} ({gain:+.2f} dB)")
+
+
+TASKS = {"clouds": clouds, "buildings": buildings, "change": change, "superres": superres}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("tasks", nargs="*", help=f"any of {', '.join(TASKS)} (default: all)")
+    parser.add_argument("--epochs-scale", type=float, default=1.0,
+                        help="multiply every task's epochs (quick checks: 0.1)")  # fmt: skip
+    args = parser.parse_args()
+    unknown = set(args.tasks) - set(TASKS)
+    if unknown:
+        parser.error(
+            f"unknown task(s) {', '.join(sorted(unknown))}; choose from {', '.join(TASKS)}"
+        )
+    if not SHARED.is_dir():
+        print(f"../shared/data not found at {SHARED}: nothing to run")
+        return
+    torch.set_num_threads(1)
+    print(f"torch {torch.__version__}, 1 thread, seed {SEED}")
+    for name in args.tasks or TASKS:
+        start = time.perf_counter()
+        TASKS[name](args.epochs_scale)
+        print(f"({name}: {time.perf_counter() - start:.0f} s in all)")
+
+
+if __name__ == "__main__":
+    main()
