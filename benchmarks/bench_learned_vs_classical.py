@@ -8,29 +8,23 @@ training: no training pixel is ever scored). The model runs once over the
 whole test image (every model here is fully convolutional), normalised with
 the statistics of its training chips.
 
-=============  ==============================  ===================================  ==================
-task           learned                         classical                            score (test scene)
-=============  ==============================  ===================================  ==================
-water          U-Net                           ``ops.water.water_mask`` (MNDWI,     IoU vs landcover ==
-                                               edge-Otsu)                           water, thick cloud
-                                                                                    left out
-change         Siamese U-Net (difference)      ``ops.change.detect_change``:        F1 vs change_mask,
-                                               difference, cva, irmad (the best     cloud/shadow on
-                                               on the test scene is reported)       either date left out
-clouds         U-Net                           ``ops.clouds.cloud_mask("rules")``   IoU/F1 vs cloud |
-                                                                                    cirrus
-superres x2    ESPCN (bicubic + residual)      bicubic                              PSNR/SSIM, Wald:
-                                                                                    2x2 block mean down,
-                                                                                    x2 up, vs original
-ships          CenterNet (stride 2)            ``ops.ships.detect_ships`` (CFAR)    P/R/F1,
-                                                                                    ``score_ships``
-                                                                                    (centroid in box)
-land cover     U-Net (7 classes)               random forest (``ml.train_pixel_     accuracy, macro-F1,
-                                               classifier`` on the training         thick cloud left out
-                                               scene) and k-means (k=7, named by
-                                               Hungarian matching on the *test*
-                                               truth: an optimistic bound)
-=============  ==============================  ===================================  ==================
+* water: U-Net against ``ops.water.water_mask`` (MNDWI, edge-Otsu); IoU and F1
+  against ``landcover == water``, pixels under thick cloud left out;
+* change: Siamese U-Net (difference fusion) against ``ops.change.detect_change``
+  with ``difference``, ``cva`` and ``irmad`` (the best of them on the test
+  scene is reported); F1 and kappa against ``change_mask``, pixels under cloud
+  or shadow on either date left out;
+* clouds: U-Net against ``ops.clouds.cloud_mask(method="rules")``; IoU and F1
+  against ``cloud_mask | cirrus_mask`` of date 0;
+* super-resolution x2: ESPCN (bicubic + learned residual) against bicubic;
+  PSNR and SSIM by the Wald protocol (2x2 block mean down, x2 up, compared
+  with the original; a 4-pixel border left out);
+* ships: CenterNet (stride 2) against ``ops.ships.detect_ships`` (CFAR);
+  precision, recall and F1 by ``ops.ships.score_ships`` (centroid in box);
+* land cover: U-Net (7 classes) against a random forest
+  (``ml.train_pixel_classifier`` on the training scene's clear pixels) and
+  k-means (k=7, clusters named by Hungarian matching on the *test* truth: an
+  optimistic bound); accuracy and macro-F1, thick cloud left out.
 
 Choosing the best classical change method on the test scene, and naming
 k-means clusters with the test truth, favour the classical side: the learned
