@@ -97,8 +97,9 @@ def test_onnx_matches_sklearn_on_test_pixels(clf, image):
     differ = got != expected
     assert differ.mean() < 1e-3
     # where they differ, sklearn's two best classes tie (tree votes are multiples of 1/15)
-    top2 = np.sort(clf.estimator.predict_proba(x[differ]), axis=1)[:, -2:]
-    np.testing.assert_allclose(top2[:, 0], top2[:, 1], atol=1e-6)
+    if differ.any():
+        top2 = np.sort(clf.estimator.predict_proba(x[differ]), axis=1)[:, -2:]
+        np.testing.assert_allclose(top2[:, 0], top2[:, 1], atol=1e-6)
     np.testing.assert_allclose(
         clf.predict_proba(image).values.reshape(len(clf.classes), -1).T,
         clf.estimator.predict_proba(x),
@@ -175,6 +176,17 @@ def test_every_model_learns_and_round_trips(model, image, top_half, labels, tmp_
     assert class_scores(predicted, labels, valid=bottom).accuracy > 0.6
     loaded = PixelClassifier.load(clf.save(tmp_path / model))
     np.testing.assert_array_equal(loaded.predict(image).values, predicted.values)
+
+
+def test_random_forest_leaves_hold_three_pixels_unless_told(image, top_half):
+    # Full-depth trees grow a leaf per noisy pixel (slow fit, large ONNX graph).
+    small = dict(n_estimators=3, max_samples=2000, indices=("ndvi",))
+    default = train_pixel_classifier(image, top_half, **small).estimator
+    assert default.min_samples_leaf == 3
+    leaves = default.estimators_[0].get_n_leaves()
+    full = train_pixel_classifier(image, top_half, min_samples_leaf=1, **small).estimator
+    assert full.min_samples_leaf == 1
+    assert full.estimators_[0].get_n_leaves() > 1.3 * leaves
 
 
 def test_svm_kernel_parameter_and_sample_bound(image, top_half):

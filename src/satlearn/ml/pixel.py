@@ -14,7 +14,8 @@ and prediction recomputes the features from the spec and checks the names.
 Models
 ------
 ==================  ============================================================
-``random-forest``    ``RandomForestClassifier`` (default 100 trees)
+``random-forest``    ``RandomForestClassifier`` (default 100 trees, at least 3
+                     pixels per leaf)
 ``gradient-boosting`` ``GradientBoostingClassifier`` (100 stages, depth 3)
 ``sgd``              ``StandardScaler`` + ``SGDClassifier(loss="log_loss")``
 ``svm``              ``StandardScaler`` + sigmoid-calibrated ``SVC`` (``kernel``
@@ -255,9 +256,13 @@ def _estimator(model: str, seed: int, params: dict[str, Any]) -> Any:
 
     try:
         if model == "random-forest":
-            return RandomForestClassifier(
-                **{"n_estimators": 100, "n_jobs": -1, "random_state": seed, **params}
-            )
+            # min_samples_leaf=3: full-depth trees on tens of thousands of
+            # noisy pixels grow a leaf per pixel (slow fit, ONNX conversion and
+            # inference); 3 shrinks them, and on eo-learn's LULC (3-fold
+            # spatial CV inside the training block) kept accuracy (0.906) and
+            # raised macro-F1 from 0.49 to 0.54 (5: 0.901 / 0.55).
+            defaults = {"n_estimators": 100, "min_samples_leaf": 3, "n_jobs": -1}
+            return RandomForestClassifier(**{**defaults, "random_state": seed, **params})
         if model == "gradient-boosting":
             return GradientBoostingClassifier(**{"random_state": seed, **params})
         if model == "sgd":
