@@ -12,7 +12,7 @@ from satlearn.models.change import stack_dates
 
 
 @pytest.mark.parametrize("name", ["siamese-unet", "early-fusion-unet"])
-@pytest.mark.parametrize("bands", [1, 3, 13])
+@pytest.mark.parametrize("bands", [1, 13])
 @pytest.mark.parametrize(("height", "width"), [(32, 32), (29, 35)])
 def test_change_logits_at_input_resolution(name, bands, height, width):
     model = build_model(name, in_channels=2 * bands, num_classes=2, width=4, depth=2)
@@ -52,12 +52,13 @@ def test_loss_falls_learning_where_the_dates_differ(name):
     before = torch.randn(4, 2, 24, 24)
     change = torch.zeros(4, 24, 24)
     change[:, 6:16, 8:20] = 1.0
-    after = before + 2.0 * change[:, None]
+    # independent noise on each date, a real change where change == 1
+    after = before + 2.0 * change[:, None] + 0.2 * torch.randn(4, 2, 24, 24)
     model = build_model(name, in_channels=4, num_classes=1, width=8, depth=2)
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
     x = stack_dates(before, after)
     losses = []
-    for _ in range(12):
+    for _ in range(10):
         optimiser.zero_grad()
         loss = F.binary_cross_entropy_with_logits(model(x)[:, 0], change)
         loss.backward()

@@ -285,3 +285,49 @@ def test_change_bundles_name_one_dates_bands_and_may_normalise_each_date(tmp_pat
         )
     with pytest.raises(BundleError, match=r"3 bands given per date.*\(2 dates\)"):
         export(model, tmp_path / "d", bands=["red", "green", "nir"])
+
+
+def test_numpy_metrics_paths_and_class_records_become_json(tmp_path):
+    path = export(
+        unet(),
+        tmp_path / "b",
+        classes=[{"id": 3, "name": "land"}, {"id": 7, "name": "water"}],
+        metrics={"confusion": np.array([[5, 1], [0, 4]]), "f1": (np.float64(0.5),)},
+        provenance={"data": tmp_path / "chips"},
+    )
+    meta = read_bundle(path).metadata
+    assert read_bundle(path).classes == {3: "land", 7: "water"}
+    assert meta["metrics"] == {"confusion": [[5, 1], [0, 4]], "f1": [0.5]}
+    assert meta["provenance"]["data"] == str(tmp_path / "chips")
+
+
+def test_graph_with_another_output_shape_is_refused(tmp_path, monkeypatch):
+    real = export_module._legacy_export
+
+    def three_classes(model, probe, spatial):
+        other = build_model(**{**model.config, "num_classes": 3})
+        return real(other.eval(), probe, spatial)
+
+    monkeypatch.setattr(export_module, "_legacy_export", three_classes)
+    with pytest.raises(BundleError, match=r"ONNX output shape \(2, 3, 32, 32\) differs"):
+        export(unet(), tmp_path / "b")
+
+
+def test_torchscript_exporter_failure_is_a_bundle_error(tmp_path, monkeypatch):
+    def broken(*args):
+        raise RuntimeError("cannot script")
+
+    monkeypatch.setattr(export_module, "_legacy_export", broken)
+    with pytest.raises(BundleError, match=r"TorchScript\) cannot export: cannot script"):
+        export(unet(), tmp_path / "b")
+
+
+def test_load_refuses_a_config_without_in_channels(tmp_path):
+    path = export(unet(), tmp_path / "b")
+    meta = json.loads((path / BUNDLE_JSON).read_text())
+    config = {k: v for k, v in meta["model"]["config"].items() if k != "in_channels"}
+    (path / BUNDLE_JSON).write_text(
+        json.dumps({**meta, "model": {"name": "unet", "config": config}})
+    )
+    with pytest.raises(BundleError, match="cannot rebuild model 'unet'"):
+        load_torch_model(path)

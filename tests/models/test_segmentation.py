@@ -11,8 +11,8 @@ from satlearn.models import build_model
 from satlearn.models.blocks import pad_to_multiple
 
 
-@pytest.mark.parametrize("bands", [1, 4, 13])
-@pytest.mark.parametrize(("height", "width"), [(32, 32), (33, 31), (17, 40), (5, 7)])
+@pytest.mark.parametrize("bands", [1, 13])
+@pytest.mark.parametrize(("height", "width"), [(32, 32), (33, 31), (5, 7)])
 def test_logits_at_input_resolution_for_any_size_and_band_count(bands, height, width):
     model = build_model("unet", in_channels=bands, num_classes=3, width=4, depth=3)
     assert model(torch.randn(2, bands, height, width)).shape == (2, 3, height, width)
@@ -33,12 +33,12 @@ def test_padding_does_not_change_the_answer_inside_a_multiple_sized_tile():
 
 def test_loss_falls_on_a_tiny_fixed_batch():
     torch.manual_seed(0)
-    x = torch.randn(4, 3, 32, 32)
+    x = torch.randn(4, 3, 24, 24)
     target = (x[:, 0] + x[:, 1] > 0).long()  # a pixel-wise rule the net can learn
     model = build_model("unet", in_channels=3, num_classes=2, width=8, depth=2)
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-2)
     losses = []
-    for _ in range(15):
+    for _ in range(10):
         optimiser.zero_grad()
         loss = F.cross_entropy(model(x), target)
         loss.backward()
