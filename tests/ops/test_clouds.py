@@ -261,7 +261,10 @@ def test_shadow_search_finds_the_synthetic_cloud_height(scene, image):
     assert codes.attrs["cloud_height_m"] == pytest.approx(scene.cloud_height_m, rel=0.1)
     scores = binary_scores(shadow, truth)
     # Shadows over water and soft shadow edges are not dark enough: recall is the weak side.
-    assert scores.precision > 0.8 and scores.f1 > 0.55
+    assert scores.precision > 0.75 and scores.f1 > 0.55
+    # Most false alarms sit on the soft edge of a true shadow: within 1 px, precision is high.
+    near_truth = ndimage.binary_dilation(truth)
+    assert (shadow & near_truth).sum() / shadow.sum() > 0.9
 
 
 def test_shadow_from_the_true_clouds_and_a_known_height(scene, image):
