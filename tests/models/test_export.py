@@ -167,6 +167,7 @@ def test_existing_bundle_needs_overwrite(tmp_path):
         ({"normalisation": {"mean": [0, 0, 0, 0]}}, "needs 'std'"),
         ({"normalisation": {"mean": [0, 0], "std": [1, 1]}}, "2 values for 4 bands"),
         ({"normalisation": {"mean": [0] * 4, "std": [1, 0, 1, 1]}}, "std > 0"),
+        ({"normalisation": {"mean": ["a"] * 4, "std": [1] * 4}}, "'mean' must be numbers"),
         ({"tile_size": 0}, "tile_size"),
         ({"example_input": np.zeros((2, 3, 8, 8))}, r"example_input must be \(N, 4, H, W\)"),
     ],

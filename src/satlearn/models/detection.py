@@ -193,10 +193,10 @@ def decode_detections(
     Examples
     --------
     >>> out = np.zeros((5, 8, 8), np.float32)
-    >>> out[0, 2, 3], out[1:3, 2, 3] = 0.9, [6, 4]
+    >>> out[0, 2, 3], out[1:3, 2, 3] = 0.5, [6, 4]
     >>> boxes, scores, classes = decode_detections(out, stride=4)
     >>> boxes.tolist(), scores.tolist(), classes.tolist()
-    ([[9.0, 6.0, 15.0, 10.0]], [0.8999999761581543], [0])
+    ([[9.0, 6.0, 15.0, 10.0]], [0.5], [0])
     """
     if isinstance(outputs, torch.Tensor):
         outputs = outputs.detach().cpu().numpy()

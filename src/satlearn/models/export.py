@@ -130,7 +130,10 @@ def _bands_and_normalisation(
     for key in ("mean", "std"):
         if key not in normalisation:
             raise BundleError(f"{where}: normalisation needs {key!r} (one value per band)")
-        values = [float(v) for v in np.asarray(normalisation[key], dtype=np.float64).ravel()]
+        try:
+            values = [float(v) for v in np.asarray(normalisation[key], dtype=np.float64).ravel()]
+        except (TypeError, ValueError):
+            raise BundleError(f"{where}: normalisation {key!r} must be numbers") from None
         if len(values) not in (len(bands), in_channels):
             raise BundleError(
                 f"{where}: normalisation {key!r} has {len(values)} values for {len(bands)} bands"
