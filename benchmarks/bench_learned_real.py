@@ -75,8 +75,12 @@ def chips(arrays: dict[str, np.ndarray], chip: int, stride: int) -> list[dict[st
     out = []
     for y in range(0, h - chip + 1, stride):
         for x in range(0, w - chip + 1, stride):
-            out.append({k: np.ascontiguousarray(v[..., y : y + chip, x : x + chip])
-                        for k, v in arrays.items()})  # fmt: skip
+            out.append(
+                {
+                    k: np.ascontiguousarray(v[..., y : y + chip, x : x + chip])
+                    for k, v in arrays.items()
+                }
+            )
     return out
 
 
@@ -99,13 +103,18 @@ def fit(
                 # Recorded as provenance only: the samples come in `data`.
                 "data": {"kind": "dataset", "name": name, "root": str(root)},
                 "model": model,
-                "epochs": epochs, "batch_size": batch, "learning_rate": lr,
-                "schedule": "one-cycle", "seed": SEED, "num_workers": 0, "device": "cpu",
+                "epochs": epochs,
+                "batch_size": batch,
+                "learning_rate": lr,
+                "schedule": "one-cycle",
+                "seed": SEED,
+                "num_workers": 0,
+                "device": "cpu",
                 "early_stopping": {"patience": 0},
                 "augment": {"flip": True, "rotate90": True},
                 "output": {"directory": tmp, "name": name},
             }
-        )  # fmt: skip
+        )
         start = time.perf_counter()
         result = train(config, data=data, export=False, progress=False)
         return result, time.perf_counter() - start
@@ -135,17 +144,26 @@ def header(title: str) -> None:
 
 
 def line(name: str, scores: Any, extra: str = "") -> None:
-    print(f"{name:<26} IoU {scores.iou:6.3f}  F1 {scores.f1:6.3f}  precision "
-          f"{scores.precision:6.3f}  recall {scores.recall:6.3f}{extra}")  # fmt: skip
+    print(
+        f"{name:<26} IoU {scores.iou:6.3f}  F1 {scores.f1:6.3f}  precision "
+        f"{scores.precision:6.3f}  recall {scores.recall:6.3f}{extra}"
+    )
 
 
 def report_training(result: TrainResult, seconds: float, data: TaskData) -> None:
     best = result.history[result.best_epoch - 1]
-    metrics = {k: round(v, 3) for k, v in best.items() if k.startswith("val_")
-               and isinstance(v, float) and k in ("val_miou", "val_f1", "val_psnr", "val_loss")}  # fmt: skip
-    print(f"trained {result.epochs_run} epochs on {len(data.train)} chips "
-          f"({len(data.val)} validation) in {seconds:.0f} s; best epoch {result.best_epoch} "
-          f"{metrics}")  # fmt: skip
+    metrics = {
+        k: round(v, 3)
+        for k, v in best.items()
+        if k.startswith("val_")
+        and isinstance(v, float)
+        and k in ("val_miou", "val_f1", "val_psnr", "val_loss")
+    }
+    print(
+        f"trained {result.epochs_run} epochs on {len(data.train)} chips "
+        f"({len(data.val)} validation) in {seconds:.0f} s; best epoch {result.best_epoch} "
+        f"{metrics}"
+    )
 
 
 # --------------------------------------------------------------------------- clouds
@@ -162,20 +180,41 @@ def clouds(scale: float) -> None:
     train_s = chips({"image": image[:, :364], "mask": reference[:364]}, 64, 32)
     val_s = chips({"image": image[:, 364:half], "mask": reference[364:half]}, 64, 64)
     ids = list(get_sensor("sentinel2_l1c").ids)
-    data = TaskData("segmentation", train_s, val_s, ids, ["clear", "cloud"], 64,
-                    provenance={"source": "s2cloudless-testinputs", "rows": "0-427"})  # fmt: skip
-    header(f"clouds: real S2 L1C patch {image.shape[1:]}, train rows 0-{half - 1}, "
-           f"score rows {half}-{image.shape[1] - 1} ({100 * reference[half:].mean():.1f} % cloud)")  # fmt: skip
+    data = TaskData(
+        "segmentation",
+        train_s,
+        val_s,
+        ids,
+        ["clear", "cloud"],
+        64,
+        provenance={"source": "s2cloudless-testinputs", "rows": "0-427"},
+    )
+    header(
+        f"clouds: real S2 L1C patch {image.shape[1:]}, train rows 0-{half - 1}, "
+        f"score rows {half}-{image.shape[1] - 1} ({100 * reference[half:].mean():.1f} % cloud)"
+    )
     model = {"name": "unet", "options": {"width": 16, "depth": 3}}
-    result, seconds = fit("segmentation", "clouds-real", data, model, epochs=max(1, round(15 * scale)),
-                          batch=8, lr=3e-3, root=root)  # fmt: skip
+    result, seconds = fit(
+        "segmentation",
+        "clouds-real",
+        data,
+        model,
+        epochs=max(1, round(15 * scale)),
+        batch=8,
+        lr=3e-3,
+        root=root,
+    )
     report_training(result, seconds, data)
     test_ref = reference[half:].astype(bool)
     start = time.perf_counter()
     pred = foreground(predict(result, "segmentation", image[:, half:]))
     t_pred = time.perf_counter() - start
-    da = xr.DataArray(image[:, half:], dims=("band", "y", "x"), coords={"band": ids},
-                      attrs={"sensor": "sentinel2_l1c"})  # fmt: skip
+    da = xr.DataArray(
+        image[:, half:],
+        dims=("band", "y", "x"),
+        coords={"band": ids},
+        attrs={"sensor": "sentinel2_l1c"},
+    )
     start = time.perf_counter()
     rules = cloud_mask(da, "rules").values
     t_rules = time.perf_counter() - start
@@ -204,20 +243,40 @@ def buildings(scale: float) -> None:
     cut, val_row = 600, 480
     train_s = chips({"image": image[:, :val_row], "mask": mask[:val_row]}, 96, 48)
     val_s = chips({"image": image[:, val_row:cut], "mask": mask[val_row:cut]}, 96, 96)
-    data = TaskData("segmentation", train_s, val_s, ["pan"], ["background", "building"], 96,
-                    provenance={"source": "spacenet-buildings-solaris", "rows": "0-599"})  # fmt: skip
-    header(f"buildings: SpaceNet-4 Atlanta pan 900 x 900 @ 0.5 m, train rows 0-{cut - 1}, "
-           f"score rows {cut}-899 ({100 * mask[cut:].mean():.1f} % building)")  # fmt: skip
+    data = TaskData(
+        "segmentation",
+        train_s,
+        val_s,
+        ["pan"],
+        ["background", "building"],
+        96,
+        provenance={"source": "spacenet-buildings-solaris", "rows": "0-599"},
+    )
+    header(
+        f"buildings: SpaceNet-4 Atlanta pan 900 x 900 @ 0.5 m, train rows 0-{cut - 1}, "
+        f"score rows {cut}-899 ({100 * mask[cut:].mean():.1f} % building)"
+    )
     model = {"name": "unet", "options": {"width": 16, "depth": 3}}
-    result, seconds = fit("segmentation", "buildings-real", data, model,
-                          epochs=max(1, round(12 * scale)), batch=8, lr=3e-3, root=root)  # fmt: skip
+    result, seconds = fit(
+        "segmentation",
+        "buildings-real",
+        data,
+        model,
+        epochs=max(1, round(12 * scale)),
+        batch=8,
+        lr=3e-3,
+        root=root,
+    )
     report_training(result, seconds, data)
 
     window = transform @ Affine.translation(0, cut)
     footprint = shapely.box(*[*(window * (0, 300)), *(window * (900, 0))])
     pixel_area = abs(transform.a * transform.e)
-    truth = [g for g in shapely.intersection(_label_geometries(root), footprint)
-             if not g.is_empty and g.area >= 20 * pixel_area]  # fmt: skip
+    truth = [
+        g
+        for g in shapely.intersection(_label_geometries(root), footprint)
+        if not g.is_empty and g.area >= 20 * pixel_area
+    ]
     test_ref = mask[cut:].astype(bool)
     pred = foreground(predict(result, "segmentation", image[:, cut:]))
     pan = image[0, cut:]
@@ -225,9 +284,12 @@ def buildings(scale: float) -> None:
     for name, m in (("unet w16 d3", pred), ("otsu on pan", otsu)):
         polys = vectorize_mask(m.astype(np.uint8), transform=window, min_pixels=20)
         p, r, f1 = spacenet_f1(polys, truth)
-        line(name, binary_scores(m, test_ref),
-             f"  objects: {len(polys)} predicted / {len(truth)} true, P {p:.3f} R {r:.3f} "
-             f"F1@0.5 {f1:.3f}")  # fmt: skip
+        line(
+            name,
+            binary_scores(m, test_ref),
+            f"  objects: {len(polys)} predicted / {len(truth)} true, P {p:.3f} R {r:.3f} "
+            f"F1@0.5 {f1:.3f}",
+        )
 
 
 def _label_geometries(root: Path) -> list[shapely.Geometry]:
@@ -251,20 +313,51 @@ def change(scale: float) -> None:
     a = after.values.astype(np.float32)
     ref = reference.astype(np.int64)
     cut, val_row = 216, 296
-    train_s = chips({"image": b[:, :val_row, :cut], "image2": a[:, :val_row, :cut],
-                     "mask": ref[:val_row, :cut]}, 64, 16)  # fmt: skip
-    val_s = chips({"image": b[:, val_row:, :cut], "image2": a[:, val_row:, :cut],
-                   "mask": ref[val_row:, :cut]}, 64, 32)  # fmt: skip
+    train_s = chips(
+        {
+            "image": b[:, :val_row, :cut],
+            "image2": a[:, :val_row, :cut],
+            "mask": ref[:val_row, :cut],
+        },
+        64,
+        16,
+    )
+    val_s = chips(
+        {
+            "image": b[:, val_row:, :cut],
+            "image2": a[:, val_row:, :cut],
+            "mask": ref[val_row:, :cut],
+        },
+        64,
+        32,
+    )
     names = [str(n) for n in before.band.values]
-    data = TaskData("change", train_s, val_s, names, ["no_change", "change"], 64,
-                    provenance={"source": "oscd-bercy", "columns": "0-215"})  # fmt: skip
+    data = TaskData(
+        "change",
+        train_s,
+        val_s,
+        names,
+        ["no_change", "change"],
+        64,
+        provenance={"source": "oscd-bercy", "columns": "0-215"},
+    )
     test_ref = reference[:, cut:]
-    header(f"change: OSCD Bercy {reference.shape}, train columns 0-{cut - 1} "
-           f"({int(reference[:, :cut].sum())} change px), score columns {cut}-"
-           f"{reference.shape[1] - 1} ({int(test_ref.sum())} change px)")  # fmt: skip
+    header(
+        f"change: OSCD Bercy {reference.shape}, train columns 0-{cut - 1} "
+        f"({int(reference[:, :cut].sum())} change px), score columns {cut}-"
+        f"{reference.shape[1] - 1} ({int(test_ref.sum())} change px)"
+    )
     model = {"name": "siamese-unet", "options": {"width": 16, "depth": 3}}
-    result, seconds = fit("change", "change-real", data, model, epochs=max(1, round(15 * scale)),
-                          batch=8, lr=3e-3, root=SHARED / "oscd-bercy")  # fmt: skip
+    result, seconds = fit(
+        "change",
+        "change-real",
+        data,
+        model,
+        epochs=max(1, round(15 * scale)),
+        batch=8,
+        lr=3e-3,
+        root=SHARED / "oscd-bercy",
+    )
     report_training(result, seconds, data)
     logits = predict(result, "change", b[:, :, cut:], a[:, :, cut:])
     line("siamese-unet w16 d3", binary_scores(foreground(logits), test_ref))
@@ -278,7 +371,7 @@ def change(scale: float) -> None:
     for name, kwargs in RUNS.items():
         try:
             got = detect_change(hb, ha, **kwargs).mask.values
-        except Exception as err:  # noqa: BLE001 - a method that cannot run is reported, not fatal
+        except Exception as err:  # a method that cannot run is reported, not fatal
             print(f"{name:<26} skipped: {err}")
             continue
         line(name, binary_scores(got, test_ref))
@@ -307,20 +400,39 @@ def superres(scale: float) -> None:
 
     train_s = pairs(slice(0, 120), 24, 8)
     val_s = pairs(slice(120, 150), 24, 24)
-    data = TaskData("superres", train_s, val_s, bands, [], 24, scale=2,
-                    provenance={"source": "landsat8-l1t-crop", "rows": "0-299"})  # fmt: skip
-    header(f"superres x2: Landsat 8 TOA {c} bands {h} x {w} @ 30 m (Wald: 60 m -> 30 m), "
-           f"train rows 0-299, score rows 300-{h - 1}")  # fmt: skip
+    data = TaskData(
+        "superres",
+        train_s,
+        val_s,
+        bands,
+        [],
+        24,
+        scale=2,
+        provenance={"source": "landsat8-l1t-crop", "rows": "0-299"},
+    )
+    header(
+        f"superres x2: Landsat 8 TOA {c} bands {h} x {w} @ 30 m (Wald: 60 m -> 30 m), "
+        f"train rows 0-299, score rows 300-{h - 1}"
+    )
     model = {"name": "vdsr", "options": {"width": 32, "depth": 8, "scale": 2}}
-    result, seconds = fit("superres", "sr-real", data, model, epochs=max(1, round(15 * scale)),
-                          batch=16, lr=1e-3, root=root)  # fmt: skip
+    result, seconds = fit(
+        "superres",
+        "sr-real",
+        data,
+        model,
+        epochs=max(1, round(15 * scale)),
+        batch=16,
+        lr=1e-3,
+        root=root,
+    )
     report_training(result, seconds, data)
     test_hr = hr[:, 300:]
     test_lr = lr[:, 150:]
     sr = predict(result, "superres", test_lr)
     with torch.no_grad():
-        bic = F.interpolate(torch.from_numpy(test_lr)[None], scale_factor=2.0, mode="bicubic",
-                            align_corners=False)[0].numpy()  # fmt: skip
+        bic = F.interpolate(
+            torch.from_numpy(test_lr)[None], scale_factor=2.0, mode="bicubic", align_corners=False
+        )[0].numpy()
     rng = float(np.ptp(test_hr))
     b = 4  # both scored without a 4-pixel border (edge padding differs)
     crop = np.s_[:, b:-b, b:-b]
@@ -344,8 +456,12 @@ TASKS = {"clouds": clouds, "buildings": buildings, "change": change, "superres":
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("tasks", nargs="*", help=f"any of {', '.join(TASKS)} (default: all)")
-    parser.add_argument("--epochs-scale", type=float, default=1.0,
-                        help="multiply every task's epochs (quick checks: 0.1)")  # fmt: skip
+    parser.add_argument(
+        "--epochs-scale",
+        type=float,
+        default=1.0,
+        help="multiply every task's epochs (quick checks: 0.1)",
+    )
     args = parser.parse_args()
     unknown = set(args.tasks) - set(TASKS)
     if unknown:
