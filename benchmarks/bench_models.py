@@ -15,6 +15,10 @@ Inputs: 4 bands; classifiers 64 x 64 chips (EuroSAT size) in batches of 16,
 U-Nets and the detector 256 x 256 tiles in batches of 4, super-resolution
 64 x 64 low-resolution tiles (x2: 128 x 128 out) in batches of 4.
 
+On a machine shared with other jobs, run with ``--threads 1`` as well: torch's
+OpenMP threads spin-wait at every barrier, and on oversubscribed cores two
+threads were 2-10x slower than one (ONNX Runtime suffered less).
+
 Run: ``python benchmarks/bench_models.py [--threads 2] [--repeat 5] [--exporter auto]``.
 """
 
