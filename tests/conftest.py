@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -78,3 +79,21 @@ def write_geotiff(
         for i, text in enumerate(descriptions or [], start=1):
             dst.set_band_description(i, text)
     return path
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Run torch single-threaded in tests that use it.
+
+    The test tensors are tiny: a second OpenMP thread buys nothing, and on a
+    busy 2-core machine its spin-waiting barriers made training steps 50-100x
+    slower. Tests that never import torch do not pay for importing it here.
+    """
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
