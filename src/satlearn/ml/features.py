@@ -48,8 +48,8 @@ import numpy as np
 import xarray as xr
 from scipy import ndimage
 
-from satlearn.bands import get_sensor
-from satlearn.errors import InvalidInputError, SatlearnError, UnknownBandError
+from satlearn.bands import band_positions
+from satlearn.errors import InvalidInputError, UnknownBandError
 
 __all__ = ["FeatureSpec", "band_names", "check_image", "pixel_features", "row_chunks"]
 
@@ -74,21 +74,9 @@ def check_image(image: Any, name: str = "image") -> xr.DataArray:
 
 def band_names(image: xr.DataArray) -> dict[str, int]:
     """satlearn band name -> position along ``band`` (sensor ids such as ``B08`` translated)."""
-    names = [str(b) for b in image.coords["band"].values] if "band" in image.coords else []
-    if not names:
-        names = [f"b{i + 1}" for i in range(image.sizes["band"])]
-    lookup = {n: i for i, n in enumerate(names)}
-    sensor = image.attrs.get("sensor")
-    if sensor:
-        try:
-            profile = get_sensor(str(sensor))
-        except SatlearnError:
-            profile = None
-        if profile is not None:
-            for i, n in enumerate(names):
-                if n in profile:
-                    lookup.setdefault(profile.band(n).name, i)
-    return lookup
+    if "band" not in image.coords:
+        return {f"b{i + 1}": i for i in range(image.sizes["band"])}
+    return band_positions(image)
 
 
 @dataclass(frozen=True)
