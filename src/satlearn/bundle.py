@@ -38,6 +38,10 @@ Keys with a meaning shared by every task (all optional):
 ``normalisation`` : dict
     How raw band values become model inputs (e.g. ``{"mean": [...], "std":
     [...]}``), for models whose graph does not include it.
+``output_normalisation`` : dict or null
+    For a model whose output is an image in a normalised space (super-
+    resolution): ``{"mean", "std", "inverse": "value = output * std +
+    mean"}`` per output band; null when outputs are read as they are.
 ``tile_size`` : int or null
     The chip size a convolutional model was trained on; null for per-pixel
     models.

@@ -51,6 +51,7 @@ def test_round_trip_torch_onnx_and_reloaded_torch_agree_for_batches_1_and_3(tmp_
     assert bundle.task == "semantic-segmentation"
     assert bundle.classes == {0: "land", 1: "water"} and bundle.bands == tuple(BANDS)
     assert meta["normalisation"] == NORM and meta["tile_size"] == 32
+    assert meta["output_normalisation"] is None  # logits are read as they are
     assert meta["output"]["kind"] == "logits" and meta["output"]["activation"] == "softmax"
     assert meta["model"] == {"name": "unet", "config": model.config}
     assert meta["metrics"] == {"iou": 0.75} and meta["training_config"] == {"epochs": 2}
@@ -168,6 +169,11 @@ def test_existing_bundle_needs_overwrite(tmp_path):
         ({"normalisation": {"mean": [0, 0], "std": [1, 1]}}, "2 values for 4 bands"),
         ({"normalisation": {"mean": [0] * 4, "std": [1, 0, 1, 1]}}, "std > 0"),
         ({"normalisation": {"mean": ["a"] * 4, "std": [1] * 4}}, "'mean' must be numbers"),
+        ({"output_normalisation": [0, 1]}, "output normalisation must be a mapping"),
+        (
+            {"output_normalisation": {"mean": [0] * 3, "std": [1] * 3}},
+            "output normalisation 'mean' has 3",
+        ),
         ({"tile_size": 0}, "tile_size"),
         ({"example_input": np.zeros((2, 3, 8, 8))}, r"example_input must be \(N, 4, H, W\)"),
     ],
@@ -332,3 +338,13 @@ def test_load_refuses_a_config_without_in_channels(tmp_path):
     )
     with pytest.raises(BundleError, match="cannot rebuild model 'unet'"):
         load_torch_model(path)
+
+
+def test_image_outputs_record_how_they_map_back_to_band_values(tmp_path):
+    torch.manual_seed(0)
+    model = build_model("espcn", in_channels=4, scale=2, width=4)
+    path = export(
+        model, tmp_path / "sr", task="super-resolution", classes=None, output_normalisation=NORM
+    )
+    meta = read_bundle(path).metadata
+    assert meta["output_normalisation"] == {**NORM, "inverse": "value = output * std + mean"}

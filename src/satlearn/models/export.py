@@ -12,7 +12,8 @@
     torch; loaded by :func:`load_torch_model`, never through pickle.
 ``bundle.json``
     task, classes, bands (in input order), normalisation (per-band mean and
-    std), tile size, output semantics, metrics, training config, provenance
+    std), output normalisation (how an image output maps back to band values,
+    or null), tile size, output semantics, metrics, training config, provenance
     (satlearn, torch and onnxruntime versions, creation time, the caller's
     data provenance), the model's registry name and config, and how it was
     exported (exporter, opset, probe shapes, the largest torch-vs-ONNX
@@ -126,26 +127,36 @@ def _bands_and_normalisation(
         )
     if normalisation is None:
         return bands, None
+    return bands, _mean_std(normalisation, (len(bands), in_channels), len(bands), "", where)
+
+
+def _mean_std(
+    normalisation: Mapping[str, Any], sizes: tuple[int, ...], n_bands: int, label: str, where: str
+) -> dict[str, list[float]]:
+    """Check a ``{"mean", "std"}`` mapping: numbers, finite, std > 0, one per band."""
+    if not isinstance(normalisation, Mapping):
+        raise BundleError(f"{where}: {label}normalisation must be a mapping with 'mean' and 'std'")
     norm: dict[str, list[float]] = {}
     for key in ("mean", "std"):
         if key not in normalisation:
-            raise BundleError(f"{where}: normalisation needs {key!r} (one value per band)")
+            raise BundleError(f"{where}: {label}normalisation needs {key!r} (one value per band)")
         try:
             values = [float(v) for v in np.asarray(normalisation[key], dtype=np.float64).ravel()]
         except (TypeError, ValueError):
-            raise BundleError(f"{where}: normalisation {key!r} must be numbers") from None
-        if len(values) not in (len(bands), in_channels):
+            raise BundleError(f"{where}: {label}normalisation {key!r} must be numbers") from None
+        if len(values) not in sizes:
             raise BundleError(
-                f"{where}: normalisation {key!r} has {len(values)} values for {len(bands)} bands"
+                f"{where}: {label}normalisation {key!r} has {len(values)} values "
+                f"for {n_bands} bands"
             )
         if not all(math.isfinite(v) for v in values) or (
             key == "std" and not all(v > 0 for v in values)
         ):
-            raise BundleError(f"{where}: normalisation {key!r} must be finite (std > 0)")
+            raise BundleError(f"{where}: {label}normalisation {key!r} must be finite (std > 0)")
         norm[key] = values
     if len(norm["mean"]) != len(norm["std"]):
-        raise BundleError(f"{where}: normalisation mean and std differ in length")
-    return bands, norm
+        raise BundleError(f"{where}: {label}normalisation mean and std differ in length")
+    return norm
 
 
 def _probes(model: nn.Module, tile_size: int | None, example_input: Any, where: str) -> list:
@@ -264,6 +275,7 @@ def export_bundle(
     activation: str | None = None,
     exporter: str = "auto",
     tolerance: float = TOLERANCE,
+    output_normalisation: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write ``model`` as a bundle (ONNX + safetensors + bundle.json).
 
@@ -305,6 +317,13 @@ def export_bundle(
         ``"auto"``: dynamo, then the TorchScript exporter if dynamo fails.
     tolerance : float
         Largest accepted torch-vs-ONNX absolute difference.
+    output_normalisation : dict, optional
+        For a model whose output is an image in a normalised space (a
+        super-resolution model trained on normalised targets): ``{"mean":
+        [...], "std": [...]}`` per output band, recorded in bundle.json as
+        ``output_normalisation`` with the formula ``value = output * std +
+        mean``, which prediction must apply. None (the default) records null:
+        the outputs are read as they are (logits, heatmaps).
 
     Returns
     -------
@@ -345,6 +364,13 @@ def export_bundle(
         raise BundleError(f"{where}: tile_size must be a positive integer or None")
     class_list = _classes(classes, model, where)
     band_list, norm = _bands_and_normalisation(bands, normalisation, model, where)
+    out_norm: dict[str, Any] | None = None
+    if output_normalisation is not None:
+        # An image output has one channel per band (super-resolution keeps the bands).
+        out_norm = {
+            **_mean_std(output_normalisation, (len(band_list),), len(band_list), "output ", where),
+            "inverse": "value = output * std + mean",
+        }
 
     cpu_model = copy.deepcopy(model).cpu().eval()
     spatial = bool(getattr(cpu_model, "spatially_dynamic", True))
@@ -390,6 +416,7 @@ def export_bundle(
         "classes": class_list,
         "bands": band_list,
         "normalisation": norm,
+        "output_normalisation": out_norm,
         "tile_size": tile_size,
         "output": output,
         "model": {"name": config["name"], "config": dict(config)},
