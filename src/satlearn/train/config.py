@@ -35,6 +35,7 @@ __all__ = [
     "ChipsSource",
     "DatasetSource",
     "EarlyStopping",
+    "LossConfig",
     "ModelConfig",
     "OutputConfig",
     "SyntheticSource",
@@ -171,6 +172,55 @@ class EarlyStopping(_Strict):
     min_delta: float = Field(0.0, ge=0)
 
 
+#: The losses each task accepts besides ``default`` (the task's own, see
+#: :mod:`satlearn.train.losses`).
+TASK_LOSSES: dict[str, tuple[str, ...]] = {
+    "segmentation": ("bce", "weighted-bce", "bce+dice", "focal"),
+    "change": ("bce", "weighted-bce", "bce+dice", "focal"),
+    "superres": ("l1", "mse"),
+}
+
+
+class LossConfig(_Strict):
+    """The training loss; ``default`` is the task's own (see :mod:`satlearn.train.losses`).
+
+    Segmentation and change accept ``bce`` (binary cross-entropy on a single
+    logit, cross-entropy on several), ``weighted-bce`` (the same with the
+    foreground classes weighted), ``bce+dice`` (cross-entropy + soft Dice) and
+    ``focal`` (cross-entropy modulated by ``(1 - p_t) ** gamma``).
+    Super-resolution accepts ``l1`` and ``mse`` (PSNR is an MSE score).
+
+    ``pos_weight`` weights the foreground pixels of the cross-entropy terms
+    (class 1 of a binary mask; every class but 0 of a multi-class one):
+    ``"auto"`` computes it from the training targets (background pixels /
+    foreground pixels, per class), a number sets it. ``weighted-bce`` uses
+    ``"auto"`` when it is not given; ``bce``, ``bce+dice`` and ``focal`` are
+    unweighted unless it is given. ``gamma`` is the focal exponent.
+
+    Examples
+    --------
+    >>> LossConfig(name="weighted-bce").pos_weight is None
+    True
+    >>> LossConfig(name="focal", gamma=1.5, pos_weight=4).pos_weight
+    4.0
+    """
+
+    name: Literal["default", "bce", "weighted-bce", "bce+dice", "focal", "l1", "mse"] = "default"
+    pos_weight: Literal["auto"] | Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    #: None: 2 for ``focal`` (Lin et al. 2017), unset for every other loss.
+    gamma: float | None = Field(None, ge=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _options_fit(self) -> LossConfig:
+        if self.pos_weight is not None and self.name in ("default", "l1", "mse"):
+            raise ValueError(
+                f"pos_weight is an option of the cross-entropy losses, not of {self.name!r}"
+            )
+        if self.gamma is not None and self.name != "focal":
+            raise ValueError(f"gamma is an option of the focal loss, not of {self.name!r}")
+        return self
+
+
 class AugmentConfig(_Strict):
     """Augmentations applied to training samples, identically to image and target.
 
@@ -234,6 +284,8 @@ class TrainConfig(_Strict):
     val_fraction : float
         Share of samples held out for validation when the source has no
         validation split.
+    loss : LossConfig
+        The training loss (default: the task's own).
     early_stopping, augment, output : sub-configs
     seed : int
         Seeds the model initialisation, the shuffling and the augmentations.
@@ -256,6 +308,7 @@ class TrainConfig(_Strict):
     weight_decay: float = Field(1e-4, ge=0)
     steps_per_epoch: int | None = Field(None, ge=1)
     val_fraction: float = Field(0.2, ge=0, lt=1)
+    loss: LossConfig = Field(default_factory=LossConfig)
     early_stopping: EarlyStopping = Field(default_factory=EarlyStopping)
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
     seed: int = 0
@@ -278,6 +331,11 @@ class TrainConfig(_Strict):
                     f"augment.crop {self.augment.crop} is larger than the chips "
                     f"({self.data.chip_size})"
                 )
+        if self.loss.name != "default" and self.loss.name not in TASK_LOSSES.get(self.task, ()):
+            accepted = ", ".join(("default", *TASK_LOSSES.get(self.task, ())))
+            raise ValueError(
+                f"loss {self.loss.name!r} does not fit task {self.task!r}; it accepts {accepted}"
+            )
         if self.bands is not None and len(set(self.bands)) != len(self.bands):
             raise ValueError(f"bands repeat a name: {self.bands}")
         return self

@@ -50,7 +50,7 @@ from satlearn.errors import InvalidInputError
 from satlearn.train.augment import Augment
 from satlearn.train.config import BUNDLE_TASKS, TrainConfig
 from satlearn.train.data import TaskData, TrainingSet, band_statistics, collate, load_task_data
-from satlearn.train.losses import task_loss
+from satlearn.train.losses import TaskLoss, build_loss
 from satlearn.train.scoring import make_scorer
 
 __all__ = ["TrainResult", "default_workers", "resolve_device", "train"]
@@ -284,6 +284,7 @@ def _validate(
     mean: np.ndarray,
     std: np.ndarray,
     device: torch.device,
+    loss_fn: TaskLoss,
 ) -> tuple[float, dict[str, Any]]:
     scorer = make_scorer(config.task, classes=data.classes, mean=mean, std=std)
     model.eval()
@@ -292,7 +293,7 @@ def _validate(
         for batch in loader:
             batch = _to(batch, device)
             out = model(model_input(config.task, batch))
-            loss = task_loss(config.task, out, batch, num_classes=len(data.classes))
+            loss = loss_fn(out, batch)
             n = len(batch["image"])
             total += float(loss) * n
             count += n
@@ -423,6 +424,8 @@ def train(
             f"bundle {config.output.bundle_dir} already exists; set output.overwrite: true"
         )
     mean, std = band_statistics(data.train)
+    # pos_weight "auto" counts the training targets' classes here, once.
+    loss_fn = build_loss(config.task, config.loss, data.train, num_classes=len(data.classes))
     torch.manual_seed(config.seed)
     if model is None:
         model = _build(config, data)
@@ -484,7 +487,7 @@ def train(
                     break
                 batch = _to(batch, device)
                 out = model(model_input(config.task, batch))
-                loss = task_loss(config.task, out, batch, num_classes=len(data.classes))
+                loss = loss_fn(out, batch)
                 if not torch.isfinite(loss):
                     raise InvalidInputError(
                         f"the training loss became {float(loss.detach())} at epoch {epoch + 1}, "
@@ -500,7 +503,7 @@ def train(
                 bar.step(f"epoch {epoch + 1}/{config.epochs}", running / seen)
             val_loss, metrics = _validate(
                 model, _loader(val_set, config, shuffle=False, epoch=epoch),
-                config, data, mean, std, device,
+                config, data, mean, std, device, loss_fn,
             )  # fmt: skip
             scalars = _scalar_metrics(metrics)
             if metric != "val_loss" and metric not in metrics:
@@ -569,7 +572,7 @@ def train(
     normalisation = {"mean": [float(v) for v in mean], "std": [float(v) for v in std]}
     bundle = None
     if export:
-        bundle = _export(config, data, model, normalisation, state)
+        bundle = _export(config, data, model, normalisation, state, loss_fn.settings)
     return TrainResult(
         bundle=bundle,
         metrics=state["best_metrics"],
@@ -591,6 +594,7 @@ def _export(
     model: torch.nn.Module,
     normalisation: dict[str, list[float]],
     state: dict[str, Any],
+    loss: dict[str, Any],
 ) -> Path:
     import satlearn
     from satlearn.models.export import export_bundle
@@ -607,6 +611,7 @@ def _export(
         "train_samples": len(data.train),
         "val_samples": len(data.val),
         "stop_metric": config.stop_metric,
+        "loss": loss,
     }
     return export_bundle(
         model,
@@ -623,4 +628,7 @@ def _export(
         overwrite=config.output.overwrite,
         activation="sigmoid" if config.task == "multilabel" else None,
         exporter=config.output.exporter,
+        # Super-resolution learns the normalised high-resolution image: its
+        # outputs map back to reflectance with the inputs' own statistics.
+        output_normalisation=normalisation if config.task == "superres" else None,
     )
