@@ -94,6 +94,7 @@ def fit(
     batch: int,
     lr: float,
     root: Path,
+    loss: dict[str, Any] | None = None,
 ) -> tuple[TrainResult, float]:
     """Train on in-memory samples; returns the result and the wall-clock seconds."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -111,6 +112,7 @@ def fit(
                 "num_workers": 0,
                 "device": "cpu",
                 "early_stopping": {"patience": 0},
+                "loss": loss or {},
                 "augment": {"flip": True, "rotate90": True},
                 "output": {"directory": tmp, "name": name},
             }
@@ -302,7 +304,7 @@ def _label_geometries(root: Path) -> list[shapely.Geometry]:
 # --------------------------------------------------------------------------- change
 
 
-def change(scale: float) -> None:
+def change(scale: float, loss: str = "weighted-bce") -> None:
     from satlearn.ops.change import detect_change
 
     sys.path.insert(0, str(HERE))
@@ -357,7 +359,9 @@ def change(scale: float) -> None:
         batch=8,
         lr=3e-3,
         root=SHARED / "oscd-bercy",
+        loss={"name": loss},
     )
+    print(f"loss {result_loss(loss, data)}")
     report_training(result, seconds, data)
     logits = predict(result, "change", b[:, :, cut:], a[:, :, cut:])
     line("siamese-unet w16 d3", binary_scores(foreground(logits), test_ref))
@@ -380,7 +384,7 @@ def change(scale: float) -> None:
 # --------------------------------------------------------------------------- superres
 
 
-def superres(scale: float) -> None:
+def superres(scale: float, loss: str = "mse") -> None:
     import torch.nn.functional as F
 
     from satlearn.datasets.landsat import open_landsat
@@ -420,11 +424,13 @@ def superres(scale: float) -> None:
         "sr-real",
         data,
         model,
-        epochs=max(1, round(15 * scale)),
+        epochs=max(1, round(40 * scale)),
         batch=16,
         lr=1e-3,
         root=root,
+        loss={"name": loss},
     )
+    print(f"loss {loss}")
     report_training(result, seconds, data)
     test_hr = hr[:, 300:]
     test_lr = lr[:, 150:]
@@ -450,6 +456,13 @@ def superres(scale: float) -> None:
     print(f"goal +1 dB over bicubic: {'met' if gain >= 1 else 'NOT met'} ({gain:+.2f} dB)")
 
 
+def result_loss(name: str, data: TaskData) -> dict[str, Any]:
+    """The loss settings as training resolves them (pos_weight auto: the class weights)."""
+    from satlearn.train.losses import build_loss
+
+    return build_loss(data.task, {"name": name}, data.train, num_classes=2).settings
+
+
 TASKS = {"clouds": clouds, "buildings": buildings, "change": change, "superres": superres}
 
 
@@ -462,7 +475,16 @@ def main() -> None:
         default=1.0,
         help="multiply every task's epochs (quick checks: 0.1)",
     )
+    parser.add_argument(
+        "--loss",
+        action="append",
+        default=[],
+        metavar="TASK=NAME",
+        help="the training loss of a task (change: bce, weighted-bce, bce+dice, focal; "
+        "superres: l1, mse); default change=weighted-bce, superres=mse",
+    )
     args = parser.parse_args()
+    losses = dict(item.split("=", 1) for item in args.loss)
     unknown = set(args.tasks) - set(TASKS)
     if unknown:
         parser.error(
@@ -475,7 +497,10 @@ def main() -> None:
     print(f"torch {torch.__version__}, 1 thread, seed {SEED}")
     for name in args.tasks or TASKS:
         start = time.perf_counter()
-        TASKS[name](args.epochs_scale)
+        if name in losses:
+            TASKS[name](args.epochs_scale, losses[name])  # type: ignore[call-arg]
+        else:
+            TASKS[name](args.epochs_scale)
         print(f"({name}: {time.perf_counter() - start:.0f} s in all)")
 
 
