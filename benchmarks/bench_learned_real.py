@@ -304,7 +304,7 @@ def _label_geometries(root: Path) -> list[shapely.Geometry]:
 # --------------------------------------------------------------------------- change
 
 
-def change(scale: float, loss: str = "weighted-bce") -> None:
+def change(scale: float, loss: str = "bce+dice") -> None:
     from satlearn.ops.change import detect_change
 
     sys.path.insert(0, str(HERE))
@@ -481,7 +481,7 @@ def main() -> None:
         default=[],
         metavar="TASK=NAME",
         help="the training loss of a task (change: bce, weighted-bce, bce+dice, focal; "
-        "superres: l1, mse); default change=weighted-bce, superres=mse",
+        "superres: l1, mse); default change=bce+dice, superres=mse",
     )
     args = parser.parse_args()
     losses = dict(item.split("=", 1) for item in args.loss)
