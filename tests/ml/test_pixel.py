@@ -384,3 +384,27 @@ def test_image_checks_and_sensor_band_ids(image):
 
 def stack_spec():
     return FeatureSpec(bands=("red", "nir"))
+
+
+def test_extra_layers_train_predict_and_round_trip(image, top_half, labels, tmp_path):
+    # a per-pixel layer the bands do not hold: the class itself, noised (a stand-in
+    # for an interpolated NDVI series or a DEM)
+    noise = np.random.default_rng(0).normal(0, 0.1, labels.shape)
+    extra = xr.DataArray(
+        (labels.values + noise)[None].astype(np.float32), dims=("feature", "y", "x"),
+        coords={"feature": ["hint"], "y": image.y, "x": image.x},
+    )  # fmt: skip
+    clf = train_pixel_classifier(image, top_half, bands=["red"], extra=extra, **FAST)
+    assert clf.feature_names == ["red", "hint"]
+    assert clf.metadata["features"]["extra"] == ["hint"]
+    held_out = (labels.y <= labels.y[47]).values[:, None].repeat(96, axis=1)
+    scores = evaluate(clf, image, labels, valid=held_out, extra=extra)
+    assert scores.accuracy > 0.9  # red alone cannot tell the seven classes apart
+    loaded = PixelClassifier.load(clf.save(tmp_path / "m" / "1"))
+    np.testing.assert_array_equal(loaded.predict(image, extra).values, clf.predict(image, extra))
+    proba = loaded.predict_proba(image.chunk({"y": 32}), extra)
+    assert proba.chunks is not None and proba.shape == (7, 96, 96)
+    with pytest.raises(InvalidInputError, match="need extra layer"):
+        loaded.predict(image)
+    with pytest.raises(InvalidInputError, match="use none"):
+        train_pixel_classifier(image, top_half, bands=["red"], **FAST).predict(image, extra)

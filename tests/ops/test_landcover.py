@@ -124,6 +124,21 @@ def test_classify_landcover_picks_indices_the_bands_allow(image, scene):
     assert result.classifier.feature_names == ["blue", "green", "red", "nir", "NDVI", "NDWI"]
 
 
+def test_classify_landcover_with_extra_layers(image, scene):
+    labels = (scene.landcover + 1).astype(np.int16)
+    train = labels.where(labels.x < labels.x[76], 0).astype(np.int16)
+    hint = (labels.values + np.random.default_rng(1).normal(0, 0.1, labels.shape))[None]
+    extra = xr.DataArray(hint, dims=("feature", "y", "x"), coords={"feature": ["hint"]})
+    red = image.sel(band=["red"])
+    result = classify_landcover(red, train, texture=False, extra=extra, n_estimators=20)
+    assert result.classifier.feature_names == ["red", "hint"]
+    held_out = (labels.x >= labels.x[76]).values[None, :].repeat(128, axis=0)
+    assert class_scores(result.classes, labels, valid=held_out).accuracy > 0.9
+    np.testing.assert_array_equal(result.classifier.predict(red, extra).values, result.classes)
+    with pytest.raises(InvalidInputError, match="need extra layer"):
+        result.classifier.predict(red)
+
+
 def test_real_eolearn_patch_supervised_and_kmeans(shared_data):
     folder = shared_data / "eolearn-testeopatch"
     scenes = np.load(folder / "REFERENCE_SCENES.npy", allow_pickle=False)
@@ -152,3 +167,31 @@ def test_score_clusters_ignores_absent_class_ids():
     mapping, scores = score_clusters(clusters, reference)
     assert mapping.tolist() == [1, 2, 8]
     assert scores.accuracy == 1.0
+
+
+def test_real_eolearn_patch_with_the_interpolated_ndvi_series(shared_data):
+    import json
+
+    from satlearn.ml.features import interpolate_time, series_layers
+
+    folder = shared_data / "eolearn-testeopatch"
+    scenes = np.load(folder / "REFERENCE_SCENES.npy", allow_pickle=False)
+    patch = folder / "TestEOPatch"
+    lulc = np.load(patch / "mask_timeless/LULC.npy", allow_pickle=False)[..., 0].astype(np.int16)
+    ndvi = np.load(patch / "data/NDVI.npy", allow_pickle=False)[..., 0]
+    clear = np.load(patch / "mask/IS_VALID.npy", allow_pickle=False)[..., 0]
+    dates = json.loads((patch / "timestamps.json").read_text())
+    names = [b.name for b in get_sensor("sentinel2_l1c").bands]
+    image = xr.DataArray(scenes.transpose(0, 3, 1, 2), dims=("time", "band", "y", "x"),
+                         coords={"band": names})  # fmt: skip
+    extra = series_layers(interpolate_time(ndvi, clear, dates=dates, step_days=16), "NDVI")
+    assert extra.sizes["feature"] == 56
+    train, test = lulc.copy(), lulc.copy()
+    train[:, 60:] = 0
+    test[:, :60] = 0
+    result = classify_landcover(image, train, extra=extra, n_estimators=40, seed=0)
+    scores = class_scores(result.classes, test, valid=test > 0)
+    # measured 0.894 / 0.453 with 40 trees (the 5 dates alone: 0.88 / 0.42); the
+    # issue-4 goal of macro-F1 >= 0.50 is not reached (docs/benchmarks.md)
+    assert scores.accuracy > 0.87
+    assert scores.macro_f1 > 0.43

@@ -75,7 +75,7 @@ from satlearn.errors import (
     NoValidDataError,
 )
 from satlearn.metrics import ClassScores, class_scores
-from satlearn.ml.features import FeatureSpec, check_image, pixel_features
+from satlearn.ml.features import FeatureSpec, check_image, extra_names, pixel_features
 
 __all__ = [
     "MODELS",
@@ -399,9 +399,9 @@ class PixelClassifier:
 
     # ---- prediction
 
-    def features(self, image: xr.DataArray) -> xr.DataArray:
-        """The (lazy) feature stack this classifier reads from ``image``."""
-        stack = pixel_features(image, self.spec)
+    def features(self, image: xr.DataArray, extra: xr.DataArray | None = None) -> xr.DataArray:
+        """The (lazy) feature stack this classifier reads from ``image`` (and ``extra``)."""
+        stack = pixel_features(image, self.spec, extra)
         names = [str(n) for n in stack.coords["feature"].values]
         if names != self.feature_names:  # pragma: no cover - pixel_features follows the spec
             raise InvalidInputError(f"features {names} differ from the model's")
@@ -417,7 +417,7 @@ class PixelClassifier:
             result = result.compute(scheduler="threads")
         return result
 
-    def predict(self, image: xr.DataArray) -> xr.DataArray:
+    def predict(self, image: xr.DataArray, extra: xr.DataArray | None = None) -> xr.DataArray:
         """Class ids of every pixel of ``image``.
 
         Parameters
@@ -425,6 +425,9 @@ class PixelClassifier:
         image : xarray.DataArray
             (band, y, x) or (time, band, y, x) with the bands the model was
             trained on (any order; extra bands are ignored).
+        extra : xarray.DataArray, optional
+            (feature, y, x) layers the model was trained with (``extra=`` of
+            :func:`train_pixel_classifier`), by name; required then.
 
         Returns
         -------
@@ -442,7 +445,7 @@ class PixelClassifier:
         >>> clf.predict(scene).values  # doctest: +SKIP
         """
         check_image(image)
-        stack = self.features(image)
+        stack = self.features(image, extra)
         data = stack.data.map_blocks(
             self._runner.labels, drop_axis=0, dtype=np.int16, meta=np.empty((0, 0), np.int16)
         )
@@ -452,8 +455,8 @@ class PixelClassifier:
         result = self._finish(result, image)
         return result.rio.write_nodata(NODATA)
 
-    def predict_proba(self, image: xr.DataArray) -> xr.DataArray:
-        """Class probabilities of every pixel of ``image``.
+    def predict_proba(self, image: xr.DataArray, extra: xr.DataArray | None = None) -> xr.DataArray:
+        """Class probabilities of every pixel of ``image`` (``extra`` as for :meth:`predict`).
 
         Returns
         -------
@@ -466,7 +469,7 @@ class PixelClassifier:
         >>> clf.predict_proba(scene).sel({"class": 2})  # doctest: +SKIP
         """
         check_image(image)
-        stack = self.features(image)
+        stack = self.features(image, extra)
         n = len(self.classes)
         chunks = ((n,), *stack.data.chunks[1:])
         data = stack.data.map_blocks(self._runner.proba, chunks=chunks, dtype=np.float32)
@@ -545,6 +548,7 @@ def train_pixel_classifier(
     texture: bool = False,
     texture_window: int = 5,
     temporal: bool = True,
+    extra: xr.DataArray | None = None,
     valid: Any = None,
     ignore: int | None = 0,
     class_property: str = "class",
@@ -576,6 +580,12 @@ def train_pixel_classifier(
         ``texture_window``) of brightness and of each index.
     temporal : bool
         For a series, add per-feature mean, std, min, max over time.
+    extra : xarray.DataArray, optional
+        (feature, y, x) layers on the image grid added as features (named on
+        ``feature``), e.g. a cloud-masked series interpolated onto a date grid
+        (:func:`satlearn.ml.features.interpolate_time` +
+        :func:`~satlearn.ml.features.series_layers`) or a DEM. Their names are
+        stored; prediction needs the same layers (``predict(image, extra)``).
     valid : array_like of bool (y, x), optional
         Only these pixels are used for training (e.g. cloud-free ones).
     ignore : int or None
@@ -630,6 +640,7 @@ def train_pixel_classifier(
         texture=texture,
         texture_window=texture_window,
         temporal=temporal,
+        extra=extra_names(extra),
     )
     values, labelled, names = _label_raster(
         labels,
@@ -647,7 +658,7 @@ def train_pixel_classifier(
         labelled &= mask.astype(bool)
     if not labelled.any():
         raise NoValidDataError("labels: no labelled pixel (inside the valid mask) to train on")
-    stack = pixel_features(image, spec)
+    stack = pixel_features(image, spec, extra)
     limit = svm_samples if model == "svm" else max_samples
     rows, cols = _sample(labelled, limit, seed)
     x = _gather(stack, rows, cols)
@@ -725,6 +736,7 @@ def evaluate(
     *,
     valid: Any = None,
     ignore: int | None = 0,
+    extra: xr.DataArray | None = None,
     **label_options: Any,
 ) -> ClassScores:
     """Scores of ``classifier`` on the labelled pixels of ``image``.
@@ -752,7 +764,7 @@ def evaluate(
                 f"valid mask has shape {mask.shape}, the image grid is {values.shape}"
             )
         labelled &= mask.astype(bool)
-    predicted = np.asarray(classifier.predict(image).values)
+    predicted = np.asarray(classifier.predict(image, extra).values)
     labelled &= predicted != NODATA
     if (values[labelled] < 0).any():
         raise InvalidInputError("labels: class ids must be non-negative to be scored")

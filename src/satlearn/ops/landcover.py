@@ -25,7 +25,11 @@ Supervised
 :func:`classify_landcover` trains :func:`satlearn.ml.pixel.train_pixel_classifier`
 (random forest by default, with balanced class weights because land-cover
 classes are very unequal in size) on a label raster or labelled polygons,
-with spectral indices and texture, and predicts the whole scene.
+with spectral indices and texture, and predicts the whole scene. ``extra=``
+adds caller-supplied layers, such as a cloud-masked time series interpolated
+in time onto a regular date grid
+(:func:`satlearn.ml.features.interpolate_time`), as eo-learn's land-cover
+pipeline classifies from.
 
 Examples
 --------
@@ -330,6 +334,7 @@ def classify_landcover(
     model: str = "random-forest",
     indices: Iterable[str] | None = None,
     texture: bool = True,
+    extra: xr.DataArray | None = None,
     **options: Any,
 ) -> LandcoverClassification:
     """Supervised land cover: train a pixel classifier on labels, map the scene.
@@ -349,6 +354,13 @@ def classify_landcover(
         Default: those of :data:`DEFAULT_INDICES` the image's bands allow.
     texture : bool
         Add local mean / std features (default True).
+    extra : xarray.DataArray, optional
+        (feature, y, x) layers added as features, e.g. a cloud-masked
+        series interpolated onto a regular date grid
+        (:func:`satlearn.ml.features.interpolate_time`, flattened by
+        :func:`~satlearn.ml.features.series_layers`), which carries the
+        phenology a few dates cannot; the classifier then needs them to
+        predict (``result.classifier.predict(image, extra)``).
     **options
         Passed to :func:`satlearn.ml.pixel.train_pixel_classifier` (``valid``,
         ``ignore``, ``max_samples``, ``seed``, estimator parameters).
@@ -363,6 +375,10 @@ def classify_landcover(
     --------
     >>> result = classify_landcover(scene, "fields.geojson")  # doctest: +SKIP
     >>> result.classifier.save("models/landcover/1")  # doctest: +SKIP
+    >>> from satlearn.ml.features import interpolate_time, series_layers
+    >>> ndvi = interpolate_time(ndvi_series, ~cloud_mask, step_days=16)  # doctest: +SKIP
+    >>> result = classify_landcover(scene, labels, extra=series_layers(ndvi, "NDVI"))
+    ... # doctest: +SKIP
     """
     from satlearn.ops.indices import available_indices
 
@@ -373,6 +389,6 @@ def classify_landcover(
     if model == "random-forest":
         options.setdefault("class_weight", "balanced_subsample")
     classifier = train_pixel_classifier(
-        image, labels, model=model, indices=indices, texture=texture, **options
+        image, labels, model=model, indices=indices, texture=texture, extra=extra, **options
     )
-    return LandcoverClassification(classes=classifier.predict(image), classifier=classifier)
+    return LandcoverClassification(classes=classifier.predict(image, extra), classifier=classifier)
