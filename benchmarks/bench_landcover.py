@@ -8,19 +8,28 @@ Figures printed:
    ``classify_landcover`` (five dates + NDVI/NDWI/NBR/NDBI per date + temporal
    statistics + texture, balanced class weights). Unsupervised:
    ``kmeans_landcover`` on the five dates, clusters named by Hungarian
-   matching on the left block, scored on the right block.
+   matching on the left block, scored on the right block. Time-series
+   features: the real 68-date NDVI series of the same EOPatch, cloud-masked
+   with ``IS_VALID`` and linearly interpolated in time onto a 16-day grid
+   (``satlearn.ml.features.interpolate_time``, as eo-learn's LULC pipeline
+   does), alone and as ``extra=`` layers of ``classify_landcover``.
+   With ``--cv``, every configuration tried is first scored by 3-fold
+   spatial cross-validation inside the training block (folds = row bands of
+   columns 0-59); the one with the best CV macro-F1 is named before the
+   test block is scored.
 2. Synthetic scene (``make_scene(256)``), same left/right split.
 3. Time and peak traced memory (tracemalloc: numpy buffers) of
    ``kmeans_landcover`` on a dask-backed synthetic scene vs plain
    ``sklearn.cluster.KMeans`` fitted on the whole feature array in memory
    (the peer), with the ratios.
 
-Run: ``.venv/bin/python benchmarks/bench_landcover.py [--size 1024]``.
+Run: ``.venv/bin/python benchmarks/bench_landcover.py [--size 1024] [--cv] [--real-only]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import time
 import tracemalloc
 import warnings
@@ -32,7 +41,7 @@ import xarray as xr
 from satlearn.bands import get_sensor
 from satlearn.metrics import class_scores
 from satlearn.ml import train_pixel_classifier
-from satlearn.ml.features import FeatureSpec, pixel_features
+from satlearn.ml.features import FeatureSpec, interpolate_time, pixel_features, series_layers
 from satlearn.ops.landcover import classify_landcover, kmeans_landcover, score_clusters
 from satlearn.synth import make_scene
 
@@ -68,19 +77,125 @@ def supervised_line(name: str, image: xr.DataArray, train, test, classify=False,
     line(name, predicted, test, time.perf_counter() - t)
 
 
-def real_data() -> None:
+def load_eopatch() -> dict:
+    """The 5-date reference scenes, LULC, the 68-date NDVI series with its masks, the DEM."""
+    folder = DATA / "TestEOPatch"
+    scenes = np.load(DATA / "REFERENCE_SCENES.npy", allow_pickle=False)
+    names = [b.name for b in get_sensor("sentinel2_l1c").bands]
+    coords = {"y": -10.0 * np.arange(101), "x": 10.0 * np.arange(100)}
+    image = xr.DataArray(
+        scenes.transpose(0, 3, 1, 2), dims=("time", "band", "y", "x"),
+        coords={"band": names, **coords},
+    )  # fmt: skip
+    ndvi = np.load(folder / "data/NDVI.npy", allow_pickle=False)[..., 0]
+    series = xr.DataArray(
+        ndvi, dims=("time", "y", "x"), name="NDVI",
+        coords={"time": np.array(json.loads((folder / "timestamps.json").read_text()),
+                                 dtype="datetime64[ns]"), **coords},
+    )  # fmt: skip
+    dem = np.load(folder / "data_timeless/DEM.npy", allow_pickle=False)[..., 0]
+    lulc = np.load(folder / "mask_timeless/LULC.npy", allow_pickle=False)[..., 0]
+    return {
+        "image": image,
+        "series": series,
+        "valid": np.load(folder / "mask/IS_VALID.npy", allow_pickle=False)[..., 0],
+        "dem": xr.DataArray(
+            dem[None], dims=("feature", "y", "x"), coords={"feature": ["DEM"], **coords}
+        ),
+        "lulc": lulc.astype(np.int16),
+    }
+
+
+def ndvi_layers(data: dict, step_days: float = 16, masked: bool = True) -> xr.DataArray:
+    """The NDVI series interpolated onto a ``step_days`` grid, as (feature, y, x) layers."""
+    valid = data["valid"] if masked else None
+    return series_layers(interpolate_time(data["series"], valid, step_days=step_days), "NDVI")
+
+
+def ndvi_image(data: dict, step_days: float = 16) -> xr.DataArray:
+    """The interpolated NDVI series as a (time, band, y, x) image with one band, ``NDVI``."""
+    ndvi = interpolate_time(data["series"], data["valid"], step_days=step_days)
+    return ndvi.expand_dims(band=["NDVI"], axis=1)
+
+
+RF = {"n_estimators": 100, "n_jobs": 2, "seed": 0}
+
+
+def configurations(data: dict) -> dict:
+    """name -> (labels -> predicted (y, x) map): every configuration tried, in CV order."""
+    image = data["image"]
+    ts16, ts8, ts32 = (ndvi_layers(data, s) for s in (16, 8, 32))
+    unmasked = ndvi_layers(data, 16, masked=False)
+    with_dem = xr.concat([ts16, data["dem"]], dim="feature")
+
+    def classify(extra=None, **kw):
+        return lambda labels: (
+            classify_landcover(image, labels, extra=extra, **{**RF, **kw}).classes.values
+        )
+
+    def series_only(step, texture=False):
+        ndvi = ndvi_image(data, step)
+        return lambda labels: (
+            classify_landcover(ndvi, labels, indices=(), texture=texture, **RF).classes.values
+        )
+
+    return {
+        "classify_landcover default (5 dates x 13 bands + indices + temporal + texture)":
+            classify(),
+        "NDVI series alone, 16-day grid (+ temporal statistics)": series_only(16),
+        "NDVI series alone, 16-day grid + texture": series_only(16, texture=True),
+        "default + NDVI series 16-day (extra=)": classify(ts16),
+        "default + NDVI series 8-day": classify(ts8),
+        "default + NDVI series 32-day": classify(ts32),
+        "default + NDVI series 16-day, NOT cloud-masked": classify(unmasked),
+        "default + NDVI series 16-day + DEM": classify(with_dem),
+        "default + NDVI series 16-day, leaf 1": classify(ts16, min_samples_leaf=1),
+        "default + NDVI series 16-day, leaf 5": classify(ts16, min_samples_leaf=5),
+    }  # fmt: skip
+
+
+def spatial_cv(predict, train: np.ndarray, folds: int = 3):
+    """Out-of-fold scores inside the training block; folds are row bands."""
+    rows = np.arange(train.shape[0])[:, None].repeat(train.shape[1], axis=1)
+    band = rows * folds // train.shape[0]
+    out = np.zeros_like(train)
+    for k in range(folds):
+        fit = np.where(band == k, 0, train).astype(np.int16)
+        out[band == k] = predict(fit)[band == k]
+    return class_scores(out, train, valid=train > 0)
+
+
+def cross_validation(data: dict) -> None:
+    train, test = split(data["lulc"], 60)
+    print("eo-learn TestEOPatch: 3-fold spatial CV inside the training block (row bands),")
+    print("then the test block once per configuration (for information; chosen by CV only)")
+    results = []
+    for name, predict in configurations(data).items():
+        t = time.perf_counter()
+        cv = spatial_cv(predict, train)
+        seconds = time.perf_counter() - t
+        results.append((name, predict, cv))
+        print(f"  CV  {name:76s} acc {cv.accuracy:.3f}  macro-F1 {cv.macro_f1:.3f}"
+              f"  ({seconds:.0f} s)", flush=True)  # fmt: skip
+    best = max(results, key=lambda r: r[2].macro_f1)
+    print(f"  chosen by CV macro-F1: {best[0]}")
+    for name, predict, _ in results:
+        s = class_scores(predict(train), test, valid=test > 0)
+        mark = "*" if name == best[0] else " "
+        print(f"  test{mark}{name:76s} acc {s.accuracy:.3f}  macro-F1 {s.macro_f1:.3f}",
+              flush=True)  # fmt: skip
+        if name == best[0]:
+            print("        per-class F1 (test): " + ", ".join(
+                f"{c}: {s.f1[c]:.2f}" for c in np.unique(test[test > 0])))  # fmt: skip
+
+
+def real_data(cv: bool = False) -> None:
     if not DATA.is_dir():
         print(f"eo-learn sample not found at {DATA}; skipped")
         return
-    scenes = np.load(DATA / "REFERENCE_SCENES.npy", allow_pickle=False)
-    lulc = np.load(DATA / "TestEOPatch/mask_timeless/LULC.npy", allow_pickle=False)[..., 0]
-    names = [b.name for b in get_sensor("sentinel2_l1c").bands]
-    image = xr.DataArray(
-        scenes.transpose(0, 3, 1, 2),
-        dims=("time", "band", "y", "x"),
-        coords={"band": names, "y": -10.0 * np.arange(101), "x": 10.0 * np.arange(100)},
-    )
-    train, test = split(lulc.astype(np.int16), 60)
+    data = load_eopatch()
+    image = data["image"]
+    train, test = split(data["lulc"], 60)
     print("eo-learn TestEOPatch, train columns 0-59, test columns 60-99 (LULC, 0 = no data)")
     supervised_line("random forest, date-0 bands", image.isel(time=0), train, test)
     supervised_line("random forest, 5 dates x 13 bands", image, train, test, temporal=False)
@@ -88,10 +203,20 @@ def real_data() -> None:
         "classify_landcover (5 dates + indices + temporal + texture)", image, train, test,
         classify=True,
     )  # fmt: skip
+    supervised_line(
+        "classify_landcover, NDVI 68 dates masked+interpolated 16 d", ndvi_image(data), train,
+        test, classify=True, indices=(), texture=False,
+    )  # fmt: skip
+    supervised_line(
+        "classify_landcover, 5 dates + NDVI 16-day series (extra=)", image, train, test,
+        classify=True, extra=ndvi_layers(data),
+    )  # fmt: skip
     kmeans_line("k-means k=12, date 0, NDVI/NDWI (Hungarian on train)", image.isel(time=0), 12,
                 train, test, indices=("ndvi", "ndwi"))  # fmt: skip
     kmeans_line("k-means k=12, 5 dates, NDVI/NDWI (Hungarian on train)", image, 12, train,
                 test, indices=("ndvi", "ndwi"))  # fmt: skip
+    if cv:
+        cross_validation(data)
 
 
 def synthetic() -> None:
@@ -151,11 +276,14 @@ def scaling(size: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=1024, help="side of the scaling scene")
+    parser.add_argument("--cv", action="store_true", help="the spatial-CV table (eo-learn)")
+    parser.add_argument("--real-only", action="store_true", help="only the eo-learn figures")
     args = parser.parse_args()
     warnings.simplefilter("ignore", PendingDeprecationWarning)
-    real_data()
-    synthetic()
-    scaling(args.size)
+    real_data(cv=args.cv)
+    if not args.real_only:
+        synthetic()
+        scaling(args.size)
 
 
 if __name__ == "__main__":
