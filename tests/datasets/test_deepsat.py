@@ -198,19 +198,22 @@ def test_csv_label_header_not_one_hot_and_row_count(tmp_path):
 
 
 def test_csv_bad_pixel_row_named_when_read(tmp_path):
-    images, labels = deepsat_arrays(3, 4)
+    images, labels = deepsat_arrays(4, 4)
     write_deepsat_csv(tmp_path, 4, "train", images, labels)
     x = tmp_path / "X_train_sat4.csv"
     lines = x.read_text().splitlines()
     lines[1] = ",".join(lines[1].split(",")[:-1])  # one value short
     lines[2] = lines[2].replace(",", ",x", 1)
+    lines[3] = "   "
     x.write_text("\n".join(lines) + "\n")
     ds = DeepSatSAT4(tmp_path)
     np.testing.assert_array_equal(ds[0]["image"], images[0])
     with pytest.raises(DatasetError, match=r"X_train_sat4.csv, row 2: 3135 values"):
         ds[1]
-    with pytest.raises(DatasetError, match=r"X_train_sat4.csv, row 3: not numeric"):
+    with pytest.raises(DatasetError, match=r"X_train_sat4.csv, row 3: not integers"):
         ds[2]
+    with pytest.raises(DatasetError, match=r"X_train_sat4.csv, row 4: empty row"):
+        ds[3]
 
 
 def test_annotation_csv_checked(tmp_path):
