@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from satlearn.datasets.base import DATASETS, SampleDataset, register
-from satlearn.errors import NoValidDataError, UnknownBandError
+from satlearn.errors import InvalidInputError, NoValidDataError, UnknownBandError
 from satlearn.synth import make_scene
 from satlearn.train.config import parse_data_source
 from satlearn.train.data import (
@@ -49,6 +49,19 @@ def test_cloud_chips_mark_thick_cloud_and_cirrus_and_label_every_pixel() -> None
     assert scene.cirrus_mask.values[0].any() and not np.array_equal(want, thick)
     [sample] = data.train
     np.testing.assert_array_equal(sample["mask"], want)  # clouds are never unlabelled
+
+
+def test_a_list_of_seeds_concatenates_the_chips_of_each_scene() -> None:
+    one = {seed: _synthetic("change", "change", chip_size=32, seed=seed) for seed in (2, 3)}
+    both = _synthetic("change", "change", chip_size=32, seed=[2, 3])
+
+    def chips(data):
+        return {s["image"].tobytes() for s in [*data.train, *data.val]}
+
+    assert chips(both) == chips(one[2]) | chips(one[3]) and len(chips(both)) == 8
+    assert both.provenance["seed"] == [2, 3] and both.provenance["chips"] == 8
+    with pytest.raises(InvalidInputError, match="seed"):
+        parse_data_source({"kind": "synthetic", "target": "water", "seed": []})
 
 
 def test_other_synthetic_targets() -> None:

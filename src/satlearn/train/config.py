@@ -98,6 +98,10 @@ class SyntheticSource(_Strict):
     cover) and ``landcover-multilabel`` (the classes covering at least
     ``min_fraction`` of a chip). Pixels under thick clouds
     are left unlabelled for the ground-cover targets.
+
+    ``seed`` is one scene's seed, or a list: the chips of every scene, in
+    order (a few change events or ships per scene are few examples; several
+    scenes give more).
     """
 
     kind: Literal["synthetic"]
@@ -113,7 +117,7 @@ class SyntheticSource(_Strict):
         "landcover-multilabel",
     ]
     size: int = Field(256, ge=64)
-    seed: int = 0
+    seed: int | Annotated[list[int], Field(min_length=1)] = 0
     sensor: str = "sentinel2_l1c"
     clouds: bool = True
     chip_size: int = Field(64, ge=8)

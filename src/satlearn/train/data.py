@@ -111,12 +111,25 @@ def _chips(array: np.ndarray, windows: list[tuple[int, int]], chip: int) -> np.n
 def _synthetic(
     task: str, src: SyntheticSource, bands: Sequence[str] | None
 ) -> tuple[list[Sample], list[str], list[str], dict[str, Any]]:
+    """Samples of one scene, or of each scene of a list of seeds, concatenated."""
+    seeds = src.seed if isinstance(src.seed, list) else [src.seed]
+    samples: list[Sample] = []
+    for seed in seeds:
+        more, names, classes, provenance = _synthetic_scene(task, src, seed, bands)
+        samples += more
+    provenance.update(seed=src.seed, chips=len(samples))
+    return samples, names, classes, provenance
+
+
+def _synthetic_scene(
+    task: str, src: SyntheticSource, seed: int, bands: Sequence[str] | None
+) -> tuple[list[Sample], list[str], list[str], dict[str, Any]]:
     from satlearn.synth import make_scene
     from satlearn.synth.landcover import LAND_COVER_CLASSES
 
     scene = make_scene(
         src.size,
-        seed=src.seed,
+        seed=seed,
         sensor=src.sensor,
         clouds=src.clouds,
         ships=src.target == "ships",
