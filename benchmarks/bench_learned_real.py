@@ -384,7 +384,12 @@ def change(scale: float, loss: str = "bce+dice") -> None:
 # --------------------------------------------------------------------------- superres
 
 
-def superres(scale: float, loss: str = "mse") -> None:
+def superres(
+    scale: float,
+    loss: str = "mse",
+    model: dict[str, Any] | None = None,
+    learning_rate: float = 1e-3,
+) -> None:
     import torch.nn.functional as F
 
     from satlearn.datasets.landsat import open_landsat
@@ -418,15 +423,15 @@ def superres(scale: float, loss: str = "mse") -> None:
         f"superres x2: Landsat 8 TOA {c} bands {h} x {w} @ 30 m (Wald: 60 m -> 30 m), "
         f"train rows 0-299, score rows 300-{h - 1}"
     )
-    model = {"name": "vdsr", "options": {"width": 32, "depth": 8, "scale": 2}}
+    model = model or {"name": "vdsr", "options": {"width": 32, "depth": 8, "scale": 2}}
     result, seconds = fit(
         "superres",
         "sr-real",
         data,
         model,
-        epochs=max(1, round(40 * scale)),
+        epochs=max(1, round(80 * scale)),
         batch=16,
-        lr=1e-3,
+        lr=learning_rate,
         root=root,
         loss={"name": loss},
     )
@@ -450,7 +455,8 @@ def superres(scale: float, loss: str = "mse") -> None:
         ssim(test_hr[crop], sr[crop], data_range=rng),
         ssim(test_hr[crop], bic[crop], data_range=rng),
     )
-    print(f"{'vdsr w32 d8':<26} PSNR {p_sr:6.2f} dB  SSIM {s_sr:.4f}")
+    label = " ".join([model["name"], *(f"{k}={v}" for k, v in model["options"].items())])
+    print(f"{label:<26} PSNR {p_sr:6.2f} dB  SSIM {s_sr:.4f}")
     print(f"{'bicubic':<26} PSNR {p_bic:6.2f} dB  SSIM {s_bic:.4f}")
     gain = p_sr - p_bic
     print(f"goal +1 dB over bicubic: {'met' if gain >= 1 else 'NOT met'} ({gain:+.2f} dB)")
