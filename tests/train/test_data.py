@@ -15,6 +15,8 @@ from satlearn.train.data import (
     TrainingSet,
     band_statistics,
     collate,
+    foreground_subset,
+    has_foreground,
     load_task_data,
     select_bands,
 )
@@ -161,3 +163,35 @@ def test_dataset_source_every_task(toy) -> None:
     assert (len(both.train), len(both.val)) == (10, 3)
     with pytest.raises(UnknownBandError, match="toy-test-reader dataset"):
         load_task_data("segmentation", src, bands=["swir16"])
+
+
+def _mask_chip(foreground: bool, ignore: bool = False) -> dict:
+    mask = np.zeros((4, 4), np.int64)
+    if ignore:
+        mask[0, 0] = IGNORE  # unlabelled is not foreground
+    if foreground:
+        mask[1, 1] = 2
+    return {"mask": mask}
+
+
+def test_foreground_subset_keeps_every_foreground_chip_and_a_seeded_share_of_empty_ones() -> None:
+    chips = [_mask_chip(i % 10 == 0, ignore=True) for i in range(100)]  # 10 % foreground
+    half = foreground_subset(chips, 0.5, seed=3)
+    assert len(half) == 20 and sum(has_foreground(c) for c in half) == 10
+    order = [next(i for i, c in enumerate(chips) if c is h) for h in half]
+    assert order == sorted(order)  # the original order
+    assert [id(c) for c in foreground_subset(chips, 0.5, seed=3)] == [id(c) for c in half]
+    assert [id(c) for c in foreground_subset(chips, 0.5, seed=4)] != [id(c) for c in half]
+    assert len(foreground_subset(chips, 0.25)) == 40
+    # Foreground already above the share: everything is kept.
+    assert len(foreground_subset(chips, 0.05)) == 100
+    boxes = [{"boxes": np.zeros((i % 2, 4), np.float32)} for i in range(6)]
+    kept = foreground_subset(boxes, 0.75)  # 3 chips with a box, 1 without
+    assert sorted(has_foreground(b) for b in kept) == [False, True, True, True]
+
+
+def test_foreground_subset_errors() -> None:
+    with pytest.raises(InvalidInputError, match=r"none of the 3 training samples"):
+        foreground_subset([_mask_chip(False, ignore=True)] * 3, 0.5)
+    with pytest.raises(InvalidInputError, match=r"in \(0, 1\)"):
+        foreground_subset([_mask_chip(True)], 1.0)

@@ -189,3 +189,29 @@ def test_samples_in_memory_replace_the_config_source(tmp_path) -> None:
     assert result.normalisation["mean"][0] == pytest.approx(images[:, 0].mean(), abs=1e-4)
     with pytest.raises(InvalidInputError, match="segmentation samples"):
         train(config, data=TaskData("segmentation", samples, samples, [], [], 8), export=False)
+
+
+def test_foreground_share_trains_on_the_subset_and_validates_on_every_chip(tmp_path) -> None:
+    from satlearn.train.data import TaskData
+
+    gen = np.random.default_rng(1)
+    masks = np.zeros((40, 8, 8), np.int64)
+    masks[:4, 2:5, 2:5] = 1  # 4 of 40 chips hold foreground
+    samples = [
+        {"image": gen.normal(size=(3, 8, 8)).astype(np.float32), "mask": masks[i]}
+        for i in range(40)
+    ]
+    data = TaskData("segmentation", samples, samples, ["a", "b", "c"], ["bg", "fg"], 8)
+    config = _config(
+        tmp_path,
+        task="segmentation",
+        data={"kind": "synthetic", "target": "water", "size": 64, "chip_size": 8},
+        model={"name": "unet", "options": {"width": 4, "depth": 1}},
+        epochs=1,
+        foreground_share=0.5,
+    )
+    result = train(config, data=data, export=False)
+    assert len(result.data.train) == 8 and result.data.val is samples
+    assert sum(bool(s["mask"].any()) for s in result.data.train) == 4
+    with pytest.raises(InvalidInputError, match="foreground_share applies to segmentation"):
+        _config(tmp_path, foreground_share=0.5)

@@ -290,6 +290,12 @@ class TrainConfig(_Strict):
         validation split.
     loss : LossConfig
         The training loss (default: the task's own).
+    foreground_share : float, optional
+        Segmentation, change and detection: train on every chip that holds
+        foreground (a class other than 0, or a box) and a seeded random
+        subset of the empty ones, so that foreground chips make up this share
+        (:func:`satlearn.train.data.foreground_subset`; 0.5 suits targets a few
+        per cent of chips hold). Validation keeps every chip. None: all chips.
     early_stopping, augment, output : sub-configs
     seed : int
         Seeds the model initialisation, the shuffling and the augmentations.
@@ -313,6 +319,7 @@ class TrainConfig(_Strict):
     steps_per_epoch: int | None = Field(None, ge=1)
     val_fraction: float = Field(0.2, ge=0, lt=1)
     loss: LossConfig = Field(default_factory=LossConfig)
+    foreground_share: float | None = Field(None, gt=0, lt=1)
     early_stopping: EarlyStopping = Field(default_factory=EarlyStopping)
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
     seed: int = 0
@@ -339,6 +346,14 @@ class TrainConfig(_Strict):
             accepted = ", ".join(("default", *TASK_LOSSES.get(self.task, ())))
             raise ValueError(
                 f"loss {self.loss.name!r} does not fit task {self.task!r}; it accepts {accepted}"
+            )
+        if self.foreground_share is not None and self.task not in (
+            "segmentation",
+            "change",
+            "detection",
+        ):
+            raise ValueError(
+                f"foreground_share applies to segmentation, change and detection, not {self.task!r}"
             )
         if self.bands is not None and len(set(self.bands)) != len(self.bands):
             raise ValueError(f"bands repeat a name: {self.bands}")

@@ -43,6 +43,8 @@ __all__ = [
     "TrainingSet",
     "band_statistics",
     "collate",
+    "foreground_subset",
+    "has_foreground",
     "load_task_data",
     "select_bands",
 ]
@@ -277,6 +279,51 @@ def adapt_sample(raw: Sample, task: str, index: list[int], *, scale: int = 2) ->
     labels = raw.get("box_labels", raw.get("labels"))
     labels = np.zeros(len(boxes), np.int64) if labels is None else np.asarray(labels, np.int64)
     return {"image": image, "boxes": boxes, "box_labels": labels}
+
+
+def has_foreground(sample: Sample) -> bool:
+    """Whether a mask sample holds a labelled pixel of a class other than 0, or a box."""
+    if "boxes" in sample:
+        return len(sample["boxes"]) > 0
+    mask = np.asarray(sample["mask"])
+    return bool(((mask != 0) & (mask != IGNORE)).any())
+
+
+def foreground_subset(samples: Sequence[Sample], share: float, seed: int = 0) -> list[Sample]:
+    """Every sample with foreground, and enough of the others to make it ``share`` of the set.
+
+    Rare targets (a few change events or ships in a scene) leave most chips
+    empty: a model trained on all of them sees the target in a few batches an
+    epoch and learns to predict background. This keeps every chip with
+    foreground (see :func:`has_foreground`) and a seeded random subset of the
+    empty ones, in the original order; when foreground chips already make up
+    ``share`` or more, every sample is kept.
+
+    Raises
+    ------
+    InvalidInputError
+        ``share`` outside (0, 1), or no sample with foreground.
+
+    Examples
+    --------
+    >>> chips = [{"mask": np.full((2, 2), int(i < 2))} for i in range(10)]
+    >>> len(foreground_subset(chips, 0.5))  # both foreground chips, two empty ones
+    4
+    """
+    if not 0 < share < 1:
+        raise InvalidInputError(f"foreground_share must be in (0, 1), got {share!r}")
+    flags = np.array([has_foreground(s) for s in samples], dtype=bool)
+    n_fg = int(flags.sum())
+    if n_fg == 0:
+        raise InvalidInputError(
+            f"foreground_share {share}: none of the {len(samples)} training samples holds "
+            "foreground (a class other than 0, or a box)"
+        )
+    empty = np.flatnonzero(~flags)
+    n_empty = min(len(empty), round(n_fg * (1 - share) / share))
+    rng = np.random.default_rng(seed)
+    keep = np.sort(np.concatenate([np.flatnonzero(flags), rng.choice(empty, n_empty, False)]))
+    return [samples[i] for i in keep]
 
 
 def _split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -39,7 +39,7 @@ import math
 import os
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,14 @@ import torch
 from satlearn.errors import InvalidInputError
 from satlearn.train.augment import Augment
 from satlearn.train.config import BUNDLE_TASKS, TrainConfig
-from satlearn.train.data import TaskData, TrainingSet, band_statistics, collate, load_task_data
+from satlearn.train.data import (
+    TaskData,
+    TrainingSet,
+    band_statistics,
+    collate,
+    foreground_subset,
+    load_task_data,
+)
 from satlearn.train.losses import TaskLoss, build_loss
 from satlearn.train.scoring import make_scorer
 
@@ -423,6 +430,9 @@ def train(
         raise BundleError(
             f"bundle {config.output.bundle_dir} already exists; set output.overwrite: true"
         )
+    if config.foreground_share is not None:
+        subset = foreground_subset(data.train, config.foreground_share, config.seed)
+        data = replace(data, train=subset)
     mean, std = band_statistics(data.train)
     # pos_weight "auto" counts the training targets' classes here, once.
     loss_fn = build_loss(config.task, config.loss, data.train, num_classes=len(data.classes))
