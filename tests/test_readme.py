@@ -54,3 +54,23 @@ def test_command_line_example_runs(tmp_path):
     outputs += ("change.tif", "ships-found.geojson", "landcover-k6.tif", "catalog/catalog.json")
     for output in outputs:
         assert (tmp_path / output).is_file(), output
+
+
+@pytest.mark.slow
+def test_training_example_runs(tmp_path):
+    (config,) = blocks("yaml")
+    (tmp_path / "water.yaml").write_text(config)
+    satlearn = Path(sys.executable).with_name("satlearn")
+    for line in blocks("sh")[2].splitlines():
+        command = shlex.split(line.split("#")[0])
+        result = subprocess.run(
+            [str(satlearn), *command[1:]], cwd=tmp_path, capture_output=True, text=True
+        )
+        assert result.returncode == 0, (line, result.stderr)
+    bundle = tmp_path / "models" / "water" / "1"
+    assert {p.name for p in bundle.iterdir()} == {
+        "model.onnx",
+        "weights.safetensors",
+        "bundle.json",
+    }
+    assert "iou" in (tmp_path / "evaluation" / "metrics.json").read_text()
