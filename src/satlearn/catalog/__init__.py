@@ -8,7 +8,7 @@
 * :mod:`~satlearn.catalog.search`: :class:`CatalogIndex`, built once (STRtree of
   bboxes, datetime arrays, property columns), queried by bbox / geometry /
   datetime interval / CQL2-JSON filter.
-* :mod:`~satlearn.catalog.validate`: JSON-schema validation with no network access.
+* :mod:`~satlearn.catalog.validation`: JSON-schema validation with no network access.
 """
 
 from __future__ import annotations
@@ -40,4 +40,4 @@ class CatalogError(SatlearnError, ValueError):
 from satlearn.catalog.build import build_catalog, item_from_raster  # noqa: E402
 from satlearn.catalog.crawl import CrawlProblem, CrawlResult, crawl, read_catalog  # noqa: E402
 from satlearn.catalog.search import CatalogIndex, parse_datetime_interval  # noqa: E402
-from satlearn.catalog.validate import validate, validate_catalog  # noqa: E402
+from satlearn.catalog.validation import validate, validate_catalog  # noqa: E402

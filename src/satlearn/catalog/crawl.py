@@ -199,7 +199,7 @@ def _read_root(href: str) -> tuple[pystac.Catalog, dict[str, Any]]:
 
 
 def _extension_notes(obj: pystac.STACObject, href: str) -> list[CrawlProblem]:
-    from satlearn.catalog.validate import schema_available
+    from satlearn.catalog.validation import schema_available
 
     notes = []
     for uri in obj.stac_extensions or []:

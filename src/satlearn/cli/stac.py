@@ -161,7 +161,7 @@ def validate(
     from satlearn.catalog import CatalogError, validate_catalog
     from satlearn.catalog import validate as validate_one
     from satlearn.catalog.crawl import read_json
-    from satlearn.catalog.validate import errors_only
+    from satlearn.catalog.validation import errors_only
 
     target = path
     local = Path(path)

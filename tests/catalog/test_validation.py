@@ -20,10 +20,10 @@ from satlearn.catalog import (
     validate,
     validate_catalog,
 )
-from satlearn.catalog.validate import errors_only, schema_available
+from satlearn.catalog.validation import errors_only, schema_available
 
 # The module, not the function of the same name that satlearn.catalog re-exports.
-validate_module = importlib.import_module("satlearn.catalog.validate")
+validate_module = importlib.import_module("satlearn.catalog.validation")
 
 
 @pytest.fixture(autouse=True)
