@@ -51,7 +51,8 @@ def test_command_line_example_runs(tmp_path):
         )
         assert result.returncode == 0, (line, result.stderr)
     outputs = ("dem-zstd.tif", "indices.tif", "sharp.tif", "aligned.tif", "clouds.tif")
-    outputs += ("change.tif", "ships-found.geojson", "landcover-k6.tif", "catalog/catalog.json")
+    outputs += ("change.tif", "ships-found.geojson", "landcover-k6.tif", "dem-stereo.tif")
+    outputs += ("catalog/catalog.json",)
     for output in outputs:
         assert (tmp_path / output).is_file(), output
 

@@ -51,6 +51,17 @@ def test_truths_round_trip(scene, tmp_path):
     assert set(manifest["files"]) == set(written) - {"scene"}
 
 
+def test_the_rectified_stereo_pair_and_its_base_to_height_are_written(scene, tmp_path):
+    written = write_scene(scene, tmp_path)
+    for name in ("stereo_left", "stereo_right"):
+        pair = open_raster(written[name])
+        assert list(pair.band.values) == ["pan"] and pair.dtype == np.uint16
+        reflectance = pair.values[0] * float(pair.scale.values[0])
+        np.testing.assert_allclose(reflectance, getattr(scene, name).values, atol=1e-4 + 1e-9)
+    manifest = json.loads(written["scene"].read_text())
+    assert manifest["base_to_height"] == pytest.approx(scene.base_to_height)
+
+
 def test_an_interrupted_run_resumes_keeping_complete_files(scene, tmp_path):
     written = write_scene(scene, tmp_path)
     kept = written["landcover"]

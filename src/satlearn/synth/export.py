@@ -68,6 +68,7 @@ def scene_manifest(scene: Any) -> dict[str, Any]:
         "sun_azimuth": float(scene.sun_azimuth),
         "sun_zenith": float(scene.sun_zenith),
         "cloud_height_m": float(scene.cloud_height_m),
+        "base_to_height": float(scene.base_to_height),
     }
 
 
@@ -79,6 +80,10 @@ def _layers(scene: Any) -> list[tuple[str, xr.DataArray, str]]:
         layers.append((f"image_{date}", to_digital_numbers(scene.image.isel(time=i)), "average"))
         pan = scene.pan.isel(time=i).expand_dims(band=["pan"])
         layers.append((f"pan_{date}", to_digital_numbers(pan), "average"))
+    for name in ("stereo_left", "stereo_right"):
+        # The rectified pair (epipolar lines = rows) for `satlearn stereo`.
+        pair = getattr(scene, name).expand_dims(band=["pan"])
+        layers.append((name, to_digital_numbers(pair), "average"))
     for name, truth in scene.truths().items():
         resampling = "average" if np.dtype(truth.dtype).kind == "f" else "nearest"
         if truth.dtype == bool:
@@ -100,10 +105,12 @@ def write_scene(
 ) -> dict[str, Path]:
     """Write ``scene`` (a :class:`satlearn.synth.SyntheticScene`) into ``out_dir``.
 
-    Writes ``scene.json`` (the parameters), one COG per date for the image
-    and the pan band, one COG per truth (per date where the truth has a time
-    axis) and ``ships.geojson``. Files already complete from an earlier run of
-    the same scene are kept, so an interrupted run resumes.
+    Writes ``scene.json`` (the parameters, ``base_to_height`` of the stereo
+    pair among them), one COG per date for the image and the pan band, the
+    rectified stereo pair (``stereo_left``, ``stereo_right``), one COG per
+    truth (per date where the truth has a time axis) and ``ships.geojson``.
+    Files already complete from an earlier run of the same scene are kept, so
+    an interrupted run resumes.
 
     Raises
     ------
