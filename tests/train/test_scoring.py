@@ -77,6 +77,14 @@ def test_multilabel_and_superres() -> None:
     assert r["psnr_bicubic"] < r["psnr"] and 0.9 < r["ssim"] <= 1
     with pytest.raises(InvalidInputError, match="does not match"):
         sr.update(target[:, :, :8], {"target": target, "image": low})
+    # Outputs in their own normalised space (a bundle's output_normalisation):
+    # (out * 4 - 1) equals the target's (target * 2 + 1).
+    own = make_scorer(
+        "superres", mean=[1.0], std=[2.0], output_normalisation={"mean": [-1.0], "std": [4.0]}
+    )
+    own.update((target * 2 + 2) / 4, {"target": target, "image": low})
+    psnr = own.result()["psnr"]
+    assert psnr is None or psnr > 200  # float rounding only
     with pytest.raises(NoValidDataError):
         make_scorer("superres", mean=[0], std=[1]).result()
     with pytest.raises(InvalidInputError, match="mean and std"):

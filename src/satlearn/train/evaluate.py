@@ -190,6 +190,7 @@ def evaluate(
         std=std,
         boundary_tolerance=boundary_tolerance,
         score_threshold=score_threshold,
+        output_normalisation=meta.get("output_normalisation"),
     )
     session = bundle.session()
     input_name = session.get_inputs()[0].name

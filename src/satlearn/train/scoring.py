@@ -17,7 +17,7 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -176,10 +176,15 @@ class _Change(_Segmentation):
 
 
 class _SuperRes(Scorer):
-    def __init__(self, mean: Any, std: Any) -> None:
+    def __init__(self, mean: Any, std: Any, output: Mapping[str, Any] | None = None) -> None:
         super().__init__([])
         self.mean = np.asarray(mean, np.float64)[:, None, None]
         self.std = np.asarray(std, np.float64)[:, None, None]
+        # How the model's outputs map back to band values (a bundle's
+        # output_normalisation); by default the inputs' own statistics.
+        output = output or {"mean": mean, "std": std}
+        self.out_mean = np.asarray(output["mean"], np.float64)[:, None, None]
+        self.out_std = np.asarray(output["std"], np.float64)[:, None, None]
         self.sq = {"model": 0.0, "bicubic": 0.0}
         self.count = 0
         self.low, self.high = math.inf, -math.inf
@@ -191,7 +196,7 @@ class _SuperRes(Scorer):
 
         from satlearn.ops.quality import ssim
 
-        out = np.asarray(output, np.float64) * self.std + self.mean
+        out = np.asarray(output, np.float64) * self.out_std + self.out_mean
         ref = np.asarray(batch["target"], np.float64) * self.std + self.mean
         if out.shape != ref.shape:
             raise InvalidInputError(f"model output {out.shape} does not match targets {ref.shape}")
@@ -284,6 +289,7 @@ def make_scorer(
     std: Any = None,
     boundary_tolerance: float = 2.0,
     score_threshold: float = 0.3,
+    output_normalisation: Mapping[str, Any] | None = None,
 ) -> Scorer:
     """The streaming scorer of ``task``.
 
@@ -300,6 +306,9 @@ def make_scorer(
     score_threshold : float
         Detection confidence at which recall and precision are reported
         (mAP uses every detection).
+    output_normalisation : mapping, optional
+        Super-resolution: ``{"mean", "std"}`` that map outputs back to band
+        values (a bundle's ``output_normalisation``); default ``mean``/``std``.
     """
     if task == "classification":
         return _Classification(classes)
@@ -312,7 +321,7 @@ def make_scorer(
     if task == "superres":
         if mean is None or std is None:
             raise InvalidInputError("the super-resolution scorer needs the band mean and std")
-        return _SuperRes(mean, std)
+        return _SuperRes(mean, std, output_normalisation)
     if task == "detection":
         return _Detection(classes or ["object"], score_threshold)
     raise InvalidInputError(f"unknown task {task!r}")
