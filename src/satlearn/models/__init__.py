@@ -29,6 +29,9 @@ name                   input -> output                    notes
                                                           :func:`decode_detections` -> boxes
 =====================  =================================  =====================================
 
+:func:`dihedral_ensemble` averages a model's outputs over the eight flips and
+rotations of its input (test-time augmentation).
+
 Examples
 --------
 >>> import torch
@@ -54,6 +57,7 @@ __all__ = [
     "build_model",
     "decode_detections",
     "default_device",
+    "dihedral_ensemble",
     "export_bundle",
     "load_torch_model",
     "register_model",
@@ -138,4 +142,5 @@ from satlearn.models import (  # noqa: E402,F401
     superres,
 )
 from satlearn.models.detection import decode_detections  # noqa: E402
+from satlearn.models.ensemble import dihedral_ensemble  # noqa: E402
 from satlearn.models.export import export_bundle, load_torch_model  # noqa: E402
