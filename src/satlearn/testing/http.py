@@ -110,11 +110,14 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if not send_body:
             return
+        # Counted before the body goes out: a client that has read the body
+        # and then asks for the stats must find it counted (counting after
+        # the write raced with that request in another server thread).
+        with self.server.lock:
+            self.server.bytes_served += length
         with path.open("rb") as fh:
             fh.seek(start)
             self.wfile.write(fh.read(length))
-        with self.server.lock:
-            self.server.bytes_served += length
 
 
 class _Server(ThreadingHTTPServer):
