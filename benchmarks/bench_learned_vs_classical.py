@@ -324,49 +324,75 @@ def ship_threshold(result: Any) -> float:
                 [{"bbox": [b[1], b[0], b[3], b[2]]} for b in truth.numpy().tolist()],
             )
             tp, fp, fn = tp + s.tp, fp + s.fp, fn + s.fn
-        f1 = 2 * tp / max(2 * tp + fp + fn, 1)
+        f1 = _f1_precision_recall(tp, fp, fn)[0]
         if f1 > best_f1:
             best, best_f1 = t, f1
     return best
 
 
-def bench_ships(result: Any, tests: list, rows: list, times: dict, threshold: float | None) -> None:
-    """CenterNet against CFAR, true/false positives pooled over several test scenes."""
+Scores = tuple[float, float, float]  # F1, precision, recall
+
+
+def _f1_precision_recall(tp: int, fp: int, fn: int) -> Scores:
+    return 2 * tp / max(2 * tp + fp + fn, 1), tp / max(tp + fp, 1), tp / max(tp + fn, 1)
+
+
+def pooled_ship_scores(tests: list, detect: Any) -> tuple[Scores, float]:
+    """Scores of ``detect(scene)`` with true/false positives pooled over the scenes; seconds."""
+    from satlearn.ops.ships import score_ships
+
+    counts, seconds = np.zeros(3, int), 0.0
+    for test in tests:
+        found, t = timed(lambda test=test: detect(test))
+        seconds += t
+        s = score_ships(found, test.ships, date_index=0)
+        counts += (s.tp, s.fp, s.fn)
+    return _f1_precision_recall(*counts), seconds
+
+
+def cfar_ships(scene: Any, **options: Any) -> Any:
+    """``detect_ships`` on date 0 of a scene."""
+    from satlearn.ops.ships import detect_ships
+
+    return detect_ships(scene.image.isel(time=0), **options)
+
+
+def ship_rows(rows: list, task: str, learned: Scores, classical: Scores, what: str) -> None:
+    for i, metric in enumerate(("F1", "precision", "recall")):
+        row(rows, task, metric, learned[i], classical[i], what if i == 0 else "")
+
+
+def bench_ships(
+    result: Any,
+    tests: list,
+    classical: tuple[Scores, float],
+    rows: list,
+    times: dict,
+    threshold: float | None,
+) -> None:
+    """CenterNet against CFAR (``classical``: pooled_ship_scores of cfar_ships)."""
     from satlearn.models import decode_detections
-    from satlearn.ops.ships import detect_ships, score_ships
 
     if threshold is None:
         threshold = ship_threshold(result)
     stride = result.model.config["stride"]
-    counts = {"learned": np.zeros(3, int), "classical": np.zeros(3, int)}
-    t_model = t_classic = 0.0
-    n = 0
-    for test in tests:
-        image = test.image.isel(time=0)
-        x = normalised(result, image.values)
-        start = time.perf_counter()
+
+    def centernet(test: Any) -> list[dict]:
         with torch.no_grad():
-            out = result.model.eval()(x)
+            out = result.model.eval()(normalised(result, test.image.isel(time=0).values))
         boxes, _, _ = decode_detections(out[0], threshold=threshold, stride=stride)
-        t_model += time.perf_counter() - start
         # decode gives (x0, y0, x1, y1) with the truths' exclusive maxima;
         # score_ships wants (min_row, min_col, max_row, max_col).
-        learned = [{"bbox_px": [b[1], b[0], b[3], b[2]]} for b in boxes.tolist()]
-        found, seconds = timed(lambda image=image: detect_ships(image))
-        t_classic += seconds
-        for key, detections in (("learned", learned), ("classical", found)):
-            s = score_ships(detections, test.ships, date_index=0)
-            counts[key] += (s.tp, s.fp, s.fn)
-        n += len([s for s in test.ships if s["date_index"] == 0])
+        return [{"bbox_px": [b[1], b[0], b[3], b[2]]} for b in boxes.tolist()]
 
-    a, b = _f1_precision_recall(*counts["learned"]), _f1_precision_recall(*counts["classical"])
+    learned, t_model = pooled_ship_scores(tests, centernet)
+    n = sum(1 for test in tests for s in test.ships if s["date_index"] == 0)
     what = (
         f"CenterNet (score >= {threshold}) vs detect_ships CFAR, {n} ships "
         f"in {len(tests)} test scenes"
     )
-    for i, metric in enumerate(("F1", "precision", "recall")):
-        row(rows, "ships", metric, a[i], b[i], what if i == 0 else "")
-    times["ships"] = (t_model, t_classic)
+    ship_rows(rows, "ships", learned, classical[0], what)
+    times["ships"] = (t_model, classical[1])
 
 
 #: The candidate stage of the two-stage ship path: CFAR with a lower
@@ -377,8 +403,6 @@ CANDIDATES = {"k": 3.5, "min_contrast": 0.04}
 
 def harvest_candidates(scene: Any, **options: Any) -> tuple[list[dict], np.ndarray]:
     """Candidate ships of date 0 and their chips (as detect_ships' confirm hook sees them)."""
-    from satlearn.ops.ships import detect_ships
-
     seen: list[np.ndarray] = []
 
     def record(chips: np.ndarray) -> np.ndarray:
@@ -386,7 +410,7 @@ def harvest_candidates(scene: Any, **options: Any) -> tuple[list[dict], np.ndarr
         # Probabilities >= 0.5 keep every candidate; their value says which chip.
         return np.arange(1, len(chips) + 1, dtype=np.float64)
 
-    found = detect_ships(scene.image.isel(time=0), confirm=record, **options).ships
+    found = cfar_ships(scene, confirm=record, **options).ships
     chips = np.concatenate(seen) if seen else np.zeros((0, 0, 0, 0), np.float32)
     # One window per scene here (<= 4096 px), so the confidences index `chips`.
     assert len(seen) <= 1
@@ -441,10 +465,10 @@ def train_candidate_classifier(args: argparse.Namespace, tmp: str) -> tuple[Any,
     return result, seconds, len(samples)
 
 
-def bench_ship_candidates(result: Any, tests: list, rows: list, times: dict) -> None:
+def bench_ship_candidates(
+    result: Any, tests: list, classical: tuple[Scores, float], rows: list, times: dict
+) -> None:
     """CFAR candidates confirmed by the chip classifier, against detect_ships alone."""
-    from satlearn.ops.ships import detect_ships, score_ships
-
     model = result.model.eval()
 
     def confirm(chips: np.ndarray) -> np.ndarray:
@@ -452,28 +476,12 @@ def bench_ship_candidates(result: Any, tests: list, rows: list, times: dict) -> 
             logits = model(normalised(result, np.nan_to_num(chips)))
         return torch.softmax(logits, dim=1)[:, 1].numpy()
 
-    counts = {"learned": np.zeros(3, int), "classical": np.zeros(3, int)}
-    t_model = t_classic = 0.0
-    for test in tests:
-        image = test.image.isel(time=0)
-        found, seconds = timed(
-            lambda image=image: detect_ships(image, confirm=confirm, **CANDIDATES)
-        )
-        t_model += seconds
-        plain, seconds = timed(lambda image=image: detect_ships(image))
-        t_classic += seconds
-        for key, detections in (("learned", found), ("classical", plain)):
-            s = score_ships(detections, test.ships, date_index=0)
-            counts[key] += (s.tp, s.fp, s.fn)
-    a, b = _f1_precision_recall(*counts["learned"]), _f1_precision_recall(*counts["classical"])
+    learned, t_model = pooled_ship_scores(
+        tests, lambda test: cfar_ships(test, confirm=confirm, **CANDIDATES)
+    )
     what = "CFAR candidates (k 3.5) + chip-classifier vs detect_ships CFAR (k 5)"
-    for i, metric in enumerate(("F1", "precision", "recall")):
-        row(rows, "ships 2-st.", metric, a[i], b[i], what if i == 0 else "")
-    times["ships 2-stage"] = (t_model, t_classic)
-
-
-def _f1_precision_recall(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
-    return 2 * tp / max(2 * tp + fp + fn, 1), tp / max(tp + fp, 1), tp / max(tp + fn, 1)
+    ship_rows(rows, "ships 2-st.", learned, classical[0], what)
+    times["ships 2-stage"] = (t_model, classical[1])
 
 
 def bench_landcover(result: Any, train_scene: Any, test: Any, rows: list, times: dict) -> None:
@@ -552,10 +560,12 @@ def main() -> None:
                 bench_superres(result, test, rows, times)
             elif name == "ships":
                 extra = [make_scene(args.test_size, seed=args.test_seed + k) for k in (1, 2, 3)]
-                bench_ships(result, [test, *extra], rows, times, args.ship_threshold)
+                tests = [test, *extra]
+                classical = pooled_ship_scores(tests, cfar_ships)  # once for both learned paths
+                bench_ships(result, tests, classical, rows, times, args.ship_threshold)
                 two_stage, seconds, _ = train_candidate_classifier(args, tmp)
                 trained["ships 2-stage"] = (seconds, {})
-                bench_ship_candidates(two_stage, [test, *extra], rows, times)
+                bench_ship_candidates(two_stage, tests, classical, rows, times)
             else:
                 train_scene = make_scene(args.train_size, seed=args.train_seed, ships=False)
                 bench_landcover(result, train_scene, test, rows, times)

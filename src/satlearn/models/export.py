@@ -189,8 +189,9 @@ def _dynamic_export(model: nn.Module, probe: torch.Tensor, spatial: bool) -> byt
     axes = {0: dim, 2: dim, 3: dim} if spatial else {0: dim}
     exporter_logger = logging.getLogger("torch.onnx._internal.exporter._registration")
     level = exporter_logger.level
-    # The exporter logs one line per torchvision operator it cannot register
-    # (satlearn never uses torchvision); keep those out of the user's console.
+    # The exporter logs one line per operator of torch's optional vision
+    # package that it cannot register (satlearn does not use that package);
+    # keep those out of the user's console.
     exporter_logger.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
