@@ -12,6 +12,10 @@ from __future__ import annotations
 __all__ = [
     "BundleError",
     "CRSMismatchError",
+    "CatalogError",
+    "DatasetError",
+    "DimensionError",
+    "GridMismatchError",
     "InvalidInputError",
     "NoValidDataError",
     "NotARasterError",
@@ -69,6 +73,29 @@ class CRSMismatchError(SatlearnError, ValueError):
 
 class InvalidInputError(SatlearnError, ValueError):
     """An argument has the wrong shape, dtype, dims or value."""
+
+
+class DimensionError(InvalidInputError):
+    """An array is not a DataArray, or has the wrong dims, dtype or no pixels.
+
+    Raised by :func:`satlearn.checks.check_raster`, the one input check of
+    every operation.
+    """
+
+
+class GridMismatchError(InvalidInputError):
+    """Two layers that must share one pixel grid (shape, transform) do not."""
+
+
+class CatalogError(SatlearnError, ValueError):
+    """A STAC catalogue, collection or item is broken: bad JSON, a dead link, no geometry.
+
+    The message names the object (id or href) and the link or field at fault.
+    """
+
+
+class DatasetError(SatlearnError, ValueError):
+    """A dataset's files are missing, malformed or not in the published layout."""
 
 
 class NoValidDataError(InvalidInputError):
