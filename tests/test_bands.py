@@ -1,6 +1,8 @@
 """Band names and sensor profiles: lookup both ways, clear errors for unknown names."""
 
+import numpy as np
 import pytest
+import xarray as xr
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -135,3 +137,69 @@ def test_stac_common_name_maps_numbered_rededge():
 def test_known_band_names_cover_all_sensors():
     names = known_band_names()
     assert {"red", "nir", "rededge2", "pan", "lwir12", "green1"} <= names
+
+
+class TestReflectance:
+    """bands.reflectance: the one place stored values become physical values."""
+
+    @staticmethod
+    def _stored(nodata=0, scale=(1e-4, 2e-4), offset=(-0.1, 0.0)):
+        import rioxarray  # noqa: F401
+
+        da = xr.DataArray(
+            np.array([[[0, 1000]], [[2000, 3000]]], np.uint16),
+            dims=("band", "y", "x"),
+            coords={
+                "band": ["red", "nir"],
+                "scale": ("band", list(scale)),
+                "offset": ("band", list(offset)),
+            },
+        )
+        return da.rio.write_nodata(nodata)
+
+    def test_scale_offset_and_nodata(self):
+        from satlearn.bands import reflectance
+
+        out = reflectance(self._stored())
+        assert out.dtype == np.float32
+        np.testing.assert_allclose(out.values, [[[np.nan, 0.0]], [[0.4, 0.6]]], atol=1e-6)
+        assert "scale" not in out.coords and "offset" not in out.coords
+
+    def test_selects_bands_in_order(self):
+        from satlearn.bands import reflectance
+
+        out = reflectance(self._stored(), ["nir", "red"])
+        assert out.coords["band"].values.tolist() == ["nir", "red"]
+        np.testing.assert_allclose(out.values[0], [[0.4, 0.6]], atol=1e-6)
+
+    def test_a_missing_band_names_the_bands_present(self):
+        from satlearn.bands import reflectance
+        from satlearn.errors import UnknownBandError
+
+        with pytest.raises(UnknownBandError, match="no 'swir16' band; its bands are red, nir"):
+            reflectance(self._stored(), ["swir16"])
+
+    def test_lazy_input_stays_lazy_and_agrees(self):
+        import dask.array as dsa
+
+        from satlearn.bands import reflectance
+
+        stored = self._stored()
+        lazy = reflectance(stored.chunk({"x": 1}))
+        assert isinstance(lazy.data, dsa.Array)
+        np.testing.assert_array_equal(lazy.values, reflectance(stored).values)
+
+    def test_time_series_scale_along_band(self):
+        from satlearn.bands import reflectance
+
+        stored = self._stored()
+        series = xr.concat([stored, stored], dim="time")
+        out = reflectance(series)
+        assert out.dims == ("time", "band", "y", "x")
+        np.testing.assert_allclose(out.values[1, 1], [[0.4, 0.6]], atol=1e-6)
+
+    def test_no_scale_keeps_values(self):
+        from satlearn.bands import reflectance
+
+        da = xr.DataArray(np.full((1, 2, 2), 0.25, np.float64), dims=("band", "y", "x"))
+        np.testing.assert_array_equal(reflectance(da).values, np.full((1, 2, 2), 0.25, np.float32))

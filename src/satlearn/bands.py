@@ -31,8 +31,11 @@ Examples
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from satlearn.errors import SatlearnError, UnknownBandError, UnknownSensorError
 
@@ -45,6 +48,8 @@ __all__ = [
     "band_scale_offset",
     "get_sensor",
     "known_band_names",
+    "nodata_value",
+    "reflectance",
     "stac_common_name",
 ]
 
@@ -356,3 +361,89 @@ def band_scale_offset(da: Any, position: int) -> tuple[float, float]:
     if "offset" in da.coords and "band" in da.coords["offset"].dims:
         offset = float(da.coords["offset"].values[position])
     return (1.0 if scale is None else scale), (0.0 if offset is None else offset)
+
+
+def nodata_value(da: Any) -> float | None:
+    """The nodata value of a DataArray as stored (``rio.nodata``, else the encoded one)."""
+    nodata = da.rio.nodata if da.rio.nodata is not None else da.rio.encoded_nodata
+    return None if nodata is None else float(nodata)
+
+
+def reflectance(image: Any, bands: Sequence[str] | None = None) -> Any:
+    """Bands as float32 physical values: scale and offset applied, nodata as NaN.
+
+    The one place where stored values become reflectance (or radiance):
+    ``physical = stored * scale + offset`` with the ``scale``/``offset``
+    coordinates along ``band`` that :func:`satlearn.open_raster` attaches,
+    and the raster's nodata value (``rio.nodata`` or the encoded one) as NaN.
+    Lazy for dask-backed input; no scene-sized float64 temporary.
+
+    Parameters
+    ----------
+    image : xarray.DataArray
+        ``(band, y, x)`` or ``(time, band, y, x)``.
+    bands : sequence of str, optional
+        satlearn band names to select, in order (sensor ids are translated
+        when ``attrs["sensor"]`` is set); all bands when omitted.
+
+    Returns
+    -------
+    xarray.DataArray
+        float32, the selected bands in order, with the input's coordinates
+        (the ``scale``/``offset`` coordinates dropped: the values are
+        physical now).
+
+    Raises
+    ------
+    UnknownBandError
+        A band of ``bands`` is missing; the message lists the bands present.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> da = xr.DataArray(np.array([[[0, 5000]]], np.uint16), dims=("band", "y", "x"),
+    ...                   coords={"band": ["nir"], "scale": ("band", [1e-4])})
+    >>> da = da.rio.write_nodata(0)
+    >>> reflectance(da).values.tolist()
+    [[[nan, 0.5]]]
+    """
+    import xarray as xr  # kept out of this module's import: bands is imported everywhere
+
+    if bands is not None:
+        lookup = band_positions(image)
+        missing = [b for b in bands if b not in lookup]
+        if missing:
+            have = (
+                ", ".join(str(b) for b in image.coords["band"].values)
+                if "band" in image.coords
+                else ""
+            )
+            raise UnknownBandError(
+                f"the raster has no {', '.join(repr(b) for b in missing)} band; its bands are "
+                f"{have or 'unnamed'}"
+            )
+        image = image.isel(band=[lookup[b] for b in bands])
+    n = image.sizes["band"]
+    scale = np.array([band_scale_offset(image, i)[0] for i in range(n)], np.float32)
+    offset = np.array([band_scale_offset(image, i)[1] for i in range(n)], np.float32)
+    nodata = nodata_value(image)
+    band_axis = image.dims.index("band")
+    shape = [1] * image.ndim
+    shape[band_axis] = n
+    scale, offset = scale.reshape(shape), offset.reshape(shape)
+    rescale = bool(np.any(scale != 1.0) or np.any(offset != 0.0))
+
+    def kernel(block: np.ndarray) -> np.ndarray:
+        out = block.astype(np.float32)  # one float32 copy; the rest is in place
+        if nodata is not None and not np.isnan(nodata):
+            out[block == nodata] = np.nan
+        if rescale:
+            out *= scale
+            out += offset
+        return out
+
+    plain = image.drop_vars([c for c in ("scale", "offset") if c in image.coords])
+    out = xr.apply_ufunc(
+        kernel, plain, dask="parallelized", output_dtypes=[np.float32], keep_attrs=True
+    )
+    return out
