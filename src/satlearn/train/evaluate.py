@@ -225,7 +225,7 @@ def evaluate(
 
 def _write(report: dict[str, Any], folder: Path, classes: list[str], task: str) -> None:
     from satlearn.atomic import write_json
-    from satlearn.metrics import write_confusion_png
+    from satlearn.viz import write_confusion_png
 
     folder.mkdir(parents=True, exist_ok=True)
     confusion = report["metrics"].get("confusion")

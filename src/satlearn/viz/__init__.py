@@ -1,5 +1,6 @@
-"""Pictures of rasters: quicklooks now; the HTML report and web viewer later."""
+"""Pictures of rasters and results: quicklooks and confusion matrices."""
 
+from satlearn.viz.confusion import write_confusion_png
 from satlearn.viz.quicklook import quicklook, to_rgb8
 
-__all__ = ["quicklook", "to_rgb8"]
+__all__ = ["quicklook", "to_rgb8", "write_confusion_png"]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from satlearn.errors import InvalidInputError, NoValidDataError
 from satlearn.metrics import (
@@ -15,7 +14,6 @@ from satlearn.metrics import (
     iou_from_confusion,
     segmentation_scores,
     segmentation_scores_from_confusion,
-    write_confusion_png,
 )
 
 
@@ -136,18 +134,3 @@ def test_detection_scores_duplicates_count_once_and_empty_inputs() -> None:
         detection_scores([np.zeros((1, 4))], [np.zeros(2)], truth)
     with pytest.raises(InvalidInputError, match="labels"):
         detection_scores([np.zeros((1, 4))], [np.zeros(1)], truth, predicted_labels=[[0, 1]])
-
-
-def test_write_confusion_png(tmp_path) -> None:
-    path = write_confusion_png([[5, 1], [0, 4]], tmp_path / "sub" / "c.png", classes=["a", "bb"])
-    image = np.asarray(Image.open(path).convert("RGB"))
-    assert image.shape[0] > 80 and image.shape[1] > 80
-    # The darkest cell is the one with the largest row share (4/4 in row "bb").
-    assert image.min() < 60
-    assert not list(path.parent.glob(".*tmp"))
-    with pytest.raises(InvalidInputError, match="square"):
-        write_confusion_png([[1, 2]], tmp_path / "x.png")
-    with pytest.raises(InvalidInputError, match="class names"):
-        write_confusion_png([[1]], tmp_path / "x.png", classes=["a", "b"])
-    with pytest.raises(InvalidInputError, match="cell"):
-        write_confusion_png([[1]], tmp_path / "x.png", cell=2)
