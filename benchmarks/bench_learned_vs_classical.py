@@ -20,7 +20,7 @@ the statistics of its training chips.
   PSNR and SSIM by the Wald protocol (2x2 block mean down, x2 up, compared
   with the original; a 4-pixel border left out);
 * ships: CenterNet (stride 2) against ``ops.ships.detect_ships`` (CFAR);
-  precision, recall and F1 by ``ops.ships.score_ships`` (centroid in box),
+  precision, recall and F1 by ``metrics.score_ships`` (centroid in box),
   true and false positives pooled over the test scene and three more
   (seeds ``--test-seed`` + 1..3): one scene holds about ten ships;
 * land cover: U-Net (7 classes) against a random forest
@@ -305,8 +305,8 @@ def bench_superres(result: Any, test: Any, rows: list, times: dict) -> None:
 
 def ship_threshold(result: Any) -> float:
     """Heatmap score threshold that maximises ship F1 on the validation chips."""
+    from satlearn.metrics import score_ships
     from satlearn.models import decode_detections
-    from satlearn.ops.ships import score_ships
     from satlearn.train.data import TrainingSet, collate
 
     val = TrainingSet(result.data.val, result.normalisation["mean"], result.normalisation["std"])
@@ -339,7 +339,7 @@ def _f1_precision_recall(tp: int, fp: int, fn: int) -> Scores:
 
 def pooled_ship_scores(tests: list, detect: Any) -> tuple[Scores, float]:
     """Scores of ``detect(scene)`` with true/false positives pooled over the scenes; seconds."""
-    from satlearn.ops.ships import score_ships
+    from satlearn.metrics import score_ships
 
     counts, seconds = np.zeros(3, int), 0.0
     for test in tests:
@@ -419,7 +419,7 @@ def harvest_candidates(scene: Any, **options: Any) -> tuple[list[dict], np.ndarr
 
 def train_candidate_classifier(args: argparse.Namespace, tmp: str) -> tuple[Any, float, int]:
     """chip-classifier on CFAR candidates of the training scenes (1 = a true ship)."""
-    from satlearn.ops.ships import score_ships
+    from satlearn.metrics import score_ships
     from satlearn.train import train
     from satlearn.train.data import TaskData
 

@@ -7,7 +7,7 @@ seeds 100-105, sizes 512-1024; the defaults were chosen on seeds 0-23):
 * Water: IoU and F1 of the mask against ``landcover == water`` on every
   pixel except water hidden under thick cloud.
 * Ships: precision, recall and F1 against ``scene.ships`` (one-to-one
-  centroid-in-box matching, :func:`satlearn.ops.ships.score_ships`), for
+  centroid-in-box matching, :func:`satlearn.metrics.score_ships`), for
   ``detect_ships`` (CFAR and Felzenszwalb) and for the baseline; recall by
   ship length; median relative error of length and width, and orientation
   error, of matched ships.
@@ -32,9 +32,10 @@ import time
 import numpy as np
 from scipy import ndimage
 
+from satlearn.bands import reflectance
+from satlearn.metrics import score_ships
 from satlearn.ops.indices import compute_index
-from satlearn.ops.ships import detect_ships, score_ships
-from satlearn.ops.water import band_reflectance
+from satlearn.ops.ships import detect_ships
 from satlearn.synth import make_scene
 
 SEEDS = (100, 101, 102, 103, 104, 105)
@@ -54,7 +55,7 @@ def baseline(image, water=None):
 
     With ``water`` (satlearn's mask), only the ship stage is the baseline's.
     """
-    nir = band_reflectance(image, "nir").values
+    nir = reflectance(image, ["nir"]).values[0]
     if water is None:
         mndwi = compute_index(image, "mndwi").values
         with np.errstate(invalid="ignore"):

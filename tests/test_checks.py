@@ -64,15 +64,20 @@ class TestCheckRaster:
         ):
             check_raster(odd)
 
-    def test_a_yx_array_gets_a_band_dim(self):
+    def test_a_yx_array_gets_a_band_dim_where_the_op_allows_it(self):
         plane = xr.DataArray(np.zeros((3, 4)), dims=("y", "x"), name="ndvi")
-        out = check_raster(plane)
+        out = check_raster(plane, expand_yx=True)
         assert out.dims == ("band", "y", "x")
         assert out.coords["band"].values.tolist() == ["ndvi"]
+        with pytest.raises(
+            DimensionError, match=r"must have dims \(band, y, x\), got \('y', 'x'\)"
+        ):
+            check_raster(plane)
 
-    def test_a_transposed_raster_is_put_in_order(self):
+    def test_a_transposed_raster_is_refused_not_silently_transposed(self):
         image = _image().transpose("y", "x", "band")
-        assert check_raster(image).dims == ("band", "y", "x")
+        with pytest.raises(DimensionError, match=r"got \('y', 'x', 'band'\)"):
+            check_raster(image)
 
     def test_yx_only_where_the_op_takes_planes(self):
         with pytest.raises(DimensionError, match=r"\(y, x\)"):
@@ -80,7 +85,8 @@ class TestCheckRaster:
 
     def test_refuses_non_numeric_dtypes(self):
         image = _image().astype(np.complex64)
-        with pytest.raises(DimensionError, match=r"ms must hold numbers \(numeric bands\), got dtype complex64"):
+        message = r"ms must hold numbers \(numeric bands\), got dtype complex64"
+        with pytest.raises(DimensionError, match=message):
             check_raster(image, what="ms")
 
     def test_refuses_empty_rasters(self):

@@ -419,7 +419,7 @@ def reflectance(image: Any, bands: Sequence[str] | None = None) -> Any:
                 else ""
             )
             raise UnknownBandError(
-                f"the raster has no {', '.join(repr(b) for b in missing)} band; its bands are "
+                f"the scene has no {', '.join(repr(b) for b in missing)} band; its bands are "
                 f"{have or 'unnamed'}"
             )
         image = image.isel(band=[lookup[b] for b in bands])

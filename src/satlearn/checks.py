@@ -61,6 +61,7 @@ def check_raster(
     dims: tuple[str, ...] | Sequence[tuple[str, ...]] = BAND_YX,
     bands: Sequence[str] | None = None,
     kinds: str = "uif",
+    expand_yx: bool = False,
 ) -> xr.DataArray:
     """Check that ``image`` is a raster an operation can take; return it.
 
@@ -71,14 +72,17 @@ def check_raster(
     what : str
         How the message names the argument (``"before"``, ``"ms"``...).
     dims : tuple of str, or a sequence of them
-        The dims accepted, in order. A ``(y, x)`` array is given a ``band``
-        dim of length one when ``(band, y, x)`` is accepted and ``(y, x)`` is
-        not; any transposition of an accepted set of dims is put in order.
+        The dims accepted, in this order (a transposed array is refused
+        rather than silently transposed: for a lazy scene that is a costly
+        rechunk the caller should choose).
     bands : sequence of str, optional
         Band names the raster must hold (sensor ids such as ``B08`` count
         when ``attrs["sensor"]`` is set).
     kinds : str
         NumPy dtype kinds accepted (``"uif"``: integers and floats).
+    expand_yx : bool
+        Accept a ``(y, x)`` array as one band (named after the array, else
+        ``b1``) where ``(band, y, x)`` is accepted.
 
     Returns
     -------
@@ -96,20 +100,17 @@ def check_raster(
     Examples
     --------
     >>> import numpy as np, xarray as xr
-    >>> check_raster(xr.DataArray(np.zeros((3, 3)), dims=("y", "x"))).dims
+    >>> check_raster(xr.DataArray(np.zeros((3, 3)), dims=("y", "x")), expand_yx=True).dims
     ('band', 'y', 'x')
     """
     options = [tuple(dims)] if dims and isinstance(dims[0], str) else [tuple(d) for d in dims]
     if not isinstance(image, xr.DataArray):
         raise DimensionError(f"{what} must be an xarray.DataArray, got {type(image).__name__}")
+    if expand_yx and BAND_YX in options and image.dims == YX:
+        name = str(image.name) if image.name is not None else "b1"
+        image = image.expand_dims(band=[name])
     if image.dims not in options:
-        if BAND_YX in options and YX not in options and set(image.dims) == set(YX):
-            name = str(image.name) if image.name is not None else "b1"
-            image = image.expand_dims(band=[name])
-        matching = [d for d in options if set(d) == set(image.dims)]
-        if matching:
-            image = image.transpose(*matching[0])
-        elif "time" in image.dims and not any("time" in d for d in options):
+        if "time" in image.dims and not any("time" in d for d in options):
             raise DimensionError(
                 f"{what} has a time dimension ({image.sizes['time']} dates); "
                 "select one date first, e.g. da.isel(time=0)"

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from conftest import write_geotiff
 from satlearn.cli import app
-from satlearn.ops.ships import detect_ships, score_ships
+from satlearn.metrics import score_ships
+from satlearn.ops.ships import detect_ships
 from satlearn.ops.water import water_mask
 from satlearn.raster import open_raster, save_cog, validate_cog
 from satlearn.synth import make_scene

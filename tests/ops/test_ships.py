@@ -11,12 +11,13 @@ from skimage.draw import polygon as draw_polygon
 
 from conftest import make_dataarray
 from satlearn.errors import CRSMismatchError, InvalidInputError, NoValidDataError, UnknownBandError
+from satlearn.metrics import score_ships
 from satlearn.ops.ships import (
     ShipDetections,
     cfar_background,
     detect_ships,
     measure_ships,
-    score_ships,
+    ship_mask,
 )
 from satlearn.synth import make_scene
 
@@ -401,53 +402,56 @@ def test_boat_on_a_block_seam_is_found_once():
 
 
 def test_large_numpy_scenes_are_cut_into_blocks(monkeypatch):
-    from satlearn.ops import ships
+    from satlearn.ops.ships import _detect
 
     da, mask = sea_scene()
-    monkeypatch.setattr(ships, "_SINGLE_WINDOW", 100)
-    monkeypatch.setattr(ships, "_BLOCK", 64)
+    monkeypatch.setattr(_detect, "_SINGLE_WINDOW", 100)
+    monkeypatch.setattr(_detect, "_BLOCK", 64)
     scores = score_ships(detect_ships(da), truths_of(BOATS, mask))
     assert (scores.tp, scores.fp, scores.fn) == (4, 0, 0)
-
-
-# --------------------------------------------------------------------------- scoring
-
-
-def test_score_ships_centroid_and_iou_matching():
-    truths = [{"bbox": (10, 10, 13, 20), "row": 11.0, "col": 14.5, "date_index": 0},
-              {"bbox": (40, 40, 44, 46), "row": 41.5, "col": 42.5, "date_index": 0},
-              {"bbox": (70, 70, 72, 80), "row": 70.5, "col": 74.5, "date_index": 1}]  # fmt: skip
-    found = [{"bbox_px": [11, 12, 14, 22], "row": 12.0, "col": 17.0},
-             {"bbox_px": [10, 10, 13, 20], "row": 11.0, "col": 14.5},
-             {"bbox_px": [90, 90, 92, 92], "row": 90.5, "col": 90.5}]  # fmt: skip
-    by_centre = score_ships(found, truths, date_index=0)
-    # both of the first two fall in truth 0; one to one, the nearer one wins
-    assert by_centre.matches == [(1, 0)]
-    assert (by_centre.tp, by_centre.fp, by_centre.fn) == (1, 2, 1)
-    assert by_centre.precision == pytest.approx(1 / 3) and by_centre.recall == 0.5
-    assert by_centre.f1 == pytest.approx(2 / 5)
-    strict = score_ships(found, truths, match="iou", iou_threshold=0.99)
-    assert strict.matches == [(1, 0)] and strict.fn == 2
-    assert score_ships(found, truths, date_index=1).tp == 0
-    # a tolerance of zero: the centre (12, 17) is inside box rows 10..12
-    assert score_ships(found[:1], truths[:1], tolerance_px=0).tp == 1
-    assert score_ships([{"bbox": (20, 20, 21, 21)}], truths[:1], tolerance_px=0).tp == 0
-    assert by_centre.as_dict()["tp"] == 1
-
-
-def test_score_ships_empty_cases_and_errors():
-    truth = [{"bbox": (0, 0, 2, 2)}]
-    none = score_ships([], truth)
-    assert (none.recall, none.f1) == (0.0, 0.0) and np.isnan(none.precision)
-    nothing = score_ships([], [])
-    assert np.isnan(nothing.f1) and np.isnan(nothing.recall)
-    with pytest.raises(InvalidInputError, match="unknown match 'area'"):
-        score_ships([], truth, match="area")
-    with pytest.raises(InvalidInputError, match="detection 0 has no 'bbox'"):
-        score_ships([{"row": 1}], truth)
 
 
 def test_ship_detections_length_and_features_without_ships():
     da, _ = sea_scene(boats=[])
     found = detect_ships(da)
     assert isinstance(found, ShipDetections) and len(found) == 0 and found.features() == []
+
+
+# --------------------------------------------------------------------------- one shape for results
+
+
+def test_ship_mask_is_the_short_form_of_detect_ships():
+    da, mask = sea_scene()
+    found = detect_ships(da)
+    short = ship_mask(da)
+    assert short.dims == ("y", "x") and short.dtype == bool
+    np.testing.assert_array_equal(short.values, found.mask.values)
+    # every ship's centre pixel is inside its footprint, and nothing outside the sea is
+    for ship in found.ships:
+        assert short.values[round(ship["row"]), round(ship["col"])]
+    assert 0 < int(short.values.sum()) <= int(mask.sum()) * 2
+
+
+def test_detections_score_and_vectorise_like_every_result():
+    da, mask = sea_scene()
+    found = detect_ships(da)
+    truths = truths_of(BOATS, mask)
+    assert found.scores(truths) == score_ships(found, truths)
+    assert found.to_features() == found.features()
+
+
+def test_no_ship_gives_an_empty_mask():
+    da, _ = sea_scene()
+    found = detect_ships(da, k=1e6)
+    assert len(found) == 0
+    assert not found.mask.values.any()
+
+
+def test_scoring_moved_to_metrics_with_the_old_names_deprecated():
+    import satlearn.ops.ships
+
+    with pytest.warns(DeprecationWarning, match=r"satlearn\.metrics\.score_ships"):
+        old = satlearn.ops.ships.score_ships
+    assert old is score_ships
+    with pytest.raises(AttributeError):
+        _ = satlearn.ops.ships.no_such_name

@@ -9,11 +9,12 @@ import xarray as xr
 from affine import Affine
 
 from conftest import TRANSFORM, make_dataarray
+from satlearn.bands import reflectance
+from satlearn.checks import pixel_area_m2
 from satlearn.errors import CRSMismatchError, InvalidInputError, NoValidDataError, UnknownBandError
 from satlearn.ops import water as water_module
 from satlearn.ops.threshold import otsu_threshold
 from satlearn.ops.water import (
-    band_reflectance,
     clean_water_mask,
     edge_otsu_threshold,
     water_index,
@@ -180,7 +181,7 @@ def test_nodata_is_never_water_and_scaled_integers_work():
     ints[:, 50:60, 60:70] = 0
     scaled = make_dataarray(ints, names=list(LAND), nodata=0)
     scaled = scaled.assign_coords(scale=("band", [1e-4] * 4), offset=("band", [0.0] * 4))
-    nir = band_reflectance(scaled, "nir")
+    nir = reflectance(scaled, ["nir"]).isel(band=0)
     assert np.isnan(nir.values[55, 65])
     assert nir.values[5, 5] == pytest.approx(0.30, abs=0.01)
     mask = water_mask(scaled).values
@@ -251,13 +252,28 @@ def test_bad_scenes():
         water_mask(lake_scene().isel(x=slice(0, 0)))
 
 
-def test_ship_names_are_reexported():
+def test_ship_names_and_band_reflectance_are_deprecated_here():
+    from satlearn.metrics import score_ships
     from satlearn.ops import ships
 
-    assert water_module.detect_ships is ships.detect_ships
-    assert "score_ships" in water_module.__all__
+    with pytest.warns(DeprecationWarning, match=r"satlearn\.ops\.ships"):
+        assert water_module.detect_ships is ships.detect_ships
+    with pytest.warns(DeprecationWarning, match=r"satlearn\.ops\.ships"):
+        assert water_module.score_ships is score_ships
+    with pytest.warns(DeprecationWarning, match=r"satlearn\.bands\.reflectance"):
+        nir = water_module.band_reflectance(lake_scene(), "nir")
+    assert nir.dims == ("y", "x")
     with pytest.raises(AttributeError):
         _ = water_module.no_such_name
+
+
+def test_water_results_score_and_vectorise_like_every_result():
+    da = lake_scene()
+    result = water_mask_details(da)
+    scores = result.scores(result.mask.values)
+    assert scores.f1 == pytest.approx(1.0)
+    features = result.to_features(to_wgs84=False)
+    assert len(features) >= 1 and features[0]["geometry"]["type"] == "Polygon"
 
 
 # --------------------------------------------------------------------------- dask
@@ -283,7 +299,7 @@ def test_dask_without_the_nir_test():
 
 def test_geographic_crs_areas():
     da = lake_scene(crs="EPSG:4326", transform=Affine(1e-4, 0, 15.0, 0, -1e-4, 45.0))
-    assert water_module.pixel_area_m2(da) == pytest.approx(11.132**2, rel=1e-3)
+    assert pixel_area_m2(da) == pytest.approx(11.132**2, rel=1e-3)
     assert water_mask(da).values[60, 80]
     no_crs = xr.DataArray(da.values, dims=da.dims, coords={"band": da.band})
-    assert water_module.pixel_area_m2(no_crs) == 1.0
+    assert pixel_area_m2(no_crs) == 1.0

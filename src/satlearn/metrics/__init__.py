@@ -18,6 +18,16 @@ confusion matrix again for every score and, for kappa, materialise one-hot
 copies; satlearn's maps are 2-D with masks, and each report wants all the
 scores of one matrix at once.
 
+Layout
+------
+One private module per family, a flat public face here (as in
+``skimage.metrics``):
+
+* ``_agreement``: the confusion matrix and the map-agreement scores;
+* ``_segmentation``: learned-segmentation scores (IoU, boundary F1);
+* ``_detection``: box IoU and average precision;
+* ``_ships``: ship detections matched one to one against truth ships.
+
 Examples
 --------
 >>> import numpy as np
@@ -26,14 +36,6 @@ Examples
 >>> s = binary_scores(predicted, reference)
 >>> float(s.precision), float(s.recall), round(float(s.kappa), 3)
 (0.5, 1.0, 0.5)
-Layout
-------
-One private module per family, a flat public face here (as in
-``skimage.metrics``):
-
-* ``_agreement``: the confusion matrix and the map-agreement scores;
-* ``_segmentation``: learned-segmentation scores (IoU, boundary F1);
-* ``_detection``: box IoU and average precision.
 """
 
 from __future__ import annotations
@@ -59,6 +61,7 @@ from satlearn.metrics._segmentation import (
     segmentation_scores,
     segmentation_scores_from_confusion,
 )
+from satlearn.metrics._ships import ShipScores, score_ships
 
 __all__ = [
     "BinaryScores",
@@ -66,6 +69,7 @@ __all__ = [
     "ClassScores",
     "DetectionScores",
     "SegmentationScores",
+    "ShipScores",
     "binary_scores",
     "boundary_f1",
     "box_iou",
@@ -75,6 +79,7 @@ __all__ = [
     "detection_scores",
     "iou_from_confusion",
     "match_clusters",
+    "score_ships",
     "segmentation_scores",
     "segmentation_scores_from_confusion",
 ]

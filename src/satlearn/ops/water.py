@@ -71,6 +71,7 @@ Examples
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,21 +83,21 @@ import xarray as xr
 from skimage.feature import canny
 from skimage.morphology import remove_small_holes, remove_small_objects
 
-from satlearn.bands import band_positions, band_scale_offset
+from satlearn.bands import band_positions, reflectance
+from satlearn.checks import check_raster, check_same_grid, pixel_area_m2
 from satlearn.errors import (
-    CRSMismatchError,
     InvalidInputError,
     NoValidDataError,
-    UnknownBandError,
 )
-from satlearn.ops.indices import compute_index, evaluate_formula
+from satlearn.metrics import BinaryScores, binary_scores
+from satlearn.ops.indices import compute_index
+from satlearn.ops.morphology import disc
 from satlearn.ops.threshold import otsu_threshold
-from satlearn.raster import nodata_value
+from satlearn.vector import mask_to_features
 
 __all__ = [
     "WATER_INDICES",
     "WaterResult",
-    "band_reflectance",
     "clean_water_mask",
     "edge_otsu_threshold",
     "water_index",
@@ -112,112 +113,12 @@ _CANNY_SIGMA = 1.0
 _MIN_EDGE_PIXELS = 200  # fewer buffered edge pixels than this: fall back to the whole histogram
 
 
-# --------------------------------------------------------------------------- input checks
-
-
-def check_scene(da: Any, what: str = "scene") -> xr.DataArray:
-    """Check that ``da`` is a ``(band, y, x)`` DataArray; return it."""
-    if not isinstance(da, xr.DataArray):
-        raise InvalidInputError(f"{what} must be an xarray.DataArray, got {type(da).__name__}")
-    if "time" in da.dims:
-        raise InvalidInputError(
-            f"{what} has a time dimension ({da.sizes['time']} dates); "
-            "select one date first, e.g. da.isel(time=0)"
-        )
-    if da.dims != ("band", "y", "x"):
-        raise InvalidInputError(f"{what} must have dims (band, y, x), got {da.dims}")
-    if da.sizes["y"] == 0 or da.sizes["x"] == 0:
-        raise InvalidInputError(f"{what} is empty: shape {da.shape}")
-    return da
-
-
-def check_same_grid(other: Any, scene: xr.DataArray, what: str) -> Any:
-    """Check that a 2-D mask ``other`` lies on the grid of ``scene``; return its data."""
-    if isinstance(other, xr.DataArray):
-        if other.ndim == 3 and other.sizes.get("band", 0) == 1:
-            other = other.isel(band=0, drop=True)
-        if other.ndim != 2:
-            raise InvalidInputError(f"{what} must be 2-D (y, x), got dims {other.dims}")
-        shape = other.shape
-        if shape == (scene.sizes["y"], scene.sizes["x"]):
-            scene_crs, other_crs = scene.rio.crs, other.rio.crs
-            if scene_crs is not None and other_crs is not None and scene_crs != other_crs:
-                raise CRSMismatchError(
-                    f"{what} is in {other_crs.to_string()}, the scene in {scene_crs.to_string()}"
-                )
-            st, ot = scene.rio.transform(), other.rio.transform()
-            if not st.almost_equals(ot, precision=1e-6 * max(abs(st.a), abs(st.e), 1e-12)):
-                raise InvalidInputError(
-                    f"{what} is not on the scene's grid: transform {tuple(ot)[:6]} "
-                    f"against the scene's {tuple(st)[:6]}"
-                )
-        data = other.data
-    else:
-        data = other if hasattr(other, "dask") else np.asarray(other)
-        shape = data.shape
-    if tuple(shape) != (scene.sizes["y"], scene.sizes["x"]):
-        raise InvalidInputError(
-            f"{what} has shape {tuple(shape)}, the scene's grid is "
-            f"{(scene.sizes['y'], scene.sizes['x'])} (y, x)"
-        )
-    return data
-
-
-# --------------------------------------------------------------------------- bands and index
-
-
-def band_reflectance(da: xr.DataArray, name: str) -> xr.DataArray:
-    """One band as float32 reflectance: scale/offset applied, nodata as NaN.
-
-    Parameters
-    ----------
-    da : xarray.DataArray
-        ``(band, y, x)``, numpy- or dask-backed, with satlearn band names (or
-        sensor ids and ``attrs["sensor"]``).
-    name : str
-        satlearn band name, such as ``"nir"``.
-
-    Raises
-    ------
-    UnknownBandError
-        ``da`` has no such band; the message lists the bands it has.
-
-    Examples
-    --------
-    >>> from satlearn.synth import make_scene
-    >>> nir = band_reflectance(make_scene(64, n_dates=1).image.isel(time=0), "nir")
-    >>> nir.dims, str(nir.dtype)
-    (('y', 'x'), 'float32')
-    """
-    lookup = band_positions(da)
-    if name not in lookup:
-        raise UnknownBandError(
-            f"the scene has no {name!r} band; its bands are {', '.join(lookup) or 'none'}"
-        )
-    position = lookup[name]
-    scale, offset = band_scale_offset(da, position)
-    nodata = nodata_value(da)
-    band = da.isel(band=position, drop=True)
-
-    def kernel(values: np.ndarray) -> np.ndarray:
-        # evaluate_formula applies scale/offset and turns nodata into NaN without warnings
-        return evaluate_formula(
-            "N", {"N": values}, scales={"N": scale}, offsets={"N": offset}, nodata=nodata, threads=1
-        )
-
-    out = xr.apply_ufunc(
-        kernel, band, dask="parallelized", output_dtypes=[np.float32], keep_attrs=False
-    )
-    out.name = name
-    return out
-
-
-def water_index(da: xr.DataArray, index: str = "auto") -> xr.DataArray:
+def water_index(image: xr.DataArray, index: str = "auto") -> xr.DataArray:
     """The water index of a scene: MNDWI, or NDWI where there is no ``swir16`` band.
 
     Parameters
     ----------
-    da : xarray.DataArray
+    image : xarray.DataArray
         ``(band, y, x)`` scene.
     index : {"auto", "mndwi", "ndwi"}
         Which index; ``"auto"`` picks MNDWI when ``swir16`` exists.
@@ -240,12 +141,12 @@ def water_index(da: xr.DataArray, index: str = "auto") -> xr.DataArray:
     """
     key = str(index).lower()
     if key == "auto":
-        key = "mndwi" if "swir16" in band_positions(da) else "ndwi"
+        key = "mndwi" if "swir16" in band_positions(image) else "ndwi"
     if key not in WATER_INDICES:
         raise InvalidInputError(
             f"unknown water index {index!r}; known: auto, {', '.join(WATER_INDICES)}"
         )
-    return compute_index(da, key)
+    return compute_index(image, key)
 
 
 # --------------------------------------------------------------------------- threshold
@@ -335,10 +236,6 @@ def edge_otsu_threshold(
 # --------------------------------------------------------------------------- cleaning
 
 
-def _disc(radius: int) -> np.ndarray:
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
-
-
 def clean_water_mask(
     mask: np.ndarray,
     *,
@@ -380,9 +277,9 @@ def clean_water_mask(
     # OpenCV's default border is neutral for erosion and dilation, so water at
     # the edge of the array is neither eaten nor grown (scipy's is not).
     if opening_px > 0:
-        out = cv2.morphologyEx(out, cv2.MORPH_OPEN, _disc(opening_px))
+        out = cv2.morphologyEx(out, cv2.MORPH_OPEN, disc(opening_px))
     if closing_px > 0:
-        out = cv2.morphologyEx(out, cv2.MORPH_CLOSE, _disc(closing_px))
+        out = cv2.morphologyEx(out, cv2.MORPH_CLOSE, disc(closing_px))
     result = out.view(bool)
     if min_object_px > 0:
         result = remove_small_objects(result, max_size=min_object_px, connectivity=2)
@@ -444,24 +341,18 @@ class WaterResult:
     threshold: float
     raw: xr.DataArray
 
+    def scores(self, truth: Any, *, valid: Any = None) -> BinaryScores:
+        """Agreement of :attr:`mask` with a truth mask, over :attr:`valid` (and ``valid``)."""
+        keep = self.valid if valid is None else self.valid & valid
+        return binary_scores(self.mask, truth, valid=keep)
 
-def _metres_per_unit(da: xr.DataArray) -> float:
-    crs = da.rio.crs
-    if crs is None:
-        return 1.0
-    if crs.is_geographic:
-        return 111_320.0
-    factor = crs.linear_units_factor[1] if crs.linear_units_factor else 1.0
-    return float(factor)
-
-
-def pixel_area_m2(da: xr.DataArray) -> float:
-    """Area of one pixel of ``da``'s grid in square metres (CRS units squared without a CRS)."""
-    return abs(da.rio.transform().determinant) * _metres_per_unit(da) ** 2
+    def to_features(self, *, to_wgs84: bool = True, min_pixels: int = 1) -> list[dict[str, Any]]:
+        """One GeoJSON Feature per water body (:func:`satlearn.vector.mask_to_features`)."""
+        return mask_to_features(self.mask, to_wgs84=to_wgs84, min_pixels=min_pixels)
 
 
 def water_mask_details(
-    da: xr.DataArray,
+    image: xr.DataArray,
     *,
     index: str = "auto",
     threshold: float | None = None,
@@ -483,7 +374,7 @@ def water_mask_details(
     >>> 0.0 <= result.threshold < 1.0
     True
     """
-    da = check_scene(da)
+    image = check_raster(image, what="scene")
     for name, value in (("opening_px", opening_px), ("closing_px", closing_px)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise InvalidInputError(f"{name} must be an int >= 0, got {value!r}")
@@ -495,12 +386,12 @@ def water_mask_details(
         raise InvalidInputError(
             f"unknown threshold method {method!r}; known: {', '.join(THRESHOLD_METHODS)}"
         )
-    idx = water_index(da, index)
-    nir = band_reflectance(da, "nir") if max_nir is not None else None
+    idx = water_index(image, index)
+    nir = reflectance(image, ["nir"]).isel(band=0, drop=True) if max_nir is not None else None
     valid_da = np.isfinite(idx)
     if valid is not None:
-        extra = check_same_grid(valid, da, "valid mask")
-        extra_da = xr.DataArray(extra, dims=("y", "x"), coords={"y": da.y, "x": da.x})
+        extra = check_same_grid(valid, image, what="valid mask")
+        extra_da = xr.DataArray(extra, dims=("y", "x"), coords={"y": image.y, "x": image.x})
         valid_da = valid_da & extra_da.astype(bool)
     lazy = hasattr(idx.data, "dask")
     if not lazy and not bool(valid_da.values.any()):
@@ -521,7 +412,7 @@ def water_mask_details(
         raise InvalidInputError(f"threshold must be a finite number, got {threshold!r}")
     threshold = float(threshold)
 
-    area = pixel_area_m2(da)
+    area = pixel_area_m2(image)
     min_object_px = int(min_area_m2 // area)
     max_hole_px = int(max_hole_m2 // area)
     kwargs = {
@@ -578,7 +469,7 @@ def water_mask_details(
 
 
 def water_mask(
-    da: xr.DataArray,
+    image: xr.DataArray,
     *,
     index: str = "auto",
     threshold: float | None = None,
@@ -595,7 +486,7 @@ def water_mask(
 
     Parameters
     ----------
-    da : xarray.DataArray
+    image : xarray.DataArray
         ``(band, y, x)`` reflectance (or scaled integers with ``scale`` /
         ``offset`` coordinates), numpy- or dask-backed, georeferenced. Needs
         ``green`` and ``swir16`` (MNDWI) or ``nir`` (NDWI), and ``nir`` for the
@@ -647,7 +538,7 @@ def water_mask(
     True
     """
     return water_mask_details(
-        da,
+        image,
         index=index,
         threshold=threshold,
         method=method,
@@ -665,14 +556,29 @@ _SHIP_NAMES = (
     "SHIP_METHODS", "ShipDetections", "ShipScores", "cfar_background", "detect_ships",
     "measure_ships", "score_ships",
 )  # fmt: skip
-__all__ += list(_SHIP_NAMES)
 
 
 def __getattr__(name: str) -> Any:
-    # Ship detection lives in satlearn.ops.ships (which imports this module);
-    # re-exported lazily here so `from satlearn.ops.water import detect_ships` works.
+    # Deprecated in 0.2: one reflectance conversion lives in satlearn.bands, and
+    # ship detection in satlearn.ops.ships (this module no longer re-exports it:
+    # ships imports water, not the other way round).
+    if name == "band_reflectance":
+        warnings.warn(
+            "satlearn.ops.water.band_reflectance is deprecated; use "
+            "satlearn.bands.reflectance(image, [name]); the old name goes in the next release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return lambda image, name: reflectance(image, [name]).isel(band=0, drop=True)
     if name in _SHIP_NAMES:
-        from satlearn.ops import ships
+        warnings.warn(
+            f"satlearn.ops.water.{name} is deprecated; import it from satlearn.ops.ships "
+            "(scores from satlearn.metrics); the old name goes in the next release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        import satlearn.metrics
+        import satlearn.ops.ships
 
-        return getattr(ships, name)
+        return getattr(satlearn.ops.ships, name, None) or getattr(satlearn.metrics, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
