@@ -33,7 +33,6 @@ import torch
 from torch import nn
 
 from satlearn.errors import InvalidInputError
-from satlearn.models import register_model
 from satlearn.models.blocks import (
     ConvNormAct,
     ResidualEncoder,
@@ -43,6 +42,7 @@ from satlearn.models.blocks import (
     check_positive_int,
     pad_to_multiple,
 )
+from satlearn.models.registry import register_model
 from satlearn.models.segmentation import UNet
 
 __all__ = ["FUSIONS", "EarlyFusionUNet", "SiameseUNet", "stack_dates"]

@@ -27,13 +27,13 @@ import torch
 from torch import nn
 
 from satlearn.errors import InvalidInputError
-from satlearn.models import register_model
 from satlearn.models.blocks import (
     ResidualEncoder,
     SatlearnModel,
     check_norm,
     check_positive_int,
 )
+from satlearn.models.registry import register_model
 
 __all__ = ["ResNetClassifier"]
 

@@ -39,7 +39,6 @@ from scipy import ndimage
 from torch import nn
 
 from satlearn.errors import InvalidInputError
-from satlearn.models import register_model
 from satlearn.models.blocks import (
     ResidualEncoder,
     SatlearnModel,
@@ -48,6 +47,7 @@ from satlearn.models.blocks import (
     check_positive_int,
     pad_to_multiple,
 )
+from satlearn.models.registry import register_model
 
 __all__ = ["STRIDES", "CenterNet", "centernet_loss", "centernet_targets", "decode_detections"]
 

@@ -487,7 +487,7 @@ def load_torch_model(
     """
     import safetensors.torch
 
-    from satlearn.models import build_model
+    from satlearn.models.registry import build_model
 
     bundle = read_bundle(bundle_dir)
     where = f"bundle {bundle.path}"

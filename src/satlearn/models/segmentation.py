@@ -21,7 +21,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from satlearn.models import register_model
 from satlearn.models.blocks import (
     ResidualEncoder,
     SatlearnModel,
@@ -30,6 +29,7 @@ from satlearn.models.blocks import (
     check_positive_int,
     pad_to_multiple,
 )
+from satlearn.models.registry import register_model
 
 __all__ = ["UNet"]
 

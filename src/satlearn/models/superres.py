@@ -37,8 +37,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from satlearn.errors import InvalidInputError
-from satlearn.models import register_model
 from satlearn.models.blocks import SatlearnModel, check_positive_int
+from satlearn.models.registry import register_model
 
 __all__ = ["ESPCN", "SCALES", "SRCNN", "VDSR"]
 
