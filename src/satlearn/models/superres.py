@@ -73,8 +73,32 @@ class _SuperResolution(SatlearnModel):
         return F.interpolate(x, scale_factor=float(self.scale), mode="bicubic", align_corners=False)
 
 
+class _ResidualBody(_SuperResolution):
+    """A body of ``width`` channels and an optional bicubic residual (SRCNN, ESPCN)."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        in_channels: int,
+        num_classes: int | None,
+        scale: int,
+        width: int,
+        residual: bool,
+    ) -> None:
+        super().__init__(
+            name, in_channels=in_channels, num_classes=num_classes, scale=scale, width=width,
+            residual=bool(residual),
+        )  # fmt: skip
+        self.residual = bool(residual)
+        self.body = self.make_body(in_channels, width, scale)
+
+    def make_body(self, in_channels: int, width: int, scale: int) -> nn.Module:
+        raise NotImplementedError  # pragma: no cover
+
+
 @register_model("srcnn")
-class SRCNN(_SuperResolution):
+class SRCNN(_ResidualBody):
     """SRCNN on the in-model bicubic upsampling: (N, C, h, w) -> (N, C, sh, sw).
 
     Parameters
@@ -103,15 +127,12 @@ class SRCNN(_SuperResolution):
         residual: bool = True,
     ) -> None:
         super().__init__(
-            name,
-            in_channels=in_channels,
-            num_classes=num_classes,
-            scale=scale,
-            width=width,
-            residual=bool(residual),
-        )
-        self.residual = bool(residual)
-        self.body = nn.Sequential(
+            name, in_channels=in_channels, num_classes=num_classes, scale=scale, width=width,
+            residual=residual,
+        )  # fmt: skip
+
+    def make_body(self, in_channels: int, width: int, scale: int) -> nn.Module:
+        return nn.Sequential(
             nn.Conv2d(in_channels, width, 9, padding=4),
             nn.ReLU(inplace=True),
             nn.Conv2d(width, width // 2, 1),
@@ -179,7 +200,7 @@ class VDSR(_SuperResolution):
 
 
 @register_model("espcn")
-class ESPCN(_SuperResolution):
+class ESPCN(_ResidualBody):
     """ESPCN: low-resolution convolutions and a sub-pixel (PixelShuffle) output layer.
 
     Parameters
@@ -208,15 +229,12 @@ class ESPCN(_SuperResolution):
         residual: bool = True,
     ) -> None:
         super().__init__(
-            name,
-            in_channels=in_channels,
-            num_classes=num_classes,
-            scale=scale,
-            width=width,
-            residual=bool(residual),
-        )
-        self.residual = bool(residual)
-        self.body = nn.Sequential(
+            name, in_channels=in_channels, num_classes=num_classes, scale=scale, width=width,
+            residual=residual,
+        )  # fmt: skip
+
+    def make_body(self, in_channels: int, width: int, scale: int) -> nn.Module:
+        return nn.Sequential(
             nn.Conv2d(in_channels, width, 5, padding=2),
             nn.Tanh(),
             nn.Conv2d(width, width // 2, 3, padding=1),
