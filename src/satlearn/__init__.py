@@ -3,11 +3,39 @@
 The top level holds only the few names most code needs; everything else lives
 in its own module (:mod:`satlearn.raster`, :mod:`satlearn.bands`,
 :mod:`satlearn.synth`, :mod:`satlearn.errors`).
+
+:func:`open_raster` and :func:`save_cog` are imported on first use (PEP 562):
+:mod:`satlearn.raster` brings rioxarray, xarray, dask and pandas (about 1.2 s),
+which ``satlearn --help`` and a config check should not wait for.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from satlearn.errors import SatlearnError
-from satlearn.raster import open_raster, save_cog
+
+if TYPE_CHECKING:
+    from satlearn.raster import open_raster, save_cog
 
 __version__ = "0.1.0"
 
 __all__ = ["SatlearnError", "__version__", "open_raster", "save_cog"]
+
+# Public names that live in a heavy module, imported when first asked for.
+_LAZY = {"open_raster": "satlearn.raster", "save_cog": "satlearn.raster"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'satlearn' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
