@@ -130,15 +130,6 @@ def test_output_kind_and_cloud_mask_errors(tmp_path, catalogue) -> None:
     assert scl.exit_code == 1 and "has band 'scl'" in scl.output
 
 
-@pytest.mark.skipif(importlib.util.find_spec("zarr") is not None, reason="zarr is installed")
-def test_zarr_without_zarr_says_what_to_install(tmp_path, catalogue) -> None:
-    catalog, _ = catalogue
-    out = tmp_path / "cube.zarr"
-    result = RUNNER.invoke(app, ["cube", str(catalog), str(out), "--bands", "red"])
-    assert result.exit_code == 1 and "needs the 'zarr' package" in result.output
-    assert not out.exists()
-
-
 @pytest.mark.skipif(importlib.util.find_spec("zarr") is None, reason="zarr is not installed")
 def test_zarr_round_trip(tmp_path, catalogue) -> None:
     import xarray as xr

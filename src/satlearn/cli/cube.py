@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -88,33 +86,6 @@ def _describe(da: Any) -> str:
     )
 
 
-def _write_zarr(cube: Any, dst: Path) -> None:
-    try:
-        import zarr  # noqa: F401
-    except ImportError:  # pragma: no cover - zarr is a dependency
-        raise InvalidInputError(
-            f"{dst}: writing Zarr needs the 'zarr' package (pip install zarr); "
-            "or give a .tif output"
-        ) from None
-    from satlearn.atomic import temporary_sibling
-
-    if dst.exists():
-        raise InvalidInputError(f"{dst}: already exists; remove it or choose another name")
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    partial = temporary_sibling(dst)
-    dataset = cube.to_dataset(name="reflectance")
-    # Zarr attributes must be JSON: spatial_ref's CF attributes are; the time
-    # coordinate is encoded by xarray.
-    try:
-        # Zarr format 2: its string dtype (the band names) has a stable spec, which
-        # format 3 lacks as yet, and GDAL and older readers open it.
-        dataset.to_zarr(partial, mode="w", zarr_format=2)
-        os.replace(partial, dst)
-    finally:
-        if partial.exists():
-            shutil.rmtree(partial, ignore_errors=True)
-
-
 # Options the cube and composite commands share.
 Resolution = Annotated[float | None, typer.Option(help="Pixel size in CRS units; default: native.")]
 OutputCRS = Annotated[str | None, typer.Option(help="Output CRS; default: the items' own.")]
@@ -150,30 +121,16 @@ def cube(
 
     A .tif holds one band per (date, band), described as DATE_BAND.
     """
-    from satlearn.raster import save_cog
+    from satlearn.cube import save_cube
 
-    suffix = dst.suffix.lower()
-    if suffix not in (".tif", ".tiff", ".zarr"):
+    if dst.suffix.lower() not in (".tif", ".tiff", ".zarr"):
         raise InvalidInputError(f"{dst}: the output must end in .tif or .zarr")
     da = _load(
         catalog, bands, resolution, crs, bbox, datetime, collections, resampling, groupby, chunk
     )
     summary = _describe(da)
     with progress(f"writing {dst}"):
-        if suffix == ".zarr":
-            _write_zarr(da, dst)
-        else:
-            dates = [str(t)[:10] for t in da["time"].values]
-            names = [f"{d}_{b}" for d in dates for b in da["band"].values]
-            flat = da.stack(layer=("time", "band")).transpose("layer", "y", "x")
-            flat = flat.drop_vars(["layer", "time", "band"]).rename(layer="band")
-            flat = flat.assign_coords(band=names)
-            for coord in ("scale", "offset"):
-                if coord in da.coords:
-                    flat = flat.assign_coords(
-                        {coord: ("band", list(da[coord].values) * da.sizes["time"])}
-                    )
-            save_cog(flat.rio.write_crs(da.rio.crs), dst)
+        save_cube(da, dst)
     print(f"{dst}: {summary}")
 
 
@@ -196,7 +153,7 @@ def composite(
     chunk: Chunk = 1024,
 ) -> None:
     """Cloud-free median composite of a catalogue's items into a COG."""
-    from satlearn.cube import median_composite
+    from satlearn.ops.composite import median_composite
     from satlearn.raster import save_cog
 
     if cloud_mask not in _CLOUD_MASKS:
