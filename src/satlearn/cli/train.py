@@ -42,7 +42,9 @@ def train_command(
     ] = None,
 ) -> None:
     """Train a model from CONFIG and write its bundle (prints the bundle folder)."""
-    from satlearn.train import TrainConfig, train
+    # The config is checked before torch is imported (seconds), so a typo
+    # is reported at once.
+    from satlearn.train.config import TrainConfig
 
     cfg = TrainConfig.from_yaml(config)
     changes: dict[str, Any] = {}
@@ -54,6 +56,8 @@ def train_command(
         changes["output"] = cfg.output.model_copy(update={"overwrite": True})
     if changes:
         cfg = cfg.model_copy(update=changes)
+    from satlearn.train.loop import train
+
     result = train(cfg)
     _print_metrics(
         {"best_epoch": result.best_epoch, "epochs_run": result.epochs_run, **result.metrics}
@@ -76,7 +80,7 @@ def evaluate_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the JSON report.")] = False,
 ) -> None:
     """Score BUNDLE's ONNX model on DATA; print the metrics and write metrics.json."""
-    from satlearn.train import evaluate
+    from satlearn.train.evaluate import evaluate
 
     report = evaluate(bundle, data, output=out, batch_size=batch_size)
     if as_json:
