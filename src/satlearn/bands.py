@@ -365,6 +365,8 @@ def band_scale_offset(da: Any, position: int) -> tuple[float, float]:
 
 def nodata_value(da: Any) -> float | None:
     """The nodata value of a DataArray as stored (``rio.nodata``, else the encoded one)."""
+    import rioxarray  # noqa: F401  (registers .rio; imported here, bands stays light)
+
     nodata = da.rio.nodata if da.rio.nodata is not None else da.rio.encoded_nodata
     return None if nodata is None else float(nodata)
 

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import rasterio.features
 import rasterio.warp
+import rioxarray  # noqa: F401  (registers the .rio accessor used here)
 from affine import Affine
 from rasterio.crs import CRS
 from scipy import ndimage

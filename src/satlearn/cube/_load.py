@@ -37,6 +37,7 @@ from urllib.parse import urlparse
 import numpy as np
 import pystac
 import rasterio.warp
+import rioxarray  # noqa: F401  (registers the .rio accessor used here)
 import shapely
 import xarray as xr
 

@@ -46,6 +46,7 @@ from typing import Any, Literal
 import numpy as np
 import rasterio.features
 import rasterio.warp
+import rioxarray  # noqa: F401  (registers the .rio accessor used here)
 import shapely
 from affine import Affine
 from rasterio._err import CPLE_BaseError  # rasterio has no public base class for GDAL errors

@@ -28,6 +28,7 @@ import numpy as np
 import rasterio
 import rasterio.warp
 import rasterio.windows
+import rioxarray  # noqa: F401  (registers the .rio accessor used here)
 import xarray as xr
 from affine import Affine
 from rasterio.crs import CRS

@@ -52,6 +52,7 @@ from typing import Any
 
 import dask.array as dsa
 import numpy as np
+import rioxarray  # noqa: F401  (registers the .rio accessor used here)
 import xarray as xr
 from scipy import ndimage
 

@@ -65,6 +65,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import rioxarray  # noqa: F401  (registers the .rio accessor used here)
 import xarray as xr
 
 from satlearn.bundle import read_bundle, write_bundle

@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import rioxarray  # noqa: F401  (registers the .rio accessor used here)
 import xarray as xr
 
 from satlearn.errors import InvalidInputError, NoValidDataError

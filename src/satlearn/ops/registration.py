@@ -57,6 +57,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
+import rioxarray  # noqa: F401  (registers the .rio accessor used here)
 import scipy.fft
 import scipy.ndimage as ndi
 import xarray as xr

@@ -73,6 +73,7 @@ from typing import Any, Literal, NamedTuple
 
 import cv2
 import numpy as np
+import rioxarray  # noqa: F401  (registers the .rio accessor used here)
 import xarray as xr
 
 from satlearn.errors import CRSMismatchError, InvalidInputError, NoValidDataError

@@ -30,6 +30,7 @@ from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
+import rioxarray  # noqa: F401  (registers the .rio accessor used here)
 import xarray as xr
 from affine import Affine
 from scipy import ndimage

@@ -10,6 +10,7 @@ import dask
 import numpy as np
 import rasterio.features
 import rasterio.warp
+import rioxarray  # noqa: F401  (registers the .rio accessor used here)
 import xarray as xr
 from affine import Affine
 from rasterio.crs import CRS
