@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+import rioxarray  # noqa: F401  (registers the .rio accessor make_dataarray uses)
 import xarray as xr
 from affine import Affine
 
