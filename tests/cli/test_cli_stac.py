@@ -123,6 +123,9 @@ def test_search_reports_broken_branches_and_goes_on(built: Path):
     ("args", "message"),
     [
         (["--bbox", "1,2,x,4"], "--bbox '1,2,x,4'"),
+        (["--bbox", "0,0,500,10"], "--bbox '0,0,500,10': longitude 500.0 is outside [-180, 180]"),
+        (["--bbox", "0,-95,1,10"], "--bbox '0,-95,1,10': latitude -95.0 is outside [-90, 90]"),
+        (["--bbox", "0,10,1,5"], "--bbox '0,10,1,5': south > north"),
         (["--datetime", "June"], "RFC 3339"),
         (["--filter", "{bad"], "--filter: not JSON"),
         (["--intersects", "@/nonexistent.geojson"], "cannot read"),

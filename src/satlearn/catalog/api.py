@@ -1,24 +1,34 @@
 """Serve a catalogue as a STAC API: a FastAPI router over a :class:`CatalogIndex`.
 
 The router answers the STAC API v1.0 core, collections, OGC API Features and
-item-search conformance classes, plus the filter extension for the CQL2-JSON
-subset :class:`~satlearn.catalog.search.CatalogIndex` evaluates (basic CQL2:
+item-search conformance classes, plus the filter extension (on both
+``/search`` and ``/collections/{id}/items``) for the CQL2-JSON subset
+:class:`~satlearn.catalog.search.CatalogIndex` evaluates (basic CQL2:
 comparisons, ``and``/``or``/``not``, ``isNull``; ``in`` and ``between`` are
-accepted too). Every query is answered by the index built once at start-up,
-never by re-reading the catalogue's JSON files.
+accepted too), and the sort and fields extensions. Every query is answered by
+the index built once at start-up, never by re-reading the catalogue's JSON files.
 
 Routes, relative to where the router is mounted::
 
     GET  /                                        landing page (links: self, root,
+                                                  service-desc, service-doc,
                                                   conformance, data, search, children)
+    GET  /api                                     the OpenAPI document (service-desc)
     GET  /conformance
     GET  /queryables
     GET  /collections
     GET  /collections/{collection_id}
-    GET  /collections/{collection_id}/items       bbox, datetime, limit, token
+    GET  /collections/{collection_id}/queryables
+    GET  /collections/{collection_id}/items       bbox, datetime, filter, sortby, fields,
+                                                  limit, token
     GET  /collections/{collection_id}/items/{item_id}
     GET  /search                                  bbox, intersects, datetime, collections,
-    POST /search                                  ids, limit, token, filter (cql2-json)
+    POST /search                                  ids, filter (cql2-json), sortby, fields,
+                                                  limit, token
+
+Parameters are parsed as strictly as the spec asks: ``datetime`` must be RFC
+3339 with an offset (a bare date, a naive time or ``+0100`` is a 400), a POST
+``bbox`` must be a JSON array, and bbox values must be in range.
 
 Paging is by an opaque ``token`` (an offset into the ordered results) carried
 in ``next`` / ``prev`` links; a POST search's ``next`` link repeats the body
@@ -42,6 +52,7 @@ or standalone, on the loopback interface::
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -52,8 +63,14 @@ import pystac
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from starlette.routing import NoMatchFound
 
-from satlearn.catalog.search import CatalogIndex, parse_datetime_interval
+from satlearn.catalog.search import (
+    CatalogIndex,
+    check_bbox,
+    parse_datetime_interval,
+    parse_sortby,
+)
 from satlearn.errors import InvalidInputError, SatlearnError
 
 __all__ = ["CONFORMANCE", "create_stac_app", "create_stac_router"]
@@ -68,7 +85,11 @@ CONFORMANCE: tuple[str, ...] = (
     f"{STAC_API}/ogcapi-features",
     f"{STAC_API}/item-search",
     f"{STAC_API}/item-search#filter",
+    f"{STAC_API}/item-search#sort",
+    f"{STAC_API}/item-search#fields",
     f"{STAC_API}/ogcapi-features#filter",
+    f"{STAC_API}/ogcapi-features#sort",
+    f"{STAC_API}/ogcapi-features#fields",
     f"{OGC_FEATURES}/core",
     f"{OGC_FEATURES}/geojson",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
@@ -79,13 +100,18 @@ CONFORMANCE: tuple[str, ...] = (
 
 _GEOJSON = "application/geo+json"
 _JSON = "application/json"
+_QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
+_SCHEMA_JSON = "application/schema+json"
+_OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 # Ids in paths: letters, digits, dot, underscore, hyphen; ".." never.
 _ID = re.compile(r"^[A-Za-z0-9._-]{1,256}$")
 # Links that belong to the static catalogue's own layout, replaced by API links.
 _LAYOUT_RELS = frozenset({"self", "root", "parent", "collection", "item", "items", "child"})
-# Search body / query keys the router reads; others (fields, sortby, ...) are
-# extensions it does not implement and ignores, as the STAC API spec allows.
+# Search body / query keys the router reads; others are extensions it does not
+# implement: it refuses the query extension (which would silently match all) and
+# ignores the rest, as the STAC API spec allows.
 _UNSUPPORTED = {"query": "the query extension is not supported; use filter (CQL2-JSON)"}
+_ABSENT = object()
 
 
 class _ApiError(Exception):
@@ -141,17 +167,146 @@ def _parse_token(value: Any) -> int:
     return int(text)
 
 
-def _parse_bbox(value: Any) -> list[float] | None:
+def _parse_bbox(value: Any, *, post: bool) -> list[float] | None:
     if value is None or value == "":
         return None
-    parts = value.split(",") if isinstance(value, str) else value
+    if post and not isinstance(value, list):
+        # In a JSON body the spec's bbox is an array; "1,2,3,4" there is a client bug.
+        raise _bad("bbox", f"{value!r} is not a JSON array of 4 (or 6) numbers")
+    if post and any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in value):
+        raise _bad("bbox", f"{value!r} is not a JSON array of 4 (or 6) numbers")
     try:
-        numbers = [float(v) for v in parts]
-    except (TypeError, ValueError):
-        raise _bad("bbox", f"{value!r} is not 4 (or 6) comma-separated numbers") from None
-    if len(numbers) not in (4, 6):
-        raise _bad("bbox", f"{value!r} has {len(numbers)} numbers; expected 4 (or 6)")
-    return numbers
+        return check_bbox(value)
+    except SatlearnError as err:
+        raise _bad("bbox", str(err).removeprefix("bbox ")) from None
+
+
+def _parse_datetime(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise _bad("datetime", f"{value!r} is not an RFC 3339 instant or interval")
+    try:
+        parse_datetime_interval(value, strict=True)
+    except SatlearnError as err:
+        raise _bad("datetime", str(err)) from None
+    return value
+
+
+def _parse_sortby(value: Any) -> Any:
+    """``sortby`` checked now (to name it in a 400), passed on as given to the index."""
+    if value is None or value == "" or value == []:
+        return None
+    try:
+        parse_sortby(value)
+    except SatlearnError as err:
+        raise _bad("sortby", str(err)) from None
+    return value
+
+
+_DEFAULT_FIELDS = (
+    "type",
+    "stac_version",
+    "stac_extensions",
+    "id",
+    "geometry",
+    "bbox",
+    "links",
+    "assets",
+    "collection",
+    "properties.datetime",
+)
+
+#: Fields as ``(include, exclude)``; ``None`` for a set not given at all.
+Fields = tuple[list[str] | None, list[str] | None]
+
+
+def _parse_fields(value: Any, *, post: bool, given: bool) -> Fields | None:
+    """``(include, exclude)`` from GET ``a,-b`` or POST ``{"include": [...], "exclude": [...]}``.
+
+    ``None`` when no ``fields`` was asked for (the whole item).
+    """
+    if not given:
+        return None
+    if isinstance(value, str) and not post:
+        names = [v.strip() for v in value.split(",") if v.strip()]
+        include = [n.lstrip("+").strip() for n in names if not n.startswith("-")] or None
+        exclude = [n[1:].strip() for n in names if n.startswith("-")] or None
+        if not names:  # "fields=" asks for the default set
+            include, exclude = [], []
+    elif isinstance(value, Mapping):
+        include, exclude = value.get("include"), value.get("exclude")
+        for part in (include, exclude):
+            if part is not None and not isinstance(part, list):
+                raise _bad("fields", "include and exclude must be lists of field names")
+        if "include" in value and not include:
+            include = []  # an explicit null or [] include: the default set
+        if not include and not exclude:
+            include, exclude = [], []
+    else:
+        raise _bad("fields", f"{value!r} is not an object {{'include': [], 'exclude': []}}")
+    if not all(isinstance(n, str) and n for n in [*(include or []), *(exclude or [])]):
+        raise _bad("fields", "field names must be non-empty strings")
+    return include, exclude
+
+
+def _get_path(doc: Mapping[str, Any], path: list[str]) -> Any:
+    for part in path:
+        if not isinstance(doc, Mapping) or part not in doc:
+            return _ABSENT
+        doc = doc[part]
+    return doc
+
+
+def _set_path(doc: dict[str, Any], path: list[str], value: Any) -> None:
+    for part in path[:-1]:
+        doc = doc.setdefault(part, {})
+    doc[path[-1]] = value
+
+
+def _drop_path(doc: dict[str, Any], path: list[str]) -> None:
+    for part in path[:-1]:
+        doc = doc.get(part)
+        if not isinstance(doc, dict):
+            return
+    doc.pop(path[-1], None)
+
+
+def _project(doc: dict[str, Any], fields: Fields) -> dict[str, Any]:
+    """An item document cut to the fields extension's include / exclude sets.
+
+    The extension's semantics: include only -> exactly those fields (dot paths);
+    exclude only -> everything else; an explicitly empty include (``fields=``,
+    ``{}``, ``{"include": []}``) -> the default set (type, stac_version, id,
+    geometry, bbox, links, assets, collection, properties.datetime), minus the
+    excludes. With both, a path in both is kept, and the more specific of two
+    nested paths wins (exclude ``properties``, include ``properties.datetime``:
+    only that property).
+    """
+    include, exclude = fields
+    wanted = list(_DEFAULT_FIELDS) if include == [] else include
+    if wanted is None:
+        kept = copy.deepcopy(doc)
+    else:
+        kept = {}
+        for name in wanted:
+            value = _get_path(doc, name.split("."))
+            if value is not _ABSENT:
+                _set_path(kept, name.split("."), copy.deepcopy(value))
+    included = set(include or ())  # what was asked for, not the default set
+    for name in exclude or ():
+        if name in included:
+            continue  # in both: included
+        nested = {i[len(name) + 1 :] for i in included if i.startswith(name + ".")}
+        if not nested:
+            _drop_path(kept, name.split("."))
+            continue
+        parent = _get_path(kept, name.split("."))
+        if isinstance(parent, dict):  # keep only the more specific includes
+            for child in list(parent):
+                if not any(k == child or k.startswith(child + ".") for k in nested):
+                    parent.pop(child)
+    return kept
 
 
 def _parse_list(value: Any, what: str) -> list[str] | None:
@@ -188,20 +343,20 @@ def _query(
             raise _bad(key, why)
     _check_filter_lang(params.get("filter-lang", params.get("filter_lang")))
     query = {
-        "bbox": _parse_bbox(params.get("bbox")),
+        "bbox": _parse_bbox(params.get("bbox"), post=post),
         "intersects": _parse_json(params.get("intersects"), "intersects"),
-        "datetime": params.get("datetime") or None,
+        "datetime": _parse_datetime(params.get("datetime")),
         "collections": _parse_list(params.get("collections"), "collections"),
         "ids": _parse_list(params.get("ids"), "ids"),
         # GET carries the filter as a JSON string; a POST body holds the object itself.
         "filter": params.get("filter") if post else _parse_json(params.get("filter"), "filter"),
+        "sortby": _parse_sortby(params.get("sortby")),
+        "fields": _parse_fields(params.get("fields"), post=post, given="fields" in params),
         "limit": _parse_limit(params.get("limit"), default_limit, max_limit),
         "offset": _parse_token(params.get("token")),
     }
     if query["bbox"] is not None and query["intersects"] is not None:
         raise _bad("bbox", "give bbox or intersects, not both")
-    if query["datetime"] is not None and not isinstance(query["datetime"], str):
-        raise _bad("datetime", f"{query['datetime']!r} is not an RFC 3339 instant or interval")
     if post and query["filter"] is not None and not isinstance(query["filter"], Mapping):
         raise _bad("filter", "must be a CQL2-JSON object")
     return query
@@ -212,7 +367,7 @@ def _run(index: CatalogIndex, query: Mapping[str, Any]) -> tuple[list[pystac.Ite
     criteria = {k: query[k] for k in ("bbox", "intersects", "datetime", "collections", "ids")}
     criteria["filter"] = query["filter"]
     try:
-        matched = index.match(**criteria)
+        matched = index.match(**criteria, sortby=query["sortby"])
     except SatlearnError as err:
         raise _bad(_culprit(index, criteria), str(err)) from None
     offset, limit = query["offset"], query["limit"]
@@ -283,7 +438,7 @@ class _Api:
         self.base_url = base_url.rstrip("/") if base_url else None
         self.default_limit, self.max_limit = default_limit, max_limit
         self.collections = {c.id: c for c in index.collections()}
-        self._queryables: dict[str, Any] | None = None
+        self._queryables: dict[str | None, dict[str, Any]] = {}
 
     def url(
         self, request: Request, name: str, query: Mapping[str, Any] | None = None, **path: str
@@ -319,6 +474,11 @@ class _Api:
                 "href": self.url(request, "stac_items", collection_id=cid),
                 "type": _GEOJSON,
             },
+            {
+                "rel": _QUERYABLES_REL,
+                "href": self.url(request, "stac_collection_queryables", collection_id=cid),
+                "type": _SCHEMA_JSON,
+            },
             *_kept_links(collection),
         ]
         for key, asset in collection.assets.items():
@@ -327,7 +487,12 @@ class _Api:
                 data["assets"][key]["href"] = href
         return data
 
-    def item_doc(self, request: Request, item: pystac.Item) -> dict[str, Any]:
+    def item_doc(
+        self,
+        request: Request,
+        item: pystac.Item,
+        fields: Fields | None = None,
+    ) -> dict[str, Any]:
         data = item.to_dict(include_self_link=False, transform_hrefs=False)
         _absolute_assets(item, data)
         links = []
@@ -351,7 +516,7 @@ class _Api:
                 },
             ]
         data["links"] = [*links, *self.root_links(request), *_kept_links(item)]
-        return data
+        return data if fields is None else _project(data, fields)
 
     def collection(self, collection_id: str) -> pystac.Collection:
         _check_id(collection_id, "collection_id")
@@ -360,10 +525,14 @@ class _Api:
             raise _not_found(f"collection {collection_id!r} not found")
         return found
 
-    def queryables(self, request: Request) -> dict[str, Any]:
-        if self._queryables is None:
+    def queryables(self, request: Request, collection_id: str | None = None) -> dict[str, Any]:
+        """The JSON Schema of what a filter may name: of every item, or of one collection's."""
+        if collection_id not in self._queryables:
+            items = self.index.items
+            if collection_id is not None:
+                items = [it for it in items if it.collection_id == collection_id]
             names: set[str] = set()
-            for item in self.index.items:
+            for item in items:
                 names.update(item.properties)
             names.discard("datetime")
             properties: dict[str, Any] = {
@@ -372,15 +541,34 @@ class _Api:
                 "datetime": {"type": "string", "format": "date-time"},
             }
             properties.update({name: {} for name in sorted(names)})
-            self._queryables = properties
+            self._queryables[collection_id] = properties
+        if collection_id is None:
+            url, title = self.url(request, "stac_queryables"), self.title
+        else:
+            url = self.url(request, "stac_collection_queryables", collection_id=collection_id)
+            title = f"collection {collection_id}"
         return {
             "$schema": "https://json-schema.org/draft/2019-09/schema",
-            "$id": self.url(request, "stac_queryables"),
+            "$id": url,
             "type": "object",
-            "title": f"Queryables of {self.title}",
-            "properties": self._queryables,
+            "title": f"Queryables of {title}",
+            "properties": self._queryables[collection_id],
             "additionalProperties": True,
         }
+
+    def service_links(self, request: Request) -> list[dict[str, Any]]:
+        """service-desc (the OpenAPI document) and service-doc (its HTML page), if served."""
+        links = []
+        for rel, name, media in (
+            ("service-desc", "stac_openapi", _OPENAPI),
+            ("service-doc", "swagger_ui_html", "text/html"),
+        ):
+            try:
+                href = self.url(request, name)
+            except NoMatchFound:  # the app serves no HTML docs (docs_url=None)
+                continue
+            links.append({"rel": rel, "href": href, "type": media})
+        return links
 
     def feature_collection(
         self,
@@ -393,7 +581,22 @@ class _Api:
     ) -> dict[str, Any]:
         items, matched = _run(self.index, query)
         offset, limit = query["offset"], query["limit"]
-        links: list[dict[str, Any]] = [*self.root_links(request)]
+        # OGC API Features wants the page's own URL; a POST's is the URL plus its body.
+        if post_body is not None:
+            own = {
+                "rel": "self",
+                "href": self.url(request, route, **path),
+                "type": _GEOJSON,
+                "method": "POST",
+                "body": dict(post_body),
+            }
+        else:
+            own = {
+                "rel": "self",
+                "href": self.url(request, route, dict(request.query_params), **path),
+                "type": _GEOJSON,
+            }
+        links: list[dict[str, Any]] = [own, *self.root_links(request)]
         pages = []
         if offset + len(items) < matched:
             pages.append(("next", offset + limit))
@@ -419,7 +622,7 @@ class _Api:
                 )
         return {
             "type": "FeatureCollection",
-            "features": [self.item_doc(request, item) for item in items],
+            "features": [self.item_doc(request, item, query["fields"]) for item in items],
             "links": links,
             "numberMatched": matched,
             "numberReturned": len(items),
@@ -556,14 +759,15 @@ def create_stac_router(
             "links": [
                 {"rel": "self", "href": api.url(request, "stac_landing"), "type": _JSON},
                 *api.root_links(request),
+                *api.service_links(request),
                 {"rel": "conformance", "href": api.url(request, "stac_conformance"), "type": _JSON},
                 {"rel": "data", "href": api.url(request, "stac_collections"), "type": _JSON},
                 {"rel": "search", "href": search, "type": _GEOJSON, "method": "GET"},
                 {"rel": "search", "href": search, "type": _GEOJSON, "method": "POST"},
                 {
-                    "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                    "rel": _QUERYABLES_REL,
                     "href": api.url(request, "stac_queryables"),
-                    "type": "application/schema+json",
+                    "type": _SCHEMA_JSON,
                 },
                 *(
                     {
@@ -577,13 +781,19 @@ def create_stac_router(
             ],
         }
 
+    @router.get("/api", name="stac_openapi", include_in_schema=False)
+    def openapi(request: Request) -> JSONResponse:
+        # The app's own OpenAPI document (FastAPI's /openapi.json), under the media
+        # type the spec's service-desc link announces.
+        return JSONResponse(request.app.openapi(), media_type=_OPENAPI)
+
     @router.get("/conformance", name="stac_conformance")
     def conformance() -> dict[str, Any]:
         return {"conformsTo": list(CONFORMANCE)}
 
     @router.get("/queryables", name="stac_queryables")
     def queryables(request: Request) -> JSONResponse:
-        return JSONResponse(api.queryables(request), media_type="application/schema+json")
+        return JSONResponse(api.queryables(request), media_type=_SCHEMA_JSON)
 
     @router.get("/collections", name="stac_collections")
     def collections(request: Request) -> dict[str, Any]:
@@ -601,13 +811,19 @@ def create_stac_router(
     def collection(request: Request, collection_id: str) -> Any:
         return api.collection_doc(request, api.collection(collection_id))
 
+    @router.get("/collections/{collection_id}/queryables", name="stac_collection_queryables")
+    @_answer
+    def collection_queryables(request: Request, collection_id: str) -> Any:
+        api.collection(collection_id)
+        return JSONResponse(api.queryables(request, collection_id), media_type=_SCHEMA_JSON)
+
     @router.get("/collections/{collection_id}/items", name="stac_items")
     @_answer
     def items(request: Request, collection_id: str) -> Any:
         api.collection(collection_id)
         params = dict(request.query_params)
-        for key in ("collections", "ids", "intersects", "filter"):
-            params.pop(key, None)  # not part of the items endpoint
+        for key in ("collections", "ids", "intersects"):
+            params.pop(key, None)  # not part of the items endpoint (OGC API Features)
         query = _query(params, api.default_limit, api.max_limit, post=False)
         query["collections"] = [collection_id]
         body = api.feature_collection(

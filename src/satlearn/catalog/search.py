@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -30,13 +31,17 @@ from shapely.geometry import box, shape
 
 from satlearn.errors import InvalidInputError
 
-__all__ = ["CatalogIndex", "parse_datetime_interval"]
+__all__ = ["CatalogIndex", "check_bbox", "parse_datetime_interval", "parse_sortby"]
 
 _UTC = dt.UTC
 _NAT = np.datetime64("NaT", "us")
 _MISSING = object()
 
 Interval = tuple[dt.datetime | None, dt.datetime | None]
+
+# RFC 3339 section 5.6 date-time: a full date, "T", a full time and a mandatory
+# offset ("Z" or +hh:mm); the fraction, when present, has at least one digit.
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$")
 
 
 # --------------------------------------------------------------------------- datetimes
@@ -62,9 +67,14 @@ def _parse_instant(text: str, *, end: bool) -> dt.datetime:
     return value.replace(tzinfo=_UTC) if value.tzinfo is None else value.astimezone(_UTC)
 
 
-def _instant(value: Any, *, end: bool) -> dt.datetime | None:
+def _instant(value: Any, *, end: bool, strict: bool = False) -> dt.datetime | None:
     if value is None or (isinstance(value, str) and value.strip() in ("", "..")):
         return None
+    if strict and isinstance(value, str) and not _RFC3339.match(value.strip()):
+        raise InvalidInputError(
+            f"datetime {value!r} is not an RFC 3339 date-time with an offset "
+            "(e.g. 2021-06-01T10:30:00Z)"
+        )
     if isinstance(value, dt.datetime):
         return value.replace(tzinfo=_UTC) if value.tzinfo is None else value.astimezone(_UTC)
     if isinstance(value, dt.date):
@@ -74,7 +84,7 @@ def _instant(value: Any, *, end: bool) -> dt.datetime | None:
     raise InvalidInputError(f"datetime {value!r} is neither a string nor a datetime")
 
 
-def parse_datetime_interval(value: Any) -> Interval:
+def parse_datetime_interval(value: Any, *, strict: bool = False) -> Interval:
     """Parse a STAC ``datetime`` query into a closed UTC interval ``(start, end)``.
 
     Parameters
@@ -83,6 +93,10 @@ def parse_datetime_interval(value: Any) -> Interval:
         ``"2021-06-01T00:00:00Z"`` (an instant), ``"2021-06-01/2021-06-30"``,
         ``"../2021-06-30T00:00:00Z"`` or ``"2021-06-01T00:00:00Z/.."`` (open ends), a
         bare date (the whole day), or a pair whose ends may be ``None`` / ``".."``.
+    strict : bool
+        Accept only what the STAC API spec accepts: RFC 3339 date-times with an
+        offset (no bare dates, no naive times, no ``+0100``). The STAC API uses
+        this; the library and the CLI keep the friendlier forms.
 
     Returns
     -------
@@ -102,7 +116,8 @@ def parse_datetime_interval(value: Any) -> Interval:
     if isinstance(value, str):
         parts = value.split("/")
         if len(parts) == 1:
-            start, end = _instant(parts[0], end=False), _instant(parts[0], end=True)
+            start = _instant(parts[0], end=False, strict=strict)
+            end = _instant(parts[0], end=True, strict=strict)
             if start is None:
                 raise InvalidInputError(f"datetime {value!r} is empty")
             return start, end
@@ -115,7 +130,8 @@ def parse_datetime_interval(value: Any) -> Interval:
         raw = list(value)
     else:
         raise InvalidInputError(f"datetime {value!r} is not an instant or a (start, end) pair")
-    start, end = _instant(raw[0], end=False), _instant(raw[1], end=True)
+    start = _instant(raw[0], end=False, strict=strict)
+    end = _instant(raw[1], end=True, strict=strict)
     if start is None and end is None:
         raise InvalidInputError(f"datetime interval {value!r} is open at both ends")
     if start is not None and end is not None and start > end:
@@ -141,18 +157,63 @@ def _property_datetime(value: Any) -> np.datetime64:
 # --------------------------------------------------------------------------- geometry
 
 
-def _bbox_geometry(bbox: Sequence[float]) -> shapely.Geometry:
+def check_bbox(bbox: Any, *, name: str = "bbox") -> list[float]:
+    """A WGS84 bounding box as 4 (or 6) floats, refused when out of range.
+
+    Parameters
+    ----------
+    bbox : sequence of float, or "W,S,E,N" text
+        ``[west, south, east, north]`` (or ``[west, south, low, east, north, high]``);
+        ``west > east`` crosses the antimeridian.
+    name : str
+        What to call it in an error (``--bbox`` at the CLI).
+
+    Returns
+    -------
+    list of float
+
+    Raises
+    ------
+    InvalidInputError
+        Not 4 or 6 finite numbers, a longitude outside [-180, 180], a latitude
+        outside [-90, 90], south > north, or low > high.
+
+    Examples
+    --------
+    >>> check_bbox("170,-10,-170,10")  # across the antimeridian
+    [170.0, -10.0, -170.0, 10.0]
+    """
+    parts = bbox.split(",") if isinstance(bbox, str) else bbox
     try:
-        values = [float(v) for v in bbox]
+        values = [float(v) for v in parts]
     except (TypeError, ValueError):
-        raise InvalidInputError(f"bbox {bbox!r} must be numbers") from None
+        raise InvalidInputError(
+            f"{name} {bbox!r}: expected 4 (or 6) numbers WEST,SOUTH,EAST,NORTH"
+        ) from None
+    if len(values) not in (4, 6) or not all(np.isfinite(values)):
+        raise InvalidInputError(f"{name} {bbox!r}: expected 4 (or 6) finite numbers")
     if len(values) == 6:  # 3D: minx, miny, minz, maxx, maxy, maxz
-        values = [values[0], values[1], values[3], values[4]]
-    if len(values) != 4 or not all(np.isfinite(values)):
-        raise InvalidInputError(f"bbox {bbox!r} must be 4 (or 6) finite numbers")
-    west, south, east, north = values
+        west, south, low, east, north, high = values
+        if low > high:
+            raise InvalidInputError(f"{name} {bbox!r}: lowest height {low} > highest {high}")
+    else:
+        west, south, east, north = values
+    for lon in (west, east):
+        if not -180.0 <= lon <= 180.0:
+            raise InvalidInputError(f"{name} {bbox!r}: longitude {lon} is outside [-180, 180]")
+    for lat in (south, north):
+        if not -90.0 <= lat <= 90.0:
+            raise InvalidInputError(f"{name} {bbox!r}: latitude {lat} is outside [-90, 90]")
     if south > north:
-        raise InvalidInputError(f"bbox {bbox!r} has south > north")
+        raise InvalidInputError(f"{name} {bbox!r}: south > north ({south} > {north})")
+    return values
+
+
+def _bbox_geometry(bbox: Sequence[float]) -> shapely.Geometry:
+    values = check_bbox(bbox)
+    if len(values) == 6:
+        values = [values[0], values[1], values[3], values[4]]
+    west, south, east, north = values
     if west > east:  # crosses the antimeridian (STAC / RFC 7946 convention)
         return shapely.union(box(west, south, 180.0, north), box(-180.0, south, east, north))
     return box(west, south, east, north)
@@ -394,6 +455,56 @@ def _parse_filter(value: Any) -> Any:
     return value
 
 
+# --------------------------------------------------------------------------- sorting
+
+
+def parse_sortby(value: Any) -> list[tuple[str, bool]]:
+    """Sort keys ``[(field, descending), ...]`` from a STAC API ``sortby``.
+
+    Parameters
+    ----------
+    value : str or list
+        GET form ``"-properties.eo:cloud_cover,+id"`` (``+`` or nothing ascending,
+        ``-`` descending), or POST form ``[{"field": ..., "direction": "asc"|"desc"}]``.
+        Fields are ``id``, ``collection``, ``datetime`` or properties (with or
+        without the ``properties.`` prefix).
+
+    Examples
+    --------
+    >>> parse_sortby("-properties.eo:cloud_cover,id")
+    [('eo:cloud_cover', True), ('id', False)]
+    """
+    keys: list[tuple[str, bool]] = []
+    if isinstance(value, str):
+        for part in value.split(","):
+            # A "+" in a query string arrives as a space unless the client escaped it.
+            text = part.strip()
+            descending = text.startswith("-")
+            field = text.lstrip("+-").strip()
+            if not field:
+                raise InvalidInputError(f"sortby {value!r} has an empty field")
+            keys.append((field, descending))
+    elif isinstance(value, list):
+        for entry in value:
+            if not isinstance(entry, Mapping) or not isinstance(entry.get("field"), str):
+                raise InvalidInputError(f"sortby entry {entry!r} needs a 'field' string")
+            direction = str(entry.get("direction", "asc")).lower()
+            if direction not in ("asc", "desc"):
+                raise InvalidInputError(
+                    f"sortby direction {entry.get('direction')!r} is not 'asc' or 'desc'"
+                )
+            keys.append((entry["field"], direction == "desc"))
+    else:
+        raise InvalidInputError(f"sortby {value!r} is neither a string nor a list")
+    out = []
+    for field, descending in keys:
+        name = field.removeprefix("properties.")
+        if not name:
+            raise InvalidInputError(f"sortby {value!r} has an empty field")
+        out.append((name, descending))
+    return out
+
+
 # --------------------------------------------------------------------------- the index
 
 
@@ -583,11 +694,13 @@ class CatalogIndex:
         filter: Any = None,
         collections: Sequence[str] | str | None = None,
         ids: Sequence[str] | str | None = None,
+        sortby: Any = None,
     ) -> np.ndarray:
         """Positions (in :attr:`items` order) of every item matching the query.
 
         Same parameters as :meth:`search`; ``len(index.match(...))`` is the number
-        matched, which a STAC API reports beside a page of results.
+        matched, which a STAC API reports beside a page of results. The positions
+        come in result order: :attr:`items` order, or ``sortby``'s.
         """
         n = len(self._items)
         mask = np.ones(n, dtype=bool)
@@ -615,7 +728,38 @@ class CatalogIndex:
         if filter is not None:
             true, _ = _FilterEvaluator(self._columns, n)(_parse_filter(filter))
             mask &= true
-        return np.sort(self._rank[mask])
+        positions = np.sort(self._rank[mask])
+        if sortby is not None:
+            positions = self._sorted(positions, parse_sortby(sortby))
+        return positions
+
+    def _sort_key(self, name: str, descending: bool) -> tuple[np.ndarray, np.ndarray]:
+        """``(missing, key)`` per item (item order): int64 keys, missing ones last."""
+        if name == "datetime":
+            missing = np.isnat(self._sort_time)
+            key = np.where(missing, 0, self._sort_time.astype(np.int64))
+        else:
+            numbers, known = self._columns.view(name, "number")
+            if known.any():
+                missing = ~known
+                # Ranks, not the floats themselves: one int64 key for every kind.
+                key = np.unique(np.where(known, numbers, 0.0), return_inverse=True)[1]
+            else:
+                strings, known = self._columns.view(name, "string")
+                missing = ~known
+                key = np.unique(strings.astype(str), return_inverse=True)[1]
+        key = key.astype(np.int64)
+        return missing, (-key if descending else key)
+
+    def _sorted(self, positions: np.ndarray, keys: list[tuple[str, bool]]) -> np.ndarray:
+        if positions.size < 2 or not keys:
+            return positions
+        items = self._order[positions]
+        columns: list[np.ndarray] = [positions]  # last tie-break: datetime, then id
+        for name, descending in reversed(keys):
+            missing, key = self._sort_key(name, descending)
+            columns += [key[items], missing[items]]  # missing is the more significant
+        return positions[np.lexsort(columns)]
 
     def search(
         self,
@@ -626,6 +770,7 @@ class CatalogIndex:
         filter: Any = None,
         collections: Sequence[str] | str | None = None,
         ids: Sequence[str] | str | None = None,
+        sortby: Any = None,
         limit: int | None = None,
         offset: int = 0,
     ) -> list[pystac.Item]:
@@ -648,6 +793,9 @@ class CatalogIndex:
             ``collection``).
         collections, ids : sequence of str, optional
             Keep items of these collections / with these ids.
+        sortby : str or list, optional
+            Result order instead of datetime-then-id (see :func:`parse_sortby`);
+            items missing a sort field come last, ties keep datetime-then-id.
         limit, offset : int, optional
             Page through the ordered results.
 
@@ -674,6 +822,7 @@ class CatalogIndex:
             filter=filter,
             collections=collections,
             ids=ids,
+            sortby=sortby,
         )
         stop = None if limit is None else offset + limit
         return [self._items[self._order[p]] for p in positions[offset:stop]]

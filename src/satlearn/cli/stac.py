@@ -27,12 +27,10 @@ def _split(text: str | None) -> list[str] | None:
 def _bbox(text: str | None) -> list[float] | None:
     if text is None:
         return None
-    try:
-        return [float(v) for v in text.split(",")]
-    except ValueError:
-        raise InvalidInputError(
-            f"--bbox {text!r}: expected WEST,SOUTH,EAST,NORTH numbers, such as 12.1,41.8,12.6,42.0"
-        ) from None
+    from satlearn.catalog.search import check_bbox
+
+    # WEST,SOUTH,EAST,NORTH; out-of-range degrees are refused, naming the option.
+    return check_bbox(text, name="--bbox")
 
 
 def _json_argument(option: str, text: str | None) -> Any:
