@@ -14,10 +14,15 @@ Each raster becomes an item (Catalog -> Collections -> Items, relative links,
 
 Assets carry roles: ``data`` (the raster), ``overview`` and ``thumbnail`` (PNG
 quicklooks, drawn from the file's internal overviews so a large COG is never read
-whole) and ``metadata`` (sidecar files). The item's datetime comes from an explicit
-argument, the raster's tags (``TIFFTAG_DATETIME``, ``datetime``), or a date in the
-file name; a file with none in a folder of dated ones spans their whole period
-(``start_datetime`` .. ``end_datetime``).
+whole) and ``metadata`` (sidecar files). The item's datetime comes from the
+raster's tags (``TIFFTAG_DATETIME``, ``datetime``), the Landsat MTL beside it, or a
+date in the file name; only a raster with none of these takes ``datetime``. Without
+it, an undated raster spans the period of the dated rasters of its own collection
+(``start_datetime`` .. ``end_datetime``; for a satlearn synthetic scene, the scene's
+dates), or is skipped with a hint to give ``--datetime``.
+
+A data asset is typed ``profile=cloud-optimized`` only when rio-cogeo validates the
+file as a COG; footprints wind counter-clockwise (RFC 7946).
 
 The catalogue is written into a hidden temporary folder beside ``out_dir`` and
 renamed into place, so a catalogue that exists under its final name is complete.
@@ -106,6 +111,20 @@ def _media_type(path: Path) -> str | None:
     return _MEDIA_TYPES.get(path.suffix.lower())
 
 
+def _raster_media_type(path: Path) -> str | None:
+    """``profile=cloud-optimized`` only for a GeoTIFF rio-cogeo validates as a COG."""
+    media = _media_type(path)
+    if media != pystac.MediaType.COG:
+        return media
+    from rio_cogeo.cogeo import cog_validate
+
+    try:
+        valid, _errors, _warnings = cog_validate(str(path), quiet=True)
+    except Exception:  # rio-cogeo raises rasterio's errors for odd files: not a COG then
+        valid = False
+    return pystac.MediaType.COG if valid else pystac.MediaType.GEOTIFF
+
+
 # --------------------------------------------------------------------------- datetimes
 
 
@@ -135,6 +154,26 @@ def _date_from_tags(tags: dict[str, str]) -> dt.datetime | None:
         except ValueError:
             continue
         return value.replace(tzinfo=_UTC) if value.tzinfo is None else value.astimezone(_UTC)
+    return None
+
+
+def _date_from_mtl(path: Path) -> dt.datetime | None:
+    """The acquisition time in the Landsat ``<scene>_MTL.txt`` beside a ``<scene>_*`` file."""
+    for mtl in sorted(path.parent.glob("*_MTL.txt")):
+        scene = mtl.name[: -len("_MTL.txt")]
+        if not path.stem.startswith(scene + "_"):
+            continue
+        from satlearn.datasets.landsat import LandsatScene
+
+        try:
+            when = LandsatScene(mtl).datetime
+        except SatlearnError:  # not an MTL satlearn can read: other sources decide
+            return None
+        if when:
+            try:
+                return _as_utc(str(when))
+            except InvalidInputError:
+                return None
     return None
 
 
@@ -224,6 +263,9 @@ def _footprint(facts: _RasterFacts, path: Path) -> tuple[dict[str, Any], list[fl
             "(corners off the Earth)"
         )
     rounded = shapely.set_precision(geometry, 1e-7)  # ~1 cm: stable JSON across runs
+    # set_precision may reverse rings; GeoJSON wants exteriors counter-clockwise
+    # (RFC 7946 3.1.6), so orient last.
+    rounded = shapely.orient_polygons(rounded)
     # Through JSON: GeoJSON arrays as lists (shapely gives tuples, which a schema rejects).
     return json.loads(shapely.to_geojson(rounded)), [round(float(v), 7) for v in bbox]
 
@@ -243,8 +285,31 @@ def _write_png(rgb: np.ndarray, path: Path, max_px: int) -> Path:
     return path
 
 
-def _band_name(description: str | None, index: int) -> str:
-    return description if description else f"b{index}"
+_BAND_IN_NAME = re.compile(r"_((?:SR_|ST_)?B\d{1,2}A?|BQA|QA_PIXEL)$", re.IGNORECASE)
+
+
+def _bands_of(facts: _RasterFacts, stem: str, profile: Any) -> list[tuple[str, Any]]:
+    """``(name, sensor band or None)`` per band, from what the file itself says.
+
+    A band's own description first; for a single-band file without one, the
+    sensor's band id at the end of the file name (``..._B4`` -> red). Otherwise the
+    band is labelled ``b1``, ``b2``... by position and nothing is looked up: a
+    position says nothing about which sensor band it is.
+    """
+    out: list[tuple[str, Any]] = []
+    for i, description in enumerate(facts.descriptions, start=1):
+        if description:
+            info = profile.band(description) if profile and description in profile else None
+            out.append((description, info))
+            continue
+        match = _BAND_IN_NAME.search(stem) if facts.count == 1 else None
+        band_id = match.group(1).upper().removeprefix("SR_").removeprefix("ST_") if match else None
+        if profile is not None and band_id is not None and band_id in profile:
+            info = profile.band(band_id)
+            out.append((info.name, info))
+        else:
+            out.append((f"b{i}", None))
+    return out
 
 
 def item_from_raster(
@@ -270,7 +335,8 @@ def item_from_raster(
         The item id (default: the file stem).
     datetime : datetime, date or RFC 3339 string, optional
         The acquisition time. Default: the raster's ``TIFFTAG_DATETIME`` (or
-        ``datetime``) tag, else a date in the file name (``..._2021-06-01.tif``,
+        ``datetime``) tag, else the Landsat ``<scene>_MTL.txt`` beside a
+        ``<scene>_*`` file, else a date in the file name (``..._2021-06-01.tif``,
         ``..._20210601T103021...``).
     collection : str, optional
         The collection id recorded in the item.
@@ -316,11 +382,12 @@ def item_from_raster(
     when = (
         _as_utc(datetime)
         if datetime is not None
-        else _date_from_tags(facts.tags) or _date_from_name(path.stem)
+        else _date_from_tags(facts.tags) or _date_from_mtl(path) or _date_from_name(path.stem)
     )
     if when is None and not (properties or {}).get("start_datetime"):
         raise InvalidInputError(
-            f"{path}: no acquisition time in its tags or file name; give one (--datetime)"
+            f"{path}: no acquisition time in its tags, an MTL or its file name; "
+            "give one (--datetime)"
         )
     geometry, bbox = _footprint(facts, path)
     item = pystac.Item(
@@ -352,18 +419,18 @@ def item_from_raster(
     data = pystac.Asset(
         href=asset_href or str(path.resolve()),
         title=path.name,
-        media_type=_media_type(path),
+        media_type=_raster_media_type(path),
         roles=["data"],
     )
     item.add_asset("data", data)  # extensions of an asset need its owner
-    names = [_band_name(d, i) for i, d in enumerate(facts.descriptions, start=1)]
     known = known_band_names()
     eo_bands = []
-    for name in names:
-        band_info = profile.band(name) if profile is not None and name in profile else None
+    described = {i for i, d in enumerate(facts.descriptions) if d}
+    for i, (name, band_info) in enumerate(_bands_of(facts, path.stem, profile)):
+        # A positional label (b1...) is never taken for a band name.
         common = (
             stac_common_name(band_info.name if band_info else name)
-            if (band_info or name in known)
+            if (band_info or (i in described and name in known))
             else None
         )
         eo_bands.append(
@@ -407,10 +474,7 @@ def item_from_raster(
         folder = Path(os.fspath(preview_dir))
         rgb = _rgb_preview(
             facts,
-            [
-                b.name if profile is None or b.name not in profile else profile.band(b.name).name
-                for b in eo_bands
-            ],
+            [info.name if info else name for name, info in _bands_of(facts, path.stem, profile)],
         )
         for key, size in (("overview", _OVERVIEW_PX), ("thumbnail", _THUMBNAIL_PX)):
             png = _write_png(rgb, folder / f"{item.id}_{key}.png", size)
@@ -499,6 +563,16 @@ def _scene_manifest(folder: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) and data.get("generator") == "satlearn.synth" else None
 
 
+def _manifest_dates(manifest: dict[str, Any] | None) -> list[dt.datetime]:
+    dates = []
+    for text in (manifest or {}).get("dates") or []:
+        try:
+            dates.append(_as_utc(str(text)))
+        except InvalidInputError:
+            continue
+    return dates
+
+
 def _ids(paths: list[Path], folder: Path) -> list[str]:
     stems = [p.stem for p in paths]
     if len(set(stems)) == len(stems):
@@ -520,6 +594,7 @@ def build_catalog(
     thumbnails: bool = True,
     statistics: bool = False,
     license: str = "other",
+    absolute_hrefs: bool = False,
     skipped: list[tuple[Path, str]] | None = None,
 ) -> pystac.Catalog:
     """Write a self-contained static STAC catalogue describing every raster under ``folder``.
@@ -539,9 +614,10 @@ def build_catalog(
         to a collection named after ``id``), all in one, by file stem without its
         date (``image_2021-06-01.tif`` -> ``image``), or ``f(relative_path) -> id``.
     datetime : datetime, date or str, optional
-        For rasters whose time is in neither tags nor name. Otherwise such a raster
-        spans the period of the dated ones beside it (a static truth layer), or is
-        skipped when there are none.
+        For rasters whose time is in none of their tags, a Landsat MTL beside them
+        or their name (a raster's own time always wins). Without it such a raster
+        spans the period of the dated rasters of its own collection (a static
+        truth layer), or is skipped when that collection has none.
     sensor : str, optional
         A satlearn sensor profile for band wavelengths (default: the sensor of a
         satlearn synthetic scene folder's ``scene.json``).
@@ -551,6 +627,10 @@ def build_catalog(
         Add approximate band statistics (see :func:`item_from_raster`).
     license : str
         The collections' SPDX licence id (STAC's ``"other"`` by default).
+    absolute_hrefs : bool
+        Write asset hrefs as absolute paths, so the catalogue can be moved away
+        from the rasters. By default they are relative, which suits a catalogue
+        kept beside (or shipped with) its data.
     skipped : list, optional
         Receives ``(path, reason)`` for each raster left out (no CRS, unreadable,
         undated).
@@ -585,6 +665,11 @@ def build_catalog(
         raise InvalidInputError(
             f"{target}: exists and is not a STAC catalogue; refusing to replace it"
         )
+    if datetime is not None:
+        try:  # once, up front, rather than once per undated raster
+            datetime = _as_utc(datetime)
+        except InvalidInputError as err:
+            raise InvalidInputError(f"--datetime: {err}") from None
     catalog_id = id or root.name
     manifest = _scene_manifest(root)
     if sensor is not None:
@@ -611,14 +696,23 @@ def build_catalog(
             sensor,
             thumbnails,
             statistics,
+            _manifest_dates(manifest),
         )
         if skipped is not None:
             skipped.extend(problems)
         if not items:
-            reasons = "; ".join(f"{p.name}: {why}" for p, why in problems[:3])
-            raise InvalidInputError(f"{root}: no raster could be catalogued ({reasons})")
+            raise InvalidInputError(_nothing_catalogued(root, problems))
         catalog = _assemble(
-            items, root, target, staging, catalog_id, title, description, license, manifest
+            items,
+            root,
+            target,
+            staging,
+            catalog_id,
+            title,
+            description,
+            license,
+            manifest,
+            absolute_hrefs,
         )
         _swap_into_place(staging, target)
     finally:
@@ -626,6 +720,18 @@ def build_catalog(
             shutil.rmtree(staging, ignore_errors=True)
     catalog.normalize_hrefs(str(target))  # the object now describes the final location
     return catalog
+
+
+def _nothing_catalogued(root: Path, problems: list[tuple[Path, str]]) -> str:
+    undated = sum(1 for _, why in problems if "no acquisition time" in why)
+    shown = "; ".join(f"{p.name}: {why}" for p, why in problems[:3])
+    more = f"; and {len(problems) - 3} more" if len(problems) > 3 else ""
+    hint = (
+        f"; {undated} raster(s) have no acquisition time: give one with --datetime"
+        if undated
+        else ""
+    )
+    return f"{root}: no raster could be catalogued, {len(problems)} skipped ({shown}{more}){hint}"
 
 
 def _describe_all(
@@ -638,6 +744,7 @@ def _describe_all(
     sensor: str | None,
     thumbnails: bool,
     statistics: bool,
+    scene_dates: Sequence[dt.datetime] = (),
 ) -> tuple[list[pystac.Item], list[tuple[Path, str]]]:
     items: list[pystac.Item] = []
     undated: list[tuple[Path, str, str]] = []
@@ -655,8 +762,8 @@ def _describe_all(
             "statistics": statistics,
         }
         try:
-            when = datetime if datetime is not None else None
-            items.append(item_from_raster(path, datetime=when, **kwargs))
+            # The raster's own time (tags, MTL, name) first: --datetime is for the rest.
+            items.append(item_from_raster(path, **kwargs))
         except InvalidInputError as err:
             if "no acquisition time" in str(err):
                 undated.append((path, item_id, collection))
@@ -664,29 +771,39 @@ def _describe_all(
             problems.append((path, str(err).removeprefix(f"{path}: ")))
         except RasterIOError as err:
             problems.append((path, str(err).removeprefix(f"{path}: ")))
-    if undated:
-        times = [it.datetime for it in items if it.datetime is not None]
-        for path, item_id, collection in undated:
+    for path, item_id, collection in undated:
+        previews = staging / collection / item_id if thumbnails else None
+        common: dict[str, Any] = {
+            "id": item_id,
+            "collection": collection,
+            "sensor": sensor,
+            "preview_dir": previews,
+            "metadata": _sidecars(path),
+            "statistics": statistics,
+        }
+        if datetime is not None:
+            when: dict[str, Any] = {"datetime": datetime}
+        else:
+            # A static layer (a DEM, a truth map) spans the period of its own
+            # collection's dated rasters, never other collections'.
+            times = [
+                it.datetime
+                for it in items
+                if it.datetime is not None and it.collection_id == collection
+            ] or list(scene_dates)  # a satlearn scene's truth layers: the scene's dates
             if not times:
-                problems.append((path, "no acquisition time in its tags or file name"))
+                problems.append((path, "no acquisition time in its tags, an MTL or its file name"))
                 continue
-            period = {
-                "start_datetime": pystac.utils.datetime_to_str(min(times)),
-                "end_datetime": pystac.utils.datetime_to_str(max(times)),
+            when = {
+                "properties": {
+                    "start_datetime": pystac.utils.datetime_to_str(min(times)),
+                    "end_datetime": pystac.utils.datetime_to_str(max(times)),
+                }
             }
-            previews = staging / collection / item_id if thumbnails else None
-            items.append(
-                item_from_raster(
-                    path,
-                    id=item_id,
-                    collection=collection,
-                    sensor=sensor,
-                    preview_dir=previews,
-                    metadata=_sidecars(path),
-                    statistics=statistics,
-                    properties=period,
-                )
-            )
+        try:
+            items.append(item_from_raster(path, **when, **common))
+        except (InvalidInputError, RasterIOError) as err:
+            problems.append((path, str(err).removeprefix(f"{path}: ")))
     return items, problems
 
 
@@ -700,6 +817,7 @@ def _assemble(
     description: str | None,
     license: str,
     manifest: dict[str, Any] | None,
+    absolute_hrefs: bool = False,
 ) -> pystac.Catalog:
     catalog = pystac.Catalog(
         id=catalog_id,
@@ -737,9 +855,14 @@ def _assemble(
             absolute = Path(asset.href)
             if staging in absolute.parents:  # a preview written into the staging tree
                 absolute = target / absolute.relative_to(staging)
-            asset.href = os.path.relpath(absolute, Path(item.get_self_href()).parent)
+            outside = staging not in Path(asset.href).parents
+            asset.href = (
+                str(absolute)
+                if absolute_hrefs and outside
+                else os.path.relpath(absolute, Path(item.get_self_href()).parent)
+            )
     for child in catalog.get_children():
-        if isinstance(child, pystac.Collection):
+        if isinstance(child, pystac.Collection) and not absolute_hrefs:
             for asset in child.assets.values():
                 asset.href = os.path.relpath(asset.href, Path(child.get_self_href()).parent)
     catalog.save(catalog_type=pystac.CatalogType.SELF_CONTAINED, dest_href=str(staging))
