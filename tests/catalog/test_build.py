@@ -365,3 +365,135 @@ def test_a_failed_swap_puts_the_previous_catalogue_back(
     monkeypatch.undo()
     assert json.loads((out / "catalog.json").read_text())["id"] == "first"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["catalog", "data"]
+
+
+# ------------------------------------------------------------------- what is true (issue 12)
+
+
+def test_single_band_files_are_named_from_the_file_not_by_position(tmp_path: Path):
+    src = tmp_path / "l8"
+    src.mkdir()
+    for band_id in ("B4", "B5", "BQA"):
+        write_geotiff(src / f"LC08_2021-06-01_{band_id}.tif", rgbn()[:1])
+    write_geotiff(src / "mystery_2021-06-01.tif", rgbn()[:1])
+    catalog = build_catalog(src, tmp_path / "catalog", sensor="landsat8", thumbnails=False)
+    bands = {
+        it.id: it.assets["data"].extra_fields["eo:bands"][0]
+        for it in catalog.get_items(recursive=True)
+    }
+    # The sensor band id at the end of the name: B4 is red, B5 near infrared.
+    assert bands["LC08_2021-06-01_B4"]["name"] == "red"
+    assert bands["LC08_2021-06-01_B4"]["common_name"] == "red"
+    assert bands["LC08_2021-06-01_B4"]["center_wavelength"] == pytest.approx(0.655, abs=0.01)
+    assert bands["LC08_2021-06-01_B5"]["common_name"] == "nir"
+    # No id the sensor knows, no description: a positional label and nothing claimed
+    # (before, b1 matched Landsat's B1 and every file became coastal, 0.443 um).
+    for stem in ("LC08_2021-06-01_BQA", "mystery_2021-06-01"):
+        assert bands[stem] == {"name": "b1"}
+
+
+def test_the_rasters_own_time_wins_over_datetime(tmp_path: Path):
+    src = tmp_path / "data"
+    src.mkdir()
+    write_geotiff(src / "s2_2021-06-01.tif", rgbn()[:1])
+    write_geotiff(src / "dem.tif", rgbn()[:1])
+    catalog = build_catalog(
+        src, tmp_path / "catalog", datetime="2020-01-01T00:00:00Z", thumbnails=False
+    )
+    items = {it.id: it for it in catalog.get_items(recursive=True)}
+    assert items["s2_2021-06-01"].datetime == dt.datetime(2021, 6, 1, tzinfo=UTC)
+    assert items["dem"].datetime == dt.datetime(2020, 1, 1, tzinfo=UTC)
+
+
+def test_undated_rasters_span_only_their_own_collection(tmp_path: Path):
+    src = tmp_path / "data"
+    for folder, names in {
+        "a": ["s2_2021-06-01", "s2_2021-06-11", "dem"],
+        "b": ["s2_2023-01-01"],
+        "c": ["truth"],
+    }.items():
+        (src / folder).mkdir(parents=True)
+        for name in names:
+            write_geotiff(src / folder / f"{name}.tif", rgbn()[:1])
+    skipped: list = []
+    catalog = build_catalog(src, tmp_path / "catalog", thumbnails=False, skipped=skipped)
+    dem = next(it for it in catalog.get_items(recursive=True) if it.id == "dem")
+    assert dem.common_metadata.start_datetime == dt.datetime(2021, 6, 1, tzinfo=UTC)
+    assert dem.common_metadata.end_datetime == dt.datetime(2021, 6, 11, tzinfo=UTC)
+    a = catalog.get_child("data-a") or catalog.get_child("a")
+    assert a.extent.temporal.intervals[0][1] == dt.datetime(2021, 6, 11, tzinfo=UTC)
+    # Collection c has no dated raster: truth is skipped, not given b's 2023.
+    assert [(p.name, why) for p, why in skipped] == [
+        ("truth.tif", "no acquisition time in its tags, an MTL or its file name")
+    ]
+
+
+def test_only_validated_cogs_are_labelled_cloud_optimized(tmp_path: Path):
+    striped = write_geotiff(tmp_path / "striped_2021-06-01.tif", rgbn(shape=(600, 600)))
+    cog = write_geotiff(tmp_path / "cog_2021-06-01.tif", rgbn(shape=(600, 600)), driver="COG")
+    assert item_from_raster(striped).assets["data"].media_type == pystac.MediaType.GEOTIFF
+    assert item_from_raster(cog).assets["data"].media_type == pystac.MediaType.COG
+
+
+def test_footprints_wind_counter_clockwise(tmp_path: Path):
+    import shapely
+
+    path = write_geotiff(tmp_path / "s2_2021-06-01.tif", rgbn())
+    geometry = shape(item_from_raster(path).geometry)
+    assert geometry.geom_type == "Polygon"
+    assert shapely.is_ccw(geometry.exterior)  # RFC 7946 3.1.6
+
+
+MTL = """GROUP = L1_METADATA_FILE
+  GROUP = PRODUCT_METADATA
+    SPACECRAFT_ID = "LANDSAT_8"
+    DATE_ACQUIRED = 2015-08-04
+    SCENE_CENTER_TIME = "16:19:21.7917421Z"
+  END_GROUP = PRODUCT_METADATA
+  GROUP = IMAGE_ATTRIBUTES
+    SUN_ELEVATION = 62.5
+  END_GROUP = IMAGE_ATTRIBUTES
+END_GROUP = L1_METADATA_FILE
+END
+"""
+
+
+def test_the_time_in_a_landsat_mtl_beside_the_bands(tmp_path: Path):
+    src = tmp_path / "scene"
+    src.mkdir()
+    (src / "LC80200392015216LGN00_MTL.txt").write_text(MTL)
+    band = write_geotiff(src / "LC80200392015216LGN00_B4.tif", rgbn()[:1])
+    other = write_geotiff(tmp_path / "other_B4.tif", rgbn()[:1])  # no MTL of its scene
+    when = item_from_raster(band).datetime
+    assert when == dt.datetime(2015, 8, 4, 16, 19, 21, 791742, tzinfo=UTC)
+    with pytest.raises(InvalidInputError, match="no acquisition time"):
+        item_from_raster(other)
+
+
+def test_a_folder_of_undated_rasters_says_how_many_and_what_to_do(tmp_path: Path):
+    src = tmp_path / "data"
+    src.mkdir()
+    for i in range(5):
+        write_geotiff(src / f"tile{i}.tif", rgbn()[:1])
+    with pytest.raises(InvalidInputError) as err:
+        build_catalog(src, tmp_path / "catalog", thumbnails=False)
+    message = str(err.value)
+    assert "no raster could be catalogued, 5 skipped" in message
+    assert "and 2 more" in message
+    assert message.endswith("5 raster(s) have no acquisition time: give one with --datetime")
+    with pytest.raises(InvalidInputError, match=r"^--datetime: datetime 'June'"):
+        build_catalog(src, tmp_path / "catalog", datetime="June")
+
+
+def test_absolute_hrefs_let_the_catalogue_move(tmp_path: Path, folder: Path):
+    import shutil
+
+    build_catalog(folder, tmp_path / "rel", thumbnails=False)
+    build_catalog(folder, tmp_path / "abs", thumbnails=False, absolute_hrefs=True)
+    for name in ("rel", "abs"):
+        shutil.move(tmp_path / name, tmp_path / "moved" / name)
+    assert validate_catalog(tmp_path / "moved" / "rel") == []  # schemas only
+    broken = validate_catalog(tmp_path / "moved" / "rel", check_assets=True)
+    assert broken and all("does not resolve to a file" in p.message for p in broken)
+    assert len(broken) == 3  # the three data assets (no previews were written)
+    assert validate_catalog(tmp_path / "moved" / "abs", check_assets=True) == []

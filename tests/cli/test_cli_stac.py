@@ -144,3 +144,34 @@ def test_build_errors_are_one_line(tmp_path: Path):
     assert result.exit_code == 1 and "not a folder" in result.stderr
     result = run("search", str(tmp_path / "missing"))
     assert result.exit_code == 1 and "cannot read" in result.stderr
+
+
+def test_validate_strict_checks_that_asset_hrefs_resolve(built: Path, tmp_path: Path):
+    import shutil
+
+    moved = tmp_path / "elsewhere" / "catalog"
+    shutil.move(built, moved)
+    assert run("validate", str(moved)).exit_code == 0  # the schemas still pass
+    strict = run("validate", str(moved), "--strict")
+    assert strict.exit_code == 1
+    assert "does not resolve to a file" in strict.stdout
+    assert not strict.stdout.rstrip().endswith(": valid")
+
+
+def test_build_absolute_hrefs_and_a_bad_datetime_reported_once(tmp_path: Path):
+    src = tmp_path / "data"
+    src.mkdir()
+    write_geotiff(src / "a.tif", np.ones((1, 4, 4), "uint8"))
+    write_geotiff(src / "b.tif", np.ones((1, 4, 4), "uint8"))
+    bad = run("build", str(src), "--out", str(tmp_path / "c"), "--datetime", "June")
+    assert bad.exit_code == 1
+    assert bad.stderr.startswith("error: --datetime: ") and len(bad.stderr.splitlines()) == 1
+    out = tmp_path / "c"
+    result = run(
+        "build", str(src), "--out", str(out), "--datetime", "2021-06-01T00:00:00Z",
+        "--absolute-hrefs", "--no-thumbnails",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    item = json.loads((out / "data" / "a" / "a.json").read_text())
+    assert item["assets"]["data"]["href"] == str((src / "a.tif").resolve())
+    assert run("validate", str(out), "--strict").exit_code == 0

@@ -67,6 +67,10 @@ def build(
     sensor: Annotated[str | None, typer.Option(help="Sensor key, for band wavelengths.")] = None,
     thumbnails: Annotated[bool, typer.Option(help="Write PNG overview and thumbnail.")] = True,
     statistics: Annotated[bool, typer.Option(help="Add approximate band statistics.")] = False,
+    absolute_hrefs: Annotated[
+        bool,
+        typer.Option(help="Absolute asset hrefs, so the catalogue can move away from the data."),
+    ] = False,
 ) -> None:
     """Write a self-contained static STAC catalogue (OUT/catalog.json) describing DIR."""
     from satlearn.catalog import build_catalog
@@ -83,6 +87,7 @@ def build(
             sensor=sensor,
             thumbnails=thumbnails,
             statistics=statistics,
+            absolute_hrefs=absolute_hrefs,
             skipped=skipped,
         )
     for path, reason in skipped:
@@ -149,7 +154,11 @@ def search(
 def validate(
     path: Annotated[str, typer.Argument(help="A catalogue, collection or item (path or URL).")],
     strict: Annotated[
-        bool, typer.Option(help="Fail on warnings too (parts not checkable offline).")
+        bool,
+        typer.Option(
+            help="Fail on warnings too (parts not checkable offline), and on local asset "
+            "hrefs that do not resolve to a file."
+        ),
     ] = False,
 ) -> None:
     """Validate against the STAC JSON schemas, offline; walk a catalogue or collection.
@@ -159,7 +168,7 @@ def validate(
     from satlearn.catalog import CatalogError, validate_catalog
     from satlearn.catalog import validate as validate_one
     from satlearn.catalog.crawl import read_json
-    from satlearn.catalog.validation import errors_only
+    from satlearn.catalog.validation import asset_problems, errors_only
 
     target = path
     local = Path(path)
@@ -170,9 +179,12 @@ def validate(
     except CatalogError:  # unreadable: validate_one reports it as a problem
         kind = None
     with progress(f"validating {path}"):
-        problems = (
-            validate_catalog(target) if kind in ("Catalog", "Collection") else validate_one(target)
-        )
+        if kind in ("Catalog", "Collection"):
+            problems = validate_catalog(target, check_assets=strict)
+        else:
+            problems = validate_one(target)
+            if strict and not problems:
+                problems = asset_problems(read_json(target), target)
     for problem in problems:
         print(problem)
     failing = problems if strict else errors_only(problems)
