@@ -333,3 +333,32 @@ def test_empty_index():
     assert len(index) == 0
     assert index.search(bbox=[0, 0, 1, 1], datetime="2021-01-01", filter=True) == []
     assert index.collections() == []
+
+
+def test_sortby_equals_a_python_sort_with_missing_values_last():
+    def key(item: pystac.Item) -> tuple:
+        cloud = item.properties.get("eo:cloud_cover")
+        return (cloud is None, -(cloud or 0), item.properties["platform"])
+
+    found = INDEX.search(sortby="-properties.eo:cloud_cover,platform")
+    assert [it.id for it in found] == [it.id for it in sorted(INDEX.items, key=key)]
+    by_id = INDEX.search(sortby=[{"field": "id", "direction": "desc"}], limit=5)
+    assert [it.id for it in by_id] == sorted((it.id for it in ITEMS), reverse=True)[:5]
+    with pytest.raises(InvalidInputError, match="direction"):
+        INDEX.search(sortby=[{"field": "id", "direction": "up"}])
+
+
+@pytest.mark.parametrize(
+    ("bbox", "problem"),
+    [
+        ([0, 0, 500, 10], "longitude 500.0 is outside [-180, 180]"),
+        ([-181, 0, 1, 10], "longitude -181.0 is outside [-180, 180]"),
+        ([0, -91, 1, 10], "latitude -91.0 is outside [-90, 90]"),
+        ([0, 10, 1, 5], "south > north"),
+        ([0, 0, 5, 1, 1, 0], "lowest height 5.0 > highest 0.0"),
+    ],
+)
+def test_out_of_range_bboxes_are_refused(bbox, problem):
+    with pytest.raises(InvalidInputError) as err:
+        INDEX.search(bbox=bbox)
+    assert problem in str(err.value)
