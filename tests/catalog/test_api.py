@@ -558,7 +558,7 @@ def offline_schemas(monkeypatch: pytest.MonkeyPatch) -> dict[str, dict]:
 
     stac-api-validator, stac-validator and stac-check fetch the schemas a document
     names with ``requests``; there is no network here. The copies are the ones
-    :mod:`satlearn.catalog.validation` validates against: pystac's core schemas and
+    :mod:`satlearn.catalog.schema_store` holds: pystac's core schemas and
     the extension schemas of ``../shared/stac-schemas`` (or satlearn's packaged
     ones). Loopback requests (the API under test) go through untouched; any other
     URL fails as a connection error, so nothing leaves the machine.
@@ -566,9 +566,9 @@ def offline_schemas(monkeypatch: pytest.MonkeyPatch) -> dict[str, dict]:
     import requests
     from requests.adapters import HTTPAdapter
 
-    from satlearn.catalog.validation import _schemas
+    from satlearn.catalog.schema_store import schemas as offline
 
-    schemas = _schemas()
+    schemas = offline()
     real_send = HTTPAdapter.send
 
     def send(self: HTTPAdapter, request: requests.PreparedRequest, **kwargs: object):

@@ -23,7 +23,7 @@ from satlearn.catalog import (
 from satlearn.catalog.validation import errors_only, schema_available
 
 # The module, not the function of the same name that satlearn.catalog re-exports.
-validate_module = importlib.import_module("satlearn.catalog.validation")
+schema_store = importlib.import_module("satlearn.catalog.schema_store")
 
 
 @pytest.fixture(autouse=True)
@@ -177,9 +177,9 @@ def test_every_written_catalogue_validates_and_breakage_is_found(tmp_path: Path)
 def test_schemas_come_from_the_package_when_shared_is_absent(
     monkeypatch: pytest.MonkeyPatch, item: dict
 ):
-    monkeypatch.setattr(validate_module, "SHARED_SCHEMAS", Path("/nonexistent"))
-    validate_module._schemas.cache_clear()
-    validate_module._registry.cache_clear()
+    monkeypatch.setattr(schema_store, "SHARED_SCHEMAS", Path("/nonexistent"))
+    schema_store.schemas.cache_clear()
+    schema_store.schema_registry.cache_clear()
     try:
         for name, version in [
             ("eo", "v1.1.0"),
@@ -195,5 +195,5 @@ def test_schemas_come_from_the_package_when_shared_is_absent(
         item["properties"]["proj:code"] = 5
         assert [p.field for p in validate(item)] == ["$.properties.proj:code"]
     finally:
-        validate_module._schemas.cache_clear()
-        validate_module._registry.cache_clear()
+        schema_store.schemas.cache_clear()
+        schema_store.schema_registry.cache_clear()

@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from satlearn.errors import SatlearnError
+from satlearn.errors import CatalogError
 
 __all__ = [
     "CatalogError",
@@ -30,14 +30,7 @@ __all__ = [
 ]
 
 
-class CatalogError(SatlearnError, ValueError):
-    """A STAC catalogue, collection or item is broken: bad JSON, a dead link, no geometry.
-
-    The message names the object (id or href) and the link or field at fault.
-    """
-
-
-from satlearn.catalog.build import build_catalog, item_from_raster  # noqa: E402
-from satlearn.catalog.crawl import CrawlProblem, CrawlResult, crawl, read_catalog  # noqa: E402
-from satlearn.catalog.search import CatalogIndex, parse_datetime_interval  # noqa: E402
-from satlearn.catalog.validation import validate, validate_catalog  # noqa: E402
+from satlearn.catalog.build import build_catalog, item_from_raster
+from satlearn.catalog.crawl import CrawlProblem, CrawlResult, crawl, read_catalog
+from satlearn.catalog.search import CatalogIndex, parse_datetime_interval
+from satlearn.catalog.validation import validate, validate_catalog

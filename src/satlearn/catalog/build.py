@@ -179,9 +179,9 @@ def _date_from_mtl(path: Path) -> dt.datetime | None:
 
 def _as_utc(value: dt.datetime | dt.date | str) -> dt.datetime:
     if isinstance(value, str):
-        from satlearn.catalog.search import _parse_instant
+        from satlearn.catalog.search import parse_instant
 
-        return _parse_instant(value, end=False)
+        return parse_instant(value, end=False)
     if not isinstance(value, dt.datetime):
         return dt.datetime(value.year, value.month, value.day, tzinfo=_UTC)
     return value.replace(tzinfo=_UTC) if value.tzinfo is None else value.astimezone(_UTC)

@@ -26,7 +26,8 @@ from typing import Any
 import pystac
 from pystac.utils import make_absolute_href
 
-from satlearn.catalog import CatalogError
+from satlearn.catalog.schema_store import schema_available
+from satlearn.errors import CatalogError
 
 __all__ = ["CrawlProblem", "CrawlResult", "crawl", "read_catalog", "read_json"]
 
@@ -199,8 +200,6 @@ def _read_root(href: str) -> tuple[pystac.Catalog, dict[str, Any]]:
 
 
 def _extension_notes(obj: pystac.STACObject, href: str) -> list[CrawlProblem]:
-    from satlearn.catalog.validation import schema_available
-
     notes = []
     for uri in obj.stac_extensions or []:
         if not schema_available(uri):

@@ -31,7 +31,13 @@ from shapely.geometry import box, shape
 
 from satlearn.errors import InvalidInputError
 
-__all__ = ["CatalogIndex", "check_bbox", "parse_datetime_interval", "parse_sortby"]
+__all__ = [
+    "CatalogIndex",
+    "check_bbox",
+    "parse_datetime_interval",
+    "parse_instant",
+    "parse_sortby",
+]
 
 _UTC = dt.UTC
 _NAT = np.datetime64("NaT", "us")
@@ -47,7 +53,7 @@ _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]
 # --------------------------------------------------------------------------- datetimes
 
 
-def _parse_instant(text: str, *, end: bool) -> dt.datetime:
+def parse_instant(text: str, *, end: bool) -> dt.datetime:
     """One RFC 3339 instant (``Z`` or an offset; naive means UTC); a bare date is a day.
 
     A bare date at the end of an interval means the end of that day, which is what a
@@ -78,9 +84,9 @@ def _instant(value: Any, *, end: bool, strict: bool = False) -> dt.datetime | No
     if isinstance(value, dt.datetime):
         return value.replace(tzinfo=_UTC) if value.tzinfo is None else value.astimezone(_UTC)
     if isinstance(value, dt.date):
-        return _parse_instant(value.isoformat(), end=end)
+        return parse_instant(value.isoformat(), end=end)
     if isinstance(value, str):
-        return _parse_instant(value, end=end)
+        return parse_instant(value, end=end)
     raise InvalidInputError(f"datetime {value!r} is neither a string nor a datetime")
 
 
@@ -149,7 +155,7 @@ def _property_datetime(value: Any) -> np.datetime64:
     if not isinstance(value, str):
         return _NAT
     try:
-        return _to_datetime64(_parse_instant(value, end=False))
+        return _to_datetime64(parse_instant(value, end=False))
     except InvalidInputError:
         return _NAT
 
@@ -283,7 +289,7 @@ def _literal_value(value: Any, kind: str) -> Any:
         text = value.get("timestamp", value.get("date"))
         if not isinstance(text, str):
             raise InvalidInputError(f"filter literal {value!r} is not a timestamp string")
-        return _to_datetime64(_parse_instant(text, end=False))
+        return _to_datetime64(parse_instant(text, end=False))
     if kind == "number":
         return float(value)
     return value

@@ -11,11 +11,8 @@ unknown extension, a newer STAC version) is reported as such, as a warning.
 
 from __future__ import annotations
 
-import functools
-import importlib.resources
-import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,16 +21,12 @@ import pystac
 from jsonschema import ValidationError
 from jsonschema.exceptions import by_relevance
 from jsonschema.validators import validator_for
-from pystac.validation.local_validator import get_local_schema_cache
-from referencing import Registry, Resource
-from referencing.exceptions import NoSuchResource, Unresolvable
+from referencing.exceptions import Unresolvable
 
-from satlearn.catalog import CatalogError
+from satlearn.catalog.schema_store import schema_available, schema_registry, schemas
+from satlearn.errors import CatalogError
 
 __all__ = ["ValidationProblem", "schema_available", "validate", "validate_catalog"]
-
-#: ``../shared/stac-schemas`` beside the repository (src/satlearn/catalog/ -> repo root).
-SHARED_SCHEMAS = Path(__file__).resolve().parents[3].parent / "shared" / "stac-schemas"
 
 _CORE = {"Feature": "item", "Collection": "collection", "Catalog": "catalog"}
 
@@ -76,58 +69,6 @@ class ValidationProblem:
         return f"{self.severity}: {where or '<object>'}: {self.field}: {self.message}{source}"
 
 
-def _schema_files() -> Iterator[dict[str, Any]]:
-    packaged = importlib.resources.files("satlearn.catalog") / "schemas"
-    roots: list[Any] = []
-    if SHARED_SCHEMAS.is_dir():
-        roots.append(SHARED_SCHEMAS)
-    roots.append(packaged)
-    for root in roots:
-        for name_dir in sorted(root.iterdir(), key=lambda p: p.name):
-            if not name_dir.is_dir():
-                continue
-            for version_dir in sorted(name_dir.iterdir(), key=lambda p: p.name):
-                schema = version_dir / "schema.json"
-                if schema.is_file():
-                    yield json.loads(schema.read_text(encoding="utf-8"))
-
-
-def _refuse(uri: str) -> Resource:
-    # The retrieve hook: never fetch, so validation stays offline and deterministic.
-    raise NoSuchResource(ref=uri)
-
-
-@functools.cache
-def _schemas() -> dict[str, dict[str, Any]]:
-    schemas = dict(get_local_schema_cache())
-    for schema in _schema_files():
-        uri = schema.get("$id")
-        if isinstance(uri, str):
-            # Some $ids end in an empty fragment ("...schema.json#"); documents cite them without.
-            schemas.setdefault(uri.rstrip("#"), schema)  # the shared copy (read first) wins
-    return schemas
-
-
-@functools.cache
-def _registry() -> Registry:
-    return Registry(retrieve=_refuse).with_resources(  # type: ignore[call-arg]
-        (uri, Resource.from_contents(schema)) for uri, schema in _schemas().items()
-    )
-
-
-def schema_available(uri: str) -> bool:
-    """True when the schema at ``uri`` can be checked offline.
-
-    Examples
-    --------
-    >>> schema_available("https://stac-extensions.github.io/eo/v1.1.0/schema.json")
-    True
-    >>> schema_available("https://example.com/unknown/v1.0.0/schema.json")
-    False
-    """
-    return uri.rstrip("#") in _schemas()
-
-
 def _core_uri(kind: str, version: str) -> str:
     return f"https://schemas.stacspec.org/v{version}/{kind}-spec/json-schema/{kind}.json"
 
@@ -154,8 +95,8 @@ def _json_path(error: ValidationError) -> str:
 def _check(
     data: dict[str, Any], uri: str, href: str | None, object_id: str | None
 ) -> list[ValidationProblem]:
-    schema = _schemas()[uri.rstrip("#")]
-    validator = validator_for(schema)(schema, registry=_registry())
+    schema = schemas()[uri.rstrip("#")]
+    validator = validator_for(schema)(schema, registry=schema_registry())
     problems = []
     try:
         errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
