@@ -4,13 +4,13 @@ The data model is an :class:`xarray.DataArray` with dims ``(band, y, x)``:
 CRS, transform and nodata travel through rioxarray (``da.rio``), and the
 ``band`` coordinate holds band names (:mod:`satlearn.bands`).
 
-Reading goes through rasterio directly on the hot path (an eager window read
-is one ``DatasetReader.read`` call; rioxarray's lazy indexing was reported to
-be far slower for small windows) and through rioxarray when a lazy
-dask-backed array is asked for, where its per-chunk windowed reads are what we
-want. Remote sources (``http(s)://``, ``s3://``) are read by GDAL's
-``/vsicurl/`` and ``/vsis3/`` with HTTP range requests: only the header and
-the blocks a window touches are fetched.
+Reading goes through rasterio directly: an eager window read is one
+``DatasetReader.read`` call (rioxarray's lazy indexing was reported to be far
+slower for small windows), and a lazy dask-backed array is one windowed read
+per block, on a dataset each dask thread opens for itself. Remote sources
+(``http(s)://``, ``s3://``) are read by GDAL's ``/vsicurl/`` and ``/vsis3/``
+with HTTP range requests: only the header and the blocks a window touches are
+fetched.
 
 Writing goes block by block into a temporary tiled GeoTIFF, then GDAL's COG
 driver copies it into a second temporary file that is renamed into place, so
@@ -20,6 +20,7 @@ dask-backed array is never loaded whole.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import os
@@ -35,7 +36,7 @@ import rasterio
 import rasterio.shutil
 import rasterio.warp
 import rasterio.windows
-import rioxarray
+import rioxarray  # noqa: F401 - registers the .rio accessor
 import xarray as xr
 from affine import Affine
 from rasterio.enums import ColorInterp
@@ -47,6 +48,7 @@ from satlearn.bands import get_sensor
 from satlearn.errors import (
     InvalidInputError,
     NotARasterError,
+    RasterIOError,
     RasterNotFoundError,
     RasterWriteError,
     RemoteAccessError,
@@ -70,8 +72,13 @@ PathLike = str | os.PathLike[str]
 
 _REMOTE_SCHEMES = frozenset({"http", "https", "s3", "gs", "az"})
 
-# GDAL settings for cloud-native reads. Values the user has set in the
-# environment win: rasterio.Env only fills what the environment leaves empty.
+# GDAL settings for cloud-native reads, applied to remote opens only (a
+# rasterio.Env around the open and around every block read, in whichever thread
+# reads it). They never go into os.environ: a child process (a CLI call through
+# subprocess, a dask worker process) must see exactly the environment the user
+# gave, and a local file must keep its sidecars (.hdr, .aux.xml, .ovr, .msk,
+# world files), which GDAL finds by listing the folder. Values the user has set
+# in the environment win: rasterio.Env only fills what the environment leaves empty.
 _CLOUD_DEFAULTS = {
     "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
     "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
@@ -81,17 +88,16 @@ _CLOUD_DEFAULTS = {
     "GDAL_HTTP_TIMEOUT": "60",
 }
 
-# rasterio.Env is thread-local, and dask reads chunks in worker threads that
-# see none of it; GDAL also reads its settings from the process environment, so
-# the defaults go there too (setdefault: a value the user exported wins).
-_USER_SET = frozenset(k for k in _CLOUD_DEFAULTS if k in os.environ)
-for _key, _value in _CLOUD_DEFAULTS.items():
-    os.environ.setdefault(_key, _value)
-
-# Not listing a remote "directory" saves a request per open, but a local format
-# with a sidecar header (ENVI's .hdr, EHdr) is only found by listing its folder.
-_LOCAL_OVERRIDES = (
-    {} if "GDAL_DISABLE_READDIR_ON_OPEN" in _USER_SET else {"GDAL_DISABLE_READDIR_ON_OPEN": "FALSE"}
+# GDAL's network file systems; a chained path (/vsizip//vsicurl/...) is remote too.
+_NETWORK_VSI = (
+    "/vsicurl",
+    "/vsis3",
+    "/vsigs",
+    "/vsiaz",
+    "/vsiadls",
+    "/vsioss",
+    "/vsiswift",
+    "/vsiwebhdfs",
 )
 
 _COMPRESSIONS = frozenset({"deflate", "lzw", "zstd", "lerc", "jpeg", "webp", "none"})
@@ -115,38 +121,49 @@ def _is_remote(src: str) -> bool:
     return urlparse(src).scheme.lower() in _REMOTE_SCHEMES
 
 
-def _source_env(src: str) -> rasterio.Env:
-    """GDAL settings for opening ``src``: cloud defaults, folder listing for local files."""
-    return gdal_env() if _is_remote(src) or src.startswith("/vsi") else gdal_env(**_LOCAL_OVERRIDES)
+def _is_network(src: str) -> bool:
+    """Whether GDAL reads ``src`` over the network (a URL or a network /vsi path)."""
+    return _is_remote(src) or any(prefix in src for prefix in _NETWORK_VSI)
+
+
+def _source_env(src: str) -> contextlib.AbstractContextManager[Any]:
+    """GDAL settings for opening or reading ``src``: cloud defaults for remote
+    sources; for anything else exactly the user's environment."""
+    return gdal_env() if _is_network(src) else contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def _open_errors(text: str, *, opening: bool) -> Iterator[None]:
+    """Turn GDAL's errors while opening or reading ``text`` into satlearn's."""
+    try:
+        yield
+    except RasterioIOError as err:
+        if _is_network(text):
+            raise RemoteAccessError(f"{text}: cannot read remote raster ({err})") from err
+        if opening:
+            raise NotARasterError(f"{text}: not a raster GDAL can read ({err})") from err
+        # The header opened but a block did not read: a truncated or corrupt file.
+        raise RasterIOError(
+            f"{text}: cannot read its pixels; the file is truncated or corrupt ({err})"
+        ) from err
 
 
 @contextlib.contextmanager
 def _open(src: PathLike) -> Iterator[rasterio.io.DatasetReader]:
     """Open ``src`` with rasterio, turning GDAL's errors into satlearn's."""
     text = os.fspath(src)
-    remote = _is_remote(text)
-    if not remote and not text.startswith("/vsi"):
+    if not _is_remote(text) and not text.startswith("/vsi"):
         path = Path(text)
         if not path.exists():
             raise RasterNotFoundError(f"{text}: no such file")
         if path.is_dir():
             raise NotARasterError(f"{text}: is a directory, not a raster file")
-    try:
-        with _source_env(text), warnings.catch_warnings():
-            # A plain picture (PNG, JPEG) without georeferencing is still a raster.
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            dataset = rasterio.open(text)
-    except RasterioIOError as err:
-        if remote:
-            raise RemoteAccessError(f"{text}: cannot read remote raster ({err})") from err
-        raise NotARasterError(f"{text}: not a raster GDAL can read ({err})") from err
-    try:
-        with _source_env(text), dataset:
-            yield dataset
-    except RasterioIOError as err:
-        if remote:
-            raise RemoteAccessError(f"{text}: cannot read remote raster ({err})") from err
-        raise NotARasterError(f"{text}: not a raster GDAL can read ({err})") from err
+    with _open_errors(text, opening=True), _source_env(text), warnings.catch_warnings():
+        # A plain picture (PNG, JPEG) without georeferencing is still a raster.
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        dataset = rasterio.open(text)
+    with _open_errors(text, opening=False), _source_env(text), dataset:
+        yield dataset
 
 
 def _band_names(dataset: rasterio.io.DatasetReader, sensor: str | None) -> list[str]:
@@ -357,8 +374,12 @@ def open_raster(
         A URL cannot be reached or read.
     UnknownBandError
         A band in ``bands`` is not in the raster.
+    RasterIOError
+        The header opened but pixels do not read (a truncated or corrupt
+        file); for a lazy array, raised when the block is computed.
     InvalidInputError
-        The window or bbox is empty or outside the raster.
+        The window or bbox is empty or outside the raster, or a chunk size
+        is not a positive integer (-1 means the whole dim).
 
     Examples
     --------
@@ -367,6 +388,7 @@ def open_raster(
     (512, 512)
     """
     text = os.fspath(src)
+    _check_chunks(chunks, text)
     with _open(text) as dataset:
         names = _band_names(dataset, sensor)
         indexes = _band_indexes(names, bands, text)
@@ -389,24 +411,52 @@ def open_raster(
             return georeference(da, crs, transform, nodata)
         transform = dataset.window_transform(win) if win is not None else dataset.transform
         chunks = _chunk_spec(dataset, chunks)
-        if len(dataset.files) > 1 and not _is_remote(text) and not text.startswith("/vsi"):
-            # A local format with sidecar files (ENVI .hdr, external .ovr): rioxarray
-            # reopens it in dask's worker threads, where the process-wide
-            # GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR hides the sidecars.
-            full = Window(0, 0, dataset.width, dataset.height) if win is None else win
-            data = _lazy_windows(text, indexes, full, chunks, np.dtype(dataset.dtypes[0]))
-            ys, xs = pixel_centres(transform, int(full.height), int(full.width))
-            da = xr.DataArray(
-                data, dims=("band", "y", "x"), coords={**band_coords, "y": ys, "x": xs}, attrs=attrs
-            )
-            return georeference(da, crs, transform, nodata)
-    return _open_lazy(text, indexes, win, chunks, band_coords, attrs, crs, transform, nodata)
+        full = Window(0, 0, dataset.width, dataset.height) if win is None else win
+        data = _lazy_windows(text, indexes, full, chunks, np.dtype(dataset.dtypes[0]))
+    ys, xs = pixel_centres(transform, int(full.height), int(full.width))
+    da = xr.DataArray(
+        data, dims=("band", "y", "x"), coords={**band_coords, "y": ys, "x": xs}, attrs=attrs
+    )
+    da.name = None  # xarray would name it after the dask graph key
+    return georeference(da, crs, transform, nodata)
+
+
+# Datasets open in each dask reader thread, a few per thread (GDAL handles are
+# not thread-safe, so threads never share one). Keyed by path and, for a local
+# file, its size and mtime, so a file rewritten under the same name is reopened.
+_THREAD_HANDLES = threading.local()
+_HANDLES_PER_THREAD = 4
+
+
+def _thread_dataset(text: str) -> rasterio.io.DatasetReader:
+    cache: collections.OrderedDict[Any, Any] | None = getattr(_THREAD_HANDLES, "cache", None)
+    if cache is None:
+        cache = _THREAD_HANDLES.cache = collections.OrderedDict()
+    key: tuple[Any, ...] = (text,)
+    if not _is_network(text) and not text.startswith("/vsi"):
+        stat = os.stat(text)
+        key = (text, stat.st_size, stat.st_mtime_ns)
+    dataset = cache.get(key)
+    if dataset is None:
+        with _open_errors(text, opening=True), _source_env(text), warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            dataset = rasterio.open(text)
+        cache[key] = dataset
+        while len(cache) > _HANDLES_PER_THREAD:
+            cache.popitem(last=False)[1].close()
+    cache.move_to_end(key)
+    return dataset
 
 
 def _lazy_windows(
     text: str, indexes: list[int], window: Window, chunks: dict[str, Any], dtype: np.dtype
 ) -> Any:
-    """A dask array whose every block is one windowed read of ``text`` (opened per block)."""
+    """A dask array whose every block is one windowed read of ``text``.
+
+    Each block reads in its own thread under :func:`_source_env` (rasterio.Env
+    is thread-local, so remote defaults must be entered where the read runs),
+    and a failed read is satlearn's error naming the file, not GDAL's.
+    """
     import dask.array as dsa
 
     shape = (len(indexes), int(window.height), int(window.width))
@@ -416,64 +466,59 @@ def _lazy_windows(
     def read(block_info: Any = None) -> np.ndarray:
         (b0, b1), (y0, y1), (x0, x1) = block_info[None]["array-location"]
         block = Window(window.col_off + x0, window.row_off + y0, x1 - x0, y1 - y0)
-        with _open(text) as dataset:
+        dataset = _thread_dataset(text)
+        with _open_errors(text, opening=False), _source_env(text):
             return dataset.read(indexes[b0:b1], window=block)
 
     return dsa.map_blocks(read, chunks=blocks, dtype=dtype, meta=np.empty((0, 0, 0), dtype))
+
+
+def _check_chunks(chunks: Any, src: str) -> None:
+    """Reject chunk sizes dask would divide by or refuse (0, negatives, bools)."""
+    if chunks is None or chunks is False or chunks is True or chunks == "auto":
+        return
+    if isinstance(chunks, dict):
+        unknown = set(chunks) - {"band", "y", "x"}
+        if unknown:
+            raise InvalidInputError(
+                f"{src}: chunks has unknown dims {sorted(map(str, unknown))}; use band, y, x"
+            )
+        for dim, size in chunks.items():
+            # -1 (the whole dim), None and "auto" are dask's own spellings.
+            if size is None or size == "auto" or (_is_int(size) and size == -1):
+                continue
+            if not _is_int(size) or size <= 0:
+                raise InvalidInputError(
+                    f"{src}: chunk size {size!r} for {dim} must be a positive integer "
+                    "(or -1 for the whole dim)"
+                )
+        return
+    if _is_int(chunks):
+        if chunks <= 0:
+            raise InvalidInputError(f"{src}: chunk size {chunks!r} must be a positive integer")
+        return
+    raise InvalidInputError(f"{src}: chunks must be an int, 'auto', True or a dict, got {chunks!r}")
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
 def _chunk_spec(dataset: rasterio.io.DatasetReader, chunks: Any) -> dict[str, Any]:
     """Normalise ``chunks`` to a dict; "auto" aligns to the file's blocks, one band a chunk."""
     if isinstance(chunks, dict):
         return chunks
-    if isinstance(chunks, int) and not isinstance(chunks, bool):
-        return {"band": 1, "y": chunks, "x": chunks}
-    if chunks is True or chunks == "auto":
-        from dask.array.core import normalize_chunks
+    if _is_int(chunks):
+        return {"band": 1, "y": int(chunks), "x": int(chunks)}
+    from dask.array.core import normalize_chunks
 
-        _, ys, xs = normalize_chunks(
-            (1, "auto", "auto"),
-            shape=(dataset.count, dataset.height, dataset.width),
-            dtype=np.dtype(dataset.dtypes[0]),
-            previous_chunks=(1, *dataset.block_shapes[0]),
-        )
-        return {"band": 1, "y": ys[0], "x": xs[0]}
-    raise InvalidInputError(f"chunks must be an int, 'auto', True or a dict, got {chunks!r}")
-
-
-def _open_lazy(
-    text: str,
-    indexes: list[int],
-    win: Window | None,
-    chunks: Any,
-    band_coords: dict[str, Any],
-    attrs: dict[str, Any],
-    crs: Any,
-    transform: Affine,
-    nodata: Any,
-) -> xr.DataArray:
-    try:
-        with _source_env(text):
-            lazy = rioxarray.open_rasterio(text, chunks=chunks, lock=False, masked=False)
-    except RasterioIOError as err:  # pragma: no cover - the eager open above caught it
-        raise NotARasterError(f"{text}: not a raster GDAL can read ({err})") from err
-    if isinstance(lazy, list):  # pragma: no cover - subdatasets; not a (band, y, x) raster
-        raise NotARasterError(f"{text}: holds several subdatasets; open one of them")
-    lazy = lazy.isel(band=[i - 1 for i in indexes])
-    if win is not None:
-        lazy = lazy.isel(
-            y=slice(win.row_off, win.row_off + win.height),
-            x=slice(win.col_off, win.col_off + win.width),
-        )
-    ys, xs = pixel_centres(transform, lazy.sizes["y"], lazy.sizes["x"])
-    da = xr.DataArray(
-        lazy.data,
-        dims=("band", "y", "x"),
-        coords={**band_coords, "y": ys, "x": xs},
-        attrs=attrs,
+    _, ys, xs = normalize_chunks(
+        (1, "auto", "auto"),
+        shape=(dataset.count, dataset.height, dataset.width),
+        dtype=np.dtype(dataset.dtypes[0]),
+        previous_chunks=(1, *dataset.block_shapes[0]),
     )
-    da.name = None  # xarray would name it after the dask graph key
-    return georeference(da, crs, transform, nodata)
+    return {"band": 1, "y": ys[0], "x": xs[0]}
 
 
 # --------------------------------------------------------------------------- writing
@@ -615,8 +660,7 @@ def save_cog(
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         _write_staging(da, staging, dtype, nodata, blocksize)
-        with gdal_env():
-            rasterio.shutil.copy(staging, finished, driver="COG", **options)
+        rasterio.shutil.copy(staging, finished, driver="COG", **options)
         os.replace(finished, target)
     except rasterio.errors.RasterioError as err:
         raise RasterWriteError(f"{target}: GDAL could not write the COG ({err})") from err
@@ -651,7 +695,7 @@ def _write_staging(
         "blockysize": blocksize,
         "bigtiff": "IF_SAFER",
     }
-    with gdal_env(), rasterio.open(staging, "w", **profile) as dst:
+    with rasterio.open(staging, "w", **profile) as dst:
         for i, name in enumerate(names, start=1):
             dst.set_band_description(i, name)
         if "scale" in da.coords and "offset" in da.coords:
@@ -684,7 +728,7 @@ def validate_cog(src: PathLike) -> tuple[bool, list[str], list[str]]:
     text = os.fspath(src)
     with _open(text):  # the same clear errors as open_raster for a bad source
         pass
-    with gdal_env(), warnings.catch_warnings():
+    with _source_env(text), warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         is_valid, errors, cog_warnings = cog_validate(text, quiet=True)
     return bool(is_valid), list(errors), list(cog_warnings)
