@@ -756,6 +756,7 @@ def info(src: PathLike, *, sensor: str | None = None) -> dict[str, Any]:
                     "offset": ds.offsets[i - 1],
                     "block_shape": list(ds.block_shapes[i - 1]),
                     "overview_factors": ds.overviews(i),
+                    "mask_flags": [flag.name for flag in ds.mask_flag_enums[i - 1]],
                 }
             )
         result: dict[str, Any] = {
