@@ -490,3 +490,44 @@ def test_nearest_copies_ms_pixels_and_lanczos_goes_through_gdals_warper():
     np.testing.assert_allclose(lanczos[inner], cubic[inner], rtol=0.05)
     lazy = pansharpen(ms, nested, resampling="lanczos", chunks=16).values
     np.testing.assert_allclose(lazy, pansharpen(ms, nested, resampling="lanczos").values, rtol=1e-5)
+
+
+# --------------------------------------------------------------------------- swapped inputs
+
+
+def test_a_pan_coarser_than_the_ms_is_refused_as_swapped_inputs():
+    ms, pan = scene_pair(16, 16, 1)
+    # One band each, so only the resolutions tell which is which.
+    with pytest.raises(
+        InvalidInputError, match=r"pan pixels \(30\) are coarser than the MS.*swapped"
+    ):
+        pansharpen(pan, ms.isel(band=0))
+
+
+def test_a_multi_band_pan_is_refused_naming_the_band_count():
+    ms, pan = scene_pair(16, 16, 3)
+    with pytest.raises(InvalidInputError, match=r"got 3 bands.*swapped"):
+        pansharpen(pan, ms)
+
+
+def test_cli_refuses_swapped_ms_and_pan_on_one_line(tmp_path):
+    ms, pan = scene_pair(16, 16, 3)
+    ms_path, pan_path = write_pair(tmp_path, ms, pan)
+    out = tmp_path / "o.tif"
+    result = CliRunner().invoke(app, ["pansharpen", str(pan_path), str(ms_path), str(out)])
+    assert result.exit_code == 1, result.output
+    [line] = result.output.strip().splitlines()
+    assert line.startswith("error: PAN (the second argument")
+    assert "has 3 bands" in line and "MS PAN OUT" in line
+    assert not out.exists()
+
+
+def test_cli_refuses_a_one_band_ms_coarser_pan_pair_given_in_the_wrong_order(tmp_path):
+    ms, pan = scene_pair(16, 16, 1)
+    ms_path, pan_path = write_pair(tmp_path, ms, pan)
+    out = tmp_path / "o.tif"
+    result = CliRunner().invoke(app, ["pansharpen", str(pan_path), str(ms_path), str(out)])
+    assert result.exit_code == 1, result.output
+    [line] = result.output.strip().splitlines()
+    assert "coarser than the MS" in line and "swapped" in line
+    assert not out.exists()

@@ -45,6 +45,7 @@ def pansharpen(
     chunk_size: Annotated[int, typer.Option(help="Block size in pan pixels.")] = 2048,
 ) -> None:
     """Pansharpen MS with PAN block by block and write OUT as a Cloud-Optimized GeoTIFF."""
+    from satlearn.errors import InvalidInputError
     from satlearn.ops.pansharpen import pansharpen as fuse
     from satlearn.raster import open_raster, save_cog
 
@@ -53,7 +54,14 @@ def pansharpen(
         selection = [int(b) if b.strip().isdigit() else b.strip() for b in bands.split(",")]
     chunks = {"band": -1, "y": chunk_size, "x": chunk_size}
     ms_da = open_raster(ms, bands=selection, chunks=chunks, sensor=sensor)
-    pan_da = open_raster(pan, bands=[1], chunks=chunks)
+    pan_da = open_raster(pan, chunks=chunks)
+    if pan_da.sizes.get("band", 1) != 1:
+        # Never quietly take band 1: a multi-band "pan" is usually the MS
+        # passed second.
+        raise InvalidInputError(
+            f"PAN (the second argument, {pan}) has {pan_da.sizes['band']} bands; a "
+            "panchromatic raster has one. Were MS and PAN swapped? The order is MS PAN OUT"
+        )
     with progress(f"pansharpening ({method}) into {out}"):
         sharp = fuse(
             ms_da,

@@ -636,6 +636,11 @@ def _pan_2d(pan: xr.DataArray) -> xr.DataArray:
         raise InvalidInputError(f"pan must be an xarray.DataArray, got {type(pan).__name__}")
     if pan.ndim == 3 and pan.dims[0] == "band" and pan.sizes["band"] == 1:
         pan = pan.isel(band=0, drop=True)
+    if pan.ndim == 3 and "band" in pan.dims:
+        raise InvalidInputError(
+            f"pan must have dims (y, x) or (1, y, x), got {pan.sizes['band']} bands "
+            f"{dict(pan.sizes)}; a panchromatic band is one band (were ms and pan swapped?)"
+        )
     if pan.ndim != 2 or set(pan.dims) != {"y", "x"}:
         raise InvalidInputError(f"pan must have dims (y, x) or (1, y, x), got {dict(pan.sizes)}")
     return pan.transpose("y", "x")
@@ -1017,11 +1022,19 @@ def pansharpen(
     count = ms.sizes["band"]
     if weights is not None and not isinstance(weights, str):
         _band_vector(weights, count, "weights")
+    ms_res = _resolution(ms.rio.transform(recalc=False))
+    pan_res = _resolution(pan.rio.transform(recalc=False))
+    # The pan must be the finer image: a coarser "pan" means the two were
+    # swapped, and fusing them would write the MS at the coarse grid.
+    if pan_res > ms_res * (1 + 1e-6):
+        raise InvalidInputError(
+            f"pan pixels ({pan_res:.6g}) are coarser than the MS pixels ({ms_res:.6g}): "
+            "the panchromatic band must have the finer pixels; were ms and pan swapped? "
+            "(ms is the first argument, pan the second)"
+        )
+    ratio = ms_res / pan_res
     ms_up = resample_to_pan(ms, pan, resampling=resampling)
-    ratio = _resolution(ms.rio.transform(recalc=False)) / _resolution(
-        pan.rio.transform(recalc=False)
-    )
-    sigma = mtf_sigma(max(ratio, 1.0), mtf_gain=mtf_gain)
+    sigma = mtf_sigma(ratio, mtf_gain=mtf_gain)
     if window is None:
         window = 2 * max(round(ratio), 1) + 1
     if not isinstance(window, int) or isinstance(window, bool) or window < 1:
