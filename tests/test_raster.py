@@ -22,6 +22,7 @@ from satlearn import raster
 from satlearn.errors import (
     InvalidInputError,
     NotARasterError,
+    RasterIOError,
     RasterNotFoundError,
     RasterWriteError,
     UnknownBandError,
@@ -447,3 +448,76 @@ def test_local_format_with_a_sidecar_header_reads_eagerly_and_lazily(tmp_path):
     assert lazy.chunks[1][0] == 32
     np.testing.assert_array_equal(lazy.values, data[[0, 2], 5:80, 10:60])
     assert lazy.rio.transform() == open_raster(path, window=((5, 80), (10, 60))).rio.transform()
+
+
+# --------------------------------------------------------------------------- truncated files
+
+
+@pytest.fixture(scope="module")
+def truncated_cog(tmp_path_factory):
+    """A 1024 x 1024 two-band COG with overviews, and copies cut short."""
+    folder = tmp_path_factory.mktemp("truncated")
+    data = np.random.default_rng(3).integers(0, 9999, (2, 1024, 1024)).astype("uint16")
+    whole = save_cog(make_dataarray(data, nodata=0), folder / "whole.tif", blocksize=256)
+    content = whole.read_bytes()
+    half = folder / "half.tif"
+    half.write_bytes(content[: len(content) // 2])
+    # Ten bytes short: only the last tile of the full-resolution image is cut.
+    short = folder / "short.tif"
+    short.write_bytes(content[:-10])
+    return whole, half, short, data
+
+
+@pytest.mark.parametrize("which", ["half", "short"])
+def test_a_truncated_cog_is_not_a_valid_cog(truncated_cog, which):
+    whole, half, short, _ = truncated_cog
+    assert validate_cog(whole) == (True, [], [])
+    is_valid, errors, _ = validate_cog(half if which == "half" else short)
+    assert is_valid is False
+    assert len(errors) == 1
+    assert errors[0].startswith("IFD 0 (image): ") and "the file is truncated" in errors[0]
+    assert info(half if which == "half" else short)["is_cog"] is False
+
+
+@pytest.mark.parametrize("chunks", [None, 256])
+def test_reading_a_truncated_cog_raises_a_raster_io_error_naming_the_file(truncated_cog, chunks):
+    _, half, _, data = truncated_cog
+    with pytest.raises(RasterIOError, match=r"half\.tif: cannot read its pixels; .*truncated"):
+        open_raster(half, chunks=chunks).values  # noqa: B018 - reading is the point
+    # The overviews come first in a COG and are whole: a window of them still reads.
+    np.testing.assert_array_equal(
+        open_raster(half, window=((0, 64), (0, 64))).values, data[:, :64, :64]
+    )
+
+
+# --------------------------------------------------------------------------- chunk sizes
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [0, -5, {"band": 1, "y": 0, "x": 256}, {"band": 1, "y": 256, "x": -5}, {"y": 2.5, "x": 8}],
+)
+def test_a_chunk_size_that_is_not_a_positive_integer_is_refused_before_reading(tmp_path, chunks):
+    path = write_geotiff(tmp_path / "s.tif", RNG.integers(0, 9, (2, 40, 40)).astype("uint8"))
+    with pytest.raises(
+        InvalidInputError, match=r"s\.tif: chunk size .* must be a positive integer"
+    ):
+        open_raster(path, chunks=chunks)
+
+
+def test_unknown_chunk_dims_are_refused(tmp_path):
+    path = write_geotiff(tmp_path / "s.tif", RNG.integers(0, 9, (2, 40, 40)).astype("uint8"))
+    with pytest.raises(InvalidInputError, match=r"unknown dims \['rows'\]"):
+        open_raster(path, chunks={"rows": 8})
+
+
+@pytest.mark.parametrize(
+    ("chunks", "expected"),
+    [
+        (16, ((1, 1), (16, 16, 8), (16, 16, 8))),
+        ({"band": -1, "y": 40, "x": -1}, ((2,), (40,), (40,))),
+    ],
+)
+def test_minus_one_means_the_whole_dim(tmp_path, chunks, expected):
+    path = write_geotiff(tmp_path / "s.tif", RNG.integers(0, 9, (2, 40, 40)).astype("uint8"))
+    assert open_raster(path, chunks=chunks).chunks == expected

@@ -143,8 +143,9 @@ def _open_errors(text: str, *, opening: bool) -> Iterator[None]:
         if opening:
             raise NotARasterError(f"{text}: not a raster GDAL can read ({err})") from err
         # The header opened but a block did not read: a truncated or corrupt file.
+        detail = err.__cause__ or err  # GDAL's own message (which block) is the cause
         raise RasterIOError(
-            f"{text}: cannot read its pixels; the file is truncated or corrupt ({err})"
+            f"{text}: cannot read its pixels; the file is truncated or corrupt ({detail})"
         ) from err
 
 
@@ -717,7 +718,13 @@ def _write_staging(
 
 
 def validate_cog(src: PathLike) -> tuple[bool, list[str], list[str]]:
-    """Validate ``src`` as a Cloud-Optimized GeoTIFF with rio-cogeo.
+    """Validate ``src`` as a Cloud-Optimized GeoTIFF with rio-cogeo, and check it is whole.
+
+    rio-cogeo checks the layout the header describes; a local file is also
+    checked block by block: every tile or strip of every IFD (the image, its
+    overviews and masks) must lie within the file, so a truncated copy is not
+    valid. (For a remote file that would cost a request per check; its header
+    is trusted.)
 
     Returns
     -------
@@ -731,7 +738,41 @@ def validate_cog(src: PathLike) -> tuple[bool, list[str], list[str]]:
     with _source_env(text), warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         is_valid, errors, cog_warnings = cog_validate(text, quiet=True)
-    return bool(is_valid), list(errors), list(cog_warnings)
+    errors = list(errors)
+    if not _is_network(text) and not text.startswith("/vsi"):
+        errors += _blocks_past_end(text)
+    return bool(is_valid) and not errors, errors, list(cog_warnings)
+
+
+def _blocks_past_end(path: str) -> list[str]:
+    """One error per TIFF IFD whose tiles or strips end past the end of ``path``."""
+    import tifffile  # scikit-image's TIFF reader: every IFD's offsets as arrays, no pixels
+
+    size = os.path.getsize(path)
+    problems = []
+    try:
+        with warnings.catch_warnings(), tifffile.TiffFile(path) as tif:
+            warnings.simplefilter("ignore")
+            for number, page in enumerate(tif.pages):
+                offsets = np.asarray(page.dataoffsets, dtype="int64")
+                counts = np.asarray(page.databytecounts, dtype="int64")
+                ends = offsets + counts
+                # A sparse block (offset and count 0) is allowed: it reads as nodata.
+                past = (counts > 0) & (ends > size)
+                if past.any():
+                    kind = (
+                        "mask"
+                        if page.subfiletype & 4
+                        else ("overview" if page.subfiletype & 1 else "image")
+                    )
+                    problems.append(
+                        f"IFD {number} ({kind}): {int(past.sum())} of {len(counts)} blocks end "
+                        f"past the end of the file (the last at byte {int(ends.max())}; "
+                        f"the file has {size} bytes); the file is truncated"
+                    )
+    except Exception as err:  # any parse failure (TiffFileError, struct.error) means a broken TIFF
+        problems.append(f"TIFF structure unreadable ({err})")
+    return problems
 
 
 def info(src: PathLike, *, sensor: str | None = None) -> dict[str, Any]:
