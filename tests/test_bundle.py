@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -139,11 +140,77 @@ def test_read_names_the_path_and_the_problem(tmp_path):
         read_bundle(path)
 
 
+def _drop_checksums(path):
+    """Make ``path`` look like a bundle written before bundle.json recorded SHA-256s."""
+    meta = json.loads((path / BUNDLE_JSON).read_text())
+    del meta["sha256"]
+    (path / BUNDLE_JSON).write_text(json.dumps(meta))
+
+
 def test_a_corrupt_graph_fails_on_read_not_later(tmp_path):
     path = write_bundle(tmp_path / "b", model_onnx=doubling_model(), metadata=META)
     (path / MODEL_ONNX).write_bytes(b"\x00garbage")
+    with pytest.raises(BundleError, match=r"model\.onnx is damaged or was changed"):
+        read_bundle(path)
+    _drop_checksums(path)  # without checksums, the graph still fails to parse on read
     with pytest.raises(BundleError, match=r"model\.onnx is not a readable ONNX model"):
         read_bundle(path)
+
+
+def test_write_records_the_sha256_of_each_payload_file(tmp_path):
+    stale = {**META, "sha256": {MODEL_ONNX: "0" * 64}}  # e.g. copied from another bundle
+    path = write_bundle(tmp_path / "b", model_onnx=doubling_model(), metadata=stale, weights=b"w")
+    recorded = json.loads((path / BUNDLE_JSON).read_text())["sha256"]
+    assert recorded == {
+        MODEL_ONNX: hashlib.sha256((path / MODEL_ONNX).read_bytes()).hexdigest(),
+        WEIGHTS: hashlib.sha256(b"w").hexdigest(),
+    }
+    assert read_bundle(path).verified
+    unweighted = write_bundle(tmp_path / "c", model_onnx=doubling_model(), metadata=META)
+    assert set(json.loads((unweighted / BUNDLE_JSON).read_text())["sha256"]) == {MODEL_ONNX}
+
+
+def _flip_one_byte(file, position=-1):
+    data = bytearray(file.read_bytes())
+    data[position] ^= 0x01
+    file.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("name", [MODEL_ONNX, WEIGHTS])
+def test_one_flipped_byte_in_a_payload_file_is_refused_naming_it(tmp_path, name):
+    path = write_bundle(
+        tmp_path / "b", model_onnx=doubling_model(), metadata=META, weights=b"weights"
+    )
+    # The graph's last byte is the opset version: still a valid graph, a different one.
+    _flip_one_byte(path / name)
+    with pytest.raises(BundleError, match=rf"{name} is damaged or was changed after export"):
+        read_bundle(path)
+
+
+def test_a_bundle_without_checksums_still_loads_unverified(tmp_path):
+    path = write_bundle(tmp_path / "b", model_onnx=doubling_model(), metadata=META, weights=b"w")
+    _drop_checksums(path)
+    bundle = read_bundle(path)
+    assert not bundle.verified and bundle.task == META["task"]
+
+
+def test_checksum_records_that_do_not_fit_are_refused(tmp_path):
+    path = write_bundle(tmp_path / "b", model_onnx=doubling_model(), metadata=META)
+    meta = json.loads((path / BUNDLE_JSON).read_text())
+    for bad in ("abc", {WEIGHTS: "0" * 64}, {MODEL_ONNX: "XYZ"}, {"other.bin": "0" * 64}):
+        (path / BUNDLE_JSON).write_text(json.dumps({**meta, "sha256": bad}))
+        with pytest.raises(BundleError, match=r"'sha256' must map model\.onnx"):
+            read_bundle(path)
+    # Weights dropped in after export are not covered by the checksums: refused.
+    (path / BUNDLE_JSON).write_text(json.dumps(meta))
+    (path / WEIGHTS).write_bytes(b"foreign")
+    with pytest.raises(BundleError, match=r"weights\.safetensors is not recorded"):
+        read_bundle(path)
+    # Recorded weights that went missing are named too.
+    path2 = write_bundle(tmp_path / "c", model_onnx=doubling_model(), metadata=META, weights=b"w")
+    (path2 / WEIGHTS).unlink()
+    with pytest.raises(BundleError, match=r"weights\.safetensors is recorded .* cannot be read"):
+        read_bundle(path2)
 
 
 def test_session_error_is_a_bundle_error(tmp_path):

@@ -53,6 +53,16 @@ Keys with a meaning shared by every task (all optional):
 ``name``, ``version`` : str
     Recorded for display; the folder names are what :func:`resolve_bundle`
     uses.
+``sha256`` : dict of str to str
+    The SHA-256 (hex) of ``model.onnx`` and of ``weights.safetensors`` when
+    present, filled in by :func:`write_bundle` (any value given is replaced)
+    and checked by :func:`read_bundle`: a damaged or replaced file is refused
+    with a :class:`~satlearn.errors.BundleError` naming it. This detects
+    damage and edits of the payload, not forgery: whoever can edit the files
+    can edit bundle.json too. Bundles written before the key existed have
+    none and are read as before, unverified (:attr:`Bundle.verified` is
+    False); no warning, since their owners can do nothing about it but
+    re-export, and a warning on every load would drown useful ones.
 
 Any other key is kept and handed back in :attr:`Bundle.metadata`
 (task-specific settings, such as the pixel classifier's ``features``).
@@ -67,6 +77,7 @@ Examples
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -83,6 +94,7 @@ from satlearn.errors import BundleError, InvalidInputError
 __all__ = [
     "BUNDLE_JSON",
     "FORMAT_VERSION",
+    "HASHED_FILES",
     "MODEL_ONNX",
     "WEIGHTS",
     "Bundle",
@@ -95,6 +107,9 @@ FORMAT_VERSION = 1
 MODEL_ONNX = "model.onnx"
 BUNDLE_JSON = "bundle.json"
 WEIGHTS = "weights.safetensors"
+#: The payload files whose SHA-256 bundle.json records.
+HASHED_FILES = (MODEL_ONNX, WEIGHTS)
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 # Bundle names and versions come from outside (CLI, HTTP): a plain word of
 # letters, digits, '.', '_' and '-', starting with a letter or digit, so that
@@ -138,6 +153,9 @@ class Bundle:
         The whole of ``bundle.json``.
     format_version : int
         The bundle format version.
+    verified : bool
+        bundle.json records SHA-256 checksums and the files matched them
+        (False for bundles written before checksums were recorded).
 
     Examples
     --------
@@ -152,6 +170,7 @@ class Bundle:
     bands: tuple[str, ...]
     metadata: dict[str, Any]
     format_version: int = FORMAT_VERSION
+    verified: bool = False
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -191,15 +210,12 @@ class Bundle:
             return self._cache["session"]
 
 
-def _graph_io(model_onnx: bytes | Path, where: str) -> tuple[list[dict], list[dict]]:
+def _graph_io(model_onnx: bytes, where: str) -> tuple[list[dict], list[dict]]:
     """The inputs and outputs of an ONNX graph as bundle.json entries."""
     import onnx
 
     try:
-        if isinstance(model_onnx, Path):
-            model = onnx.load(str(model_onnx), load_external_data=False)
-        else:
-            model = onnx.load_from_string(model_onnx)
+        model = onnx.load_from_string(model_onnx)
     except Exception as err:  # protobuf DecodeError and friends
         raise BundleError(f"{where}: {MODEL_ONNX} is not a readable ONNX model: {err}") from None
 
@@ -273,6 +289,53 @@ def _check_metadata(metadata: Any, where: str) -> dict[str, Any]:
     return meta
 
 
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _verify_files(path: Path, meta: dict[str, Any], model_onnx: bytes, where: str) -> bool:
+    """Check the payload files against bundle.json's ``sha256``; False when it has none."""
+    recorded = meta.get("sha256")
+    if recorded is None:
+        return False
+    if (
+        not isinstance(recorded, Mapping)
+        or MODEL_ONNX not in recorded
+        or not all(
+            name in HASHED_FILES and isinstance(h, str) and _HEX64.fullmatch(h)
+            for name, h in recorded.items()
+        )
+    ):
+        raise BundleError(
+            f"{where}: {BUNDLE_JSON} 'sha256' must map {MODEL_ONNX} (and {WEIGHTS}, when "
+            f"present) to a 64-digit lower-case hex SHA-256, got {recorded!r}"
+        )
+    weights = path / WEIGHTS
+    if weights.is_file() and WEIGHTS not in recorded:
+        raise BundleError(
+            f"{where}: {WEIGHTS} is not recorded in {BUNDLE_JSON} 'sha256' "
+            "(added after export?); refusing an unverified file"
+        )
+    for name, expected in recorded.items():
+        if name == MODEL_ONNX:
+            data = model_onnx
+        else:
+            try:
+                data = (path / name).read_bytes()
+            except OSError as err:
+                raise BundleError(
+                    f"{where}: {name} is recorded in {BUNDLE_JSON} but cannot be read: "
+                    f"{err.strerror or err}"
+                ) from None
+        actual = _sha256(data)
+        if actual != expected:
+            raise BundleError(
+                f"{where}: {name} is damaged or was changed after export: its SHA-256 is "
+                f"{actual}, {BUNDLE_JSON} records {expected}"
+            )
+    return True
+
+
 def write_bundle(
     directory: str | os.PathLike[str],
     *,
@@ -295,8 +358,8 @@ def write_bundle(
         The serialised ONNX model (``model.SerializeToString()``).
     metadata : mapping
         The content of ``bundle.json`` (see the module docstring); ``task`` is
-        required, ``format_version``, ``inputs`` and ``outputs`` are filled in.
-        Must be JSON-serialisable.
+        required; ``format_version``, ``inputs``, ``outputs`` and ``sha256``
+        are filled in. Must be JSON-serialisable.
     weights : bytes, optional
         The content of ``weights.safetensors``.
     overwrite : bool
@@ -333,6 +396,10 @@ def write_bundle(
             _check_io(meta[key], actual, key, where)
         else:
             meta[key] = actual
+    # Checksums of what is written now; a copied bundle.json's old ones must not survive.
+    meta["sha256"] = {MODEL_ONNX: _sha256(bytes(model_onnx))}
+    if weights is not None:
+        meta["sha256"][WEIGHTS] = _sha256(bytes(weights))
     try:
         text = json.dumps(meta, indent=2, allow_nan=False) + "\n"
     except (TypeError, ValueError) as err:
@@ -378,8 +445,10 @@ def read_bundle(directory: str | os.PathLike[str]) -> Bundle:
     ------
     BundleError
         Missing folder or file, unreadable or invalid JSON, unknown
-        ``format_version``, or ``model.onnx`` inputs/outputs that do not match
-        ``bundle.json``. The message names the path and the problem.
+        ``format_version``, ``model.onnx`` inputs/outputs that do not match
+        ``bundle.json``, or a file whose SHA-256 differs from the one
+        ``bundle.json`` records. The message names the path, the file and the
+        problem.
 
     Examples
     --------
@@ -399,7 +468,13 @@ def read_bundle(directory: str | os.PathLike[str]) -> Bundle:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise BundleError(f"{where}: {BUNDLE_JSON} is not valid JSON: {err}") from None
     meta = _check_metadata(meta, where)
-    inputs, outputs = _graph_io(path / MODEL_ONNX, where)
+    try:
+        model_onnx = (path / MODEL_ONNX).read_bytes()
+    except OSError as err:
+        raise BundleError(f"{where}: cannot read {MODEL_ONNX}: {err.strerror or err}") from None
+    # Checksums first: a damaged graph is reported as damage, not as a parse error.
+    verified = _verify_files(path, meta, model_onnx, where)
+    inputs, outputs = _graph_io(model_onnx, where)
     for key, actual in (("inputs", inputs), ("outputs", outputs)):
         if key in meta:
             _check_io(meta[key], actual, key, where)
@@ -410,6 +485,7 @@ def read_bundle(directory: str | os.PathLike[str]) -> Bundle:
         bands=tuple(meta.get("bands", [])),
         metadata=meta,
         format_version=meta["format_version"],
+        verified=verified,
     )
 
 
