@@ -3,6 +3,13 @@
 An interrupted run never leaves a half-written file under its final name, so a
 file that exists under its final name is complete, and a resumed run may skip
 it.
+
+Temporaries are hidden siblings named ``.{name}.{tag}-{pid}-{random}.tmp``
+(GDAL may add its own beside them, such as ``....tmp.ovr.tmp``). A writer
+removes them when it fails or is interrupted (SIGINT, and SIGTERM once
+:func:`handle_sigterm` is installed, as the CLI does); a SIGKILL cannot be
+caught, so a new temporary first clears the stale ones in its folder: those
+whose writer process is gone (a process lists a folder at most every 10 s).
 """
 
 from __future__ import annotations
@@ -10,17 +17,154 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import shutil
+import signal
+import sys
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_output", "temporary_sibling", "write_json"]
+__all__ = [
+    "atomic_output",
+    "handle_sigterm",
+    "remove_stale_temporaries",
+    "temporary_sibling",
+    "write_json",
+]
+
+# {tag}-{pid}-{random}.tmp, then whatever GDAL appends (.ovr.tmp, .aux.xml, ...).
+_TEMPORARY = re.compile(r"\.(?P<tag>[A-Za-z0-9_]+)-(?:(?P<pid>\d+)-)?[0-9a-f]{8}\.tmp(?:\.[^-]*)?$")
+
+# Tags of the names older satlearn wrote without a pid.
+_LEGACY_TAGS = frozenset({"partial", "staging", "cog"})
 
 
 def temporary_sibling(path: Path, tag: str = "partial") -> Path:
-    """A hidden temporary name in the same folder as ``path`` (same filesystem)."""
-    return path.with_name(f".{path.name}.{tag}-{uuid.uuid4().hex[:8]}.tmp")
+    """A hidden temporary name in the same folder as ``path`` (same filesystem).
+
+    Stale temporaries in that folder (left by a killed writer) are removed
+    first, see :func:`remove_stale_temporaries`.
+    """
+    path = Path(path)
+    _clean_folder(path.parent)
+    return path.with_name(f".{path.name}.{tag}-{os.getpid()}-{uuid.uuid4().hex[:8]}.tmp")
+
+
+# A folder of many outputs (chips, tiles) gets one temporary per file; listing it
+# for each would cost O(files) per write, so a process lists a folder at most
+# once per _RESCAN_S seconds.
+_RESCAN_S = 10.0
+_SCANNED: dict[Path, float] = {}
+_SCANNED_LOCK = threading.Lock()
+
+
+def _clean_folder(folder: Path) -> None:
+    key = folder.absolute()
+    now = time.monotonic()
+    with _SCANNED_LOCK:
+        if now - _SCANNED.get(key, -_RESCAN_S) < _RESCAN_S:
+            return
+        _SCANNED[key] = now
+    _remove_stale(key, ".")
+
+
+def remove_stale_temporaries(path: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temporaries a killed writer left for ``path``; return what was removed.
+
+    A temporary is stale when the process whose pid its name carries is gone,
+    or when that pid now belongs to a process started after the temporary was
+    last written (the pid was reused). A name without a pid (older satlearn)
+    is stale when it predates this process. So a temporary of a writer still
+    running, in this process or another, is never touched.
+    """
+    target = Path(os.fspath(path))
+    return _remove_stale(target.parent, f".{target.name}.")
+
+
+def _remove_stale(folder: Path, prefix: str) -> list[Path]:
+    removed: list[Path] = []
+    try:
+        names = [entry.name for entry in os.scandir(folder) if entry.name.startswith(prefix)]
+    except OSError:  # no folder yet: nothing to clean
+        return removed
+    for name in names:
+        match = _TEMPORARY.search(name)
+        # The temporary's target name comes first: ".{name}.{tag}-...".
+        if match is None or match.start() <= 1 or not name.startswith("."):
+            continue
+        candidate = folder / name
+        try:
+            mtime = candidate.lstat().st_mtime
+        except OSError:
+            continue
+        pid = match.group("pid")
+        if pid is None and match.group("tag") not in _LEGACY_TAGS:
+            continue  # not a name satlearn ever wrote
+        if pid is None:
+            stale = mtime < _process_start(os.getpid())
+        else:
+            started = _process_start(int(pid))
+            stale = started is None or mtime < started
+        if not stale:
+            continue
+        with contextlib.suppress(OSError):
+            if candidate.is_dir() and not candidate.is_symlink():
+                shutil.rmtree(candidate)
+            else:
+                candidate.unlink()
+            removed.append(candidate)
+    return removed
+
+
+def _process_start(pid: int) -> float | None:
+    """When process ``pid`` started (seconds since the epoch), or None if it is gone.
+
+    Where /proc is missing, a live process counts as started at the epoch,
+    so its temporaries are kept.
+    """
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:  # alive, another user's
+        pass
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = next(
+            float(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
+        # Field 22 (starttime, in clock ticks since boot) counts after the "(comm)" field.
+        ticks = float(stat[stat.rindex(")") + 2 :].split()[19])
+        # Whole seconds: btime is rounded down, so allow one second of slack.
+        return boot + ticks / os.sysconf("SC_CLK_TCK") - 1.0
+    except (OSError, ValueError, IndexError, StopIteration):
+        return 0.0 if pid != os.getpid() else _START_FALLBACK
+
+
+_START_FALLBACK = time.time()
+
+
+def handle_sigterm() -> None:
+    """Make SIGTERM unwind like SIGINT does, so ``finally`` blocks remove temporaries.
+
+    The process then exits with status 143 (128 + SIGTERM), as if killed by
+    the signal. Only the main thread may install handlers; elsewhere this does
+    nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    signal.signal(signal.SIGTERM, _terminate)
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    print("error: terminated by SIGTERM", file=sys.stderr)
+    raise SystemExit(128 + signum)
 
 
 @contextlib.contextmanager
