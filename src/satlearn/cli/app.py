@@ -82,3 +82,6 @@ def main(
 ) -> None:
     """satlearn: read, process, learn from and serve satellite imagery."""
     _state["debug"] = debug
+    from satlearn.atomic import handle_sigterm  # stdlib only: cheap at start-up
+
+    handle_sigterm()  # SIGTERM unwinds like SIGINT, so writers remove their temporaries
