@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -81,6 +82,13 @@ def test_weights_file_is_the_state_dict_in_safetensors(tmp_path):
     assert state.keys() == model.state_dict().keys()
     for key, value in model.state_dict().items():
         assert torch.equal(state[key], value)
+
+
+def test_the_export_records_the_checksums_of_graph_and_weights(tmp_path):
+    path = export(unet(), tmp_path / "b")
+    recorded = json.loads((path / BUNDLE_JSON).read_text())["sha256"]
+    for name in ("model.onnx", WEIGHTS):
+        assert recorded[name] == hashlib.sha256((path / name).read_bytes()).hexdigest()
 
 
 def test_dynamo_exporter_is_the_default_and_recorded(tmp_path):
@@ -218,10 +226,18 @@ def test_load_refuses_bundles_it_cannot_rebuild(tmp_path):
         load_torch_model(path)
     rewrite()
     (path / WEIGHTS).write_bytes(b"\x00" * 16)
-    with pytest.raises(BundleError, match="unreadable"):
+    with pytest.raises(BundleError, match=r"weights\.safetensors is damaged"):
         load_torch_model(path)
     (path / WEIGHTS).unlink()
+    with pytest.raises(BundleError, match=r"weights\.safetensors is recorded .* cannot be read"):
+        load_torch_model(path)
+    # A bundle without checksums (written before they were recorded) gets the same
+    # refusals from the safetensors reader and the file check.
+    rewrite(sha256=None)
     with pytest.raises(BundleError, match=r"weights\.safetensors is missing"):
+        load_torch_model(path)
+    (path / WEIGHTS).write_bytes(b"\x00" * 16)
+    with pytest.raises(BundleError, match="unreadable"):
         load_torch_model(path)
 
 

@@ -107,6 +107,12 @@ def test_evaluate_on_a_data_source_and_its_errors(tmp_path) -> None:
     (bundle / "bundle.json").write_text(json.dumps(meta))
     with pytest.raises(UnknownBandError, match="swir99"):
         evaluate(bundle, source)
+    # An edited task is refused, not scored as the training config's task.
+    original = json.loads((bundle / "bundle.json").read_text())
+    for edited in ("classification", "change-detection"):
+        (bundle / "bundle.json").write_text(json.dumps({**original, "task": edited}))
+        with pytest.raises(BundleError, match=f"task '{edited}' disagrees .* 'segmentation'"):
+            evaluate(bundle, source)
     meta["task"], meta["training_config"] = "stereo", {}
     (bundle / "bundle.json").write_text(json.dumps(meta))
     with pytest.raises(BundleError, match="'stereo'"):

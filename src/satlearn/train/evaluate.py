@@ -51,19 +51,29 @@ _FROM_BUNDLE = {v: k for k, v in BUNDLE_TASKS.items()}
 
 
 def bundle_training_task(metadata: Mapping[str, Any], where: str) -> str:
-    """The training task (one of :data:`TASKS`) a bundle answers."""
-    trained = (metadata.get("training_config") or {}).get("task")
-    if trained in TASKS:
-        return str(trained)
+    """The training task (one of :data:`TASKS`) a bundle answers.
+
+    Taken from bundle.json's ``task``, which prediction and the server read
+    too; the ``training_config`` recorded beside it must agree, so that an
+    edited ``task`` is refused rather than scored as something else.
+    """
     task = metadata.get("task")
     if task in _FROM_BUNDLE:
-        return _FROM_BUNDLE[task]
-    if task in TASKS:
-        return str(task)
-    raise BundleError(
-        f"{where}: task {task!r} is not one satlearn evaluate scores "
-        f"({', '.join(sorted(_FROM_BUNDLE))})"
-    )
+        answered = _FROM_BUNDLE[task]
+    elif task in TASKS:
+        answered = str(task)
+    else:
+        raise BundleError(
+            f"{where}: task {task!r} is not one satlearn evaluate scores "
+            f"({', '.join(sorted(_FROM_BUNDLE))})"
+        )
+    trained = (metadata.get("training_config") or {}).get("task")
+    if trained is not None and trained != answered:
+        raise BundleError(
+            f"{where}: bundle.json's task {task!r} disagrees with the task its "
+            f"training_config trained ({trained!r}); was bundle.json edited?"
+        )
+    return answered
 
 
 def _samples(data: Any, task: str, bands: list[str], scale: int) -> tuple[Any, dict[str, Any]]:
