@@ -111,7 +111,7 @@ def test_evaluate_on_a_data_source_and_its_errors(tmp_path) -> None:
     original = json.loads((bundle / "bundle.json").read_text())
     for edited in ("classification", "change-detection"):
         (bundle / "bundle.json").write_text(json.dumps({**original, "task": edited}))
-        with pytest.raises(BundleError, match=f"task '{edited}' disagrees .* 'segmentation'"):
+        with pytest.raises(BundleError, match=rf"task '{edited}' disagrees .*\('segmentation'\)"):
             evaluate(bundle, source)
     meta["task"], meta["training_config"] = "stereo", {}
     (bundle / "bundle.json").write_text(json.dumps(meta))
