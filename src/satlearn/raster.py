@@ -666,7 +666,8 @@ def save_cog(
     except rasterio.errors.RasterioError as err:
         raise RasterWriteError(f"{target}: GDAL could not write the COG ({err})") from err
     except OSError as err:
-        if isinstance(err, RasterWriteError):
+        # A source block that does not read (RasterIOError) is the input's fault.
+        if isinstance(err, RasterWriteError | RasterIOError):
             raise
         raise RasterWriteError(f"{target}: could not write ({err})") from err
     finally:
