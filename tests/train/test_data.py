@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from satlearn.datasets.base import DATASETS, SampleDataset, register
+from satlearn.datasets.base import DATASETS, DatasetError, SampleDataset, register
 from satlearn.errors import InvalidInputError, NoValidDataError, UnknownBandError
 from satlearn.synth import make_scene
 from satlearn.train.config import parse_data_source
@@ -19,6 +19,7 @@ from satlearn.train.data import (
     has_foreground,
     load_task_data,
     select_bands,
+    skipped_summary,
 )
 
 
@@ -195,3 +196,49 @@ def test_foreground_subset_errors() -> None:
         foreground_subset([_mask_chip(False, ignore=True)] * 3, 0.5)
     with pytest.raises(InvalidInputError, match=r"in \(0, 1\)"):
         foreground_subset([_mask_chip(True)], 1.0)
+
+
+def _eurosat_with_two_broken_files(root, per_class: int = 5):
+    """A EuroSAT RGB folder: 2 classes x ``per_class`` JPEGs, one truncated, one text."""
+    from PIL import Image
+
+    for name in ("AnnualCrop", "Forest"):
+        for i in range(per_class):
+            path = root / "EuroSAT_RGB" / name / f"{name}_{i + 1}.jpg"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pixels = np.random.default_rng(i).integers(0, 255, (16, 16, 3)).astype(np.uint8)
+            Image.fromarray(pixels).save(path)
+    truncated = root / "EuroSAT_RGB" / "Forest" / "Forest_3.jpg"
+    truncated.write_bytes(truncated.read_bytes()[:300])
+    (root / "EuroSAT_RGB" / "AnnualCrop" / "AnnualCrop_2.jpg").write_text("not an image")
+    return root
+
+
+def test_skipped_files_are_counted_and_named_in_provenance(tmp_path) -> None:
+    root = _eurosat_with_two_broken_files(tmp_path)
+    source = parse_data_source({"kind": "dataset", "name": "eurosat", "root": str(root)})
+    data = load_task_data("classification", source, val_fraction=0.25)
+    assert len(data.train) + len(data.val) == 8
+    skipped = data.provenance["skipped"]
+    assert skipped["count"] == 2 and skipped["found"] == 10
+    assert [f["file"] for f in skipped["files"]] == [
+        "EuroSAT_RGB/AnnualCrop/AnnualCrop_2.jpg",
+        "EuroSAT_RGB/Forest/Forest_3.jpg",
+    ]
+    assert all("unreadable image" in f["reason"] for f in skipped["files"])
+    assert skipped_summary(skipped, shown=1) == (
+        "skipped 2 of 10 samples as unreadable: EuroSAT_RGB/AnnualCrop/AnnualCrop_2.jpg ("
+        + skipped["files"][0]["reason"]
+        + "), and 1 more"
+    )
+
+
+def test_strict_makes_any_skipped_file_an_error(tmp_path) -> None:
+    root = _eurosat_with_two_broken_files(tmp_path)
+    source = parse_data_source({"kind": "dataset", "name": "eurosat", "root": str(root)})
+    with pytest.raises(DatasetError, match=r"strict: skipped 2 of 10 samples .*AnnualCrop_2\.jpg"):
+        load_task_data("classification", source, strict=True)
+    (root / "EuroSAT_RGB" / "AnnualCrop" / "AnnualCrop_2.jpg").unlink()
+    (root / "EuroSAT_RGB" / "Forest" / "Forest_3.jpg").unlink()
+    clean = load_task_data("classification", source, strict=True)
+    assert clean.provenance["skipped"] == {"count": 0, "found": 8, "files": []}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +18,17 @@ def _fmt(value: Any) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k} {_fmt(v)}" for k, v in value.items())
     return "n/a" if value is None else str(value)
+
+
+def _warn_skipped(provenance: dict[str, Any]) -> int:
+    """Say on stderr which samples the reader skipped; return how many."""
+    skipped = provenance.get("skipped")
+    if not skipped or not skipped.get("count"):
+        return 0
+    from satlearn.train.data import skipped_summary
+
+    print(f"warning: {skipped_summary(skipped)} (--strict refuses them)", file=sys.stderr)
+    return int(skipped["count"])
 
 
 def _print_metrics(metrics: dict[str, Any]) -> None:
@@ -40,6 +52,10 @@ def train_command(
     workers: Annotated[
         int | None, typer.Option("--workers", min=0, help="DataLoader worker processes.")
     ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option("--strict", help="Refuse a dataset with unreadable files (else skipped)."),
+    ] = False,
 ) -> None:
     """Train a model from CONFIG and write its bundle (prints the bundle folder)."""
     # The config is checked before torch is imported (seconds), so a typo
@@ -52,16 +68,20 @@ def train_command(
         changes["resume"] = True
     if workers is not None:
         changes["num_workers"] = workers
+    if strict:
+        changes["strict"] = True
     if overwrite:
         changes["output"] = cfg.output.model_copy(update={"overwrite": True})
     if changes:
         cfg = cfg.model_copy(update=changes)
     from satlearn.train.loop import train
 
-    result = train(cfg)
-    _print_metrics(
-        {"best_epoch": result.best_epoch, "epochs_run": result.epochs_run, **result.metrics}
-    )
+    skipped: list[int] = []
+    result = train(cfg, on_data=lambda data: skipped.append(_warn_skipped(data.provenance)))
+    summary: dict[str, Any] = {"best_epoch": result.best_epoch, "epochs_run": result.epochs_run}
+    if skipped and skipped[0]:
+        summary["skipped_samples"] = skipped[0]
+    _print_metrics({**summary, **result.metrics})
     print(result.bundle)
 
 
@@ -83,6 +103,7 @@ def evaluate_command(
     from satlearn.train.evaluate import evaluate
 
     report = evaluate(bundle, data, output=out, batch_size=batch_size)
+    _warn_skipped(report["data"])
     if as_json:
         print(json.dumps(report, indent=2))
         return

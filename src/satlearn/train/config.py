@@ -305,6 +305,10 @@ class TrainConfig(_Strict):
         DataLoader worker processes (default ``min(2, cpus)``).
     resume : bool
         Continue from the last checkpoint when one exists.
+    strict : bool
+        Refuse to train when the dataset reader skipped any unreadable file
+        (by default such files are left out, counted and recorded in the
+        bundle's provenance as ``skipped``).
     """
 
     task: Task
@@ -327,6 +331,7 @@ class TrainConfig(_Strict):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     num_workers: int | None = Field(None, ge=0)
     resume: bool = False
+    strict: bool = False
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainConfig:

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -47,10 +48,13 @@ __all__ = [
     "has_foreground",
     "load_task_data",
     "select_bands",
+    "skipped_summary",
 ]
 
 #: Mask value of unlabelled pixels (not counted by losses and metrics).
 IGNORE = 255
+#: Skipped files listed by name in provenance (all are counted).
+SKIPPED_LISTED = 20
 
 Sample = dict[str, Any]
 
@@ -342,8 +346,15 @@ def load_task_data(
     val_fraction: float = 0.2,
     seed: int = 0,
     scale: int = 2,
+    strict: bool = False,
 ) -> TaskData:
     """Training and validation samples of ``task`` from a data source.
+
+    Readers skip files they cannot read (a truncated JPEG, a text file named
+    ``.jpg``) rather than fail a whole dataset for one; the skips are not
+    silent: ``provenance["skipped"]`` holds their count and the first
+    :data:`SKIPPED_LISTED` files with the reason (see :func:`skipped_summary`
+    for one line), and ``strict=True`` makes any skip an error.
 
     Parameters
     ----------
@@ -361,11 +372,14 @@ def load_task_data(
     scale : int
         Super-resolution factor for dataset sources (synthetic ones carry
         their own).
+    strict : bool
+        Refuse a dataset whose reader skipped any file.
 
     Raises
     ------
     UnknownBandError, DatasetError, InvalidInputError, NoValidDataError
-        Missing bands, unreadable dataset, no sample at all.
+        Missing bands, unreadable dataset (or, with ``strict``, any skipped
+        file), no sample at all.
     """
     if isinstance(source, SyntheticSource):
         samples, names, classes, provenance = _synthetic(task, source, bands)
@@ -397,6 +411,11 @@ def load_task_data(
     where = f"{name} dataset at {source.root}"
     index = select_bands(list(reader.bands), bands, where)
     val_reader = cls(source.root, split=source.val_split) if source.val_split else None
+    skipped = _skipped(source.root, reader, val_reader)
+    if strict and skipped["count"]:
+        from satlearn.datasets.base import DatasetError
+
+        raise DatasetError(f"{where}: strict: {skipped_summary(skipped)}")
     if val_reader is not None and len(val_reader):
         train = _Adapted(reader, task, index, scale, range(len(reader)))
         val = _Adapted(val_reader, task, index, scale, range(len(val_reader)))
@@ -419,8 +438,46 @@ def load_task_data(
             "split": source.split,
             "val_split": source.val_split,
             "samples": len(reader),
+            "skipped": skipped,
         },
     )
+
+
+def _skipped(root: Path, *readers: Any) -> dict[str, Any]:
+    """What the readers skipped: ``{"count", "found", "files": [{"file", "reason"}, ...]}``.
+
+    ``found`` counts the samples the readers found, skipped ones included.
+    """
+    seen: dict[str, str] = {}
+    for reader in readers:
+        for file, reason in getattr(reader, "skipped", None) or ():
+            # Readers prefix the reason with the path; the file is named once.
+            seen.setdefault(str(file), str(reason).removeprefix(f"{file}: "))
+    listed = []
+    for file, reason in list(seen.items())[:SKIPPED_LISTED]:
+        path = Path(file)
+        name = path.relative_to(root) if path.is_relative_to(root) else path
+        listed.append({"file": str(name), "reason": reason})
+    found = sum(len(r) for r in readers if r is not None) + len(seen)
+    return {"count": len(seen), "found": found, "files": listed}
+
+
+def skipped_summary(skipped: dict[str, Any], *, shown: int = 3) -> str:
+    """One line for a ``provenance["skipped"]`` record: the count and the first few files.
+
+    Examples
+    --------
+    >>> skipped_summary({"count": 2, "found": 50, "files": [
+    ...     {"file": "a.jpg", "reason": "empty file"}, {"file": "b.jpg", "reason": "truncated"}]},
+    ...     shown=1)
+    'skipped 2 of 50 samples as unreadable: a.jpg (empty file), and 1 more'
+    """
+    count = int(skipped["count"])
+    files = skipped["files"][:shown]
+    names = ", ".join(f"{f['file']} ({f['reason']})" for f in files)
+    more = f", and {count - len(files)} more" if count > len(files) else ""
+    of = f" of {skipped['found']}" if "found" in skipped else ""
+    return f"skipped {count}{of} samples as unreadable: {names}{more}"
 
 
 def band_statistics(samples: Sequence[Sample]) -> tuple[np.ndarray, np.ndarray]:

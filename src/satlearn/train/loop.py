@@ -375,6 +375,7 @@ def train(
     export: bool = True,
     progress: bool | None = None,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    on_data: Callable[[TaskData], None] | None = None,
 ) -> TrainResult:
     """Train a model from a config and write its bundle.
 
@@ -397,6 +398,9 @@ def train(
         Show the progress bar; default: when stderr is a terminal.
     on_epoch : callable, optional
         Called with each epoch's log row (for callers that report progress).
+    on_data : callable, optional
+        Called once with the loaded :class:`TaskData`, before training (the
+        CLI reports skipped files from its ``provenance["skipped"]`` here).
 
     Returns
     -------
@@ -406,6 +410,8 @@ def train(
     ------
     InvalidInputError
         Bad config, bands or model options; a checkpoint that does not fit.
+    satlearn.datasets.DatasetError
+        Unreadable dataset; with ``config.strict``, any file its reader skipped.
     satlearn.errors.BundleError
         The bundle exists (and ``output.overwrite`` is false) or cannot be written.
     """
@@ -420,6 +426,7 @@ def train(
             val_fraction=config.val_fraction,
             seed=config.seed,
             scale=int(scale) if isinstance(scale, int) else 2,
+            strict=config.strict,
         )
     elif data.task != config.task:
         raise InvalidInputError(f"data holds {data.task} samples, the config trains {config.task}")
@@ -430,6 +437,8 @@ def train(
         raise BundleError(
             f"bundle {config.output.bundle_dir} already exists; set output.overwrite: true"
         )
+    if on_data is not None:
+        on_data(data)
     if config.foreground_share is not None:
         subset = foreground_subset(data.train, config.foreground_share, config.seed)
         data = replace(data, train=subset)
