@@ -435,7 +435,8 @@ def test_window_read_of_a_large_cog_does_not_load_the_file(tmp_path):
 
 def test_local_format_with_a_sidecar_header_reads_eagerly_and_lazily(tmp_path):
     # ENVI keeps its georeferencing in a .hdr beside the data; GDAL finds it by
-    # listing the folder, which satlearn's cloud default (EMPTY_DIR) skips.
+    # listing the folder, which satlearn's cloud default (EMPTY_DIR, remote only)
+    # must not reach (see test_raster_sidecars.py for every sidecar kind).
     rng = np.random.default_rng(7)
     data = rng.integers(0, 1000, (3, 90, 70)).astype(np.int16)
     with rasterio.Env(GDAL_DISABLE_READDIR_ON_OPEN="FALSE"):
