@@ -99,3 +99,13 @@ def test_download_from_a_loopback_mirror_and_login_message(toy, tmp_path):
     login = RUNNER.invoke(app, ["datasets", "download", "toy-login", str(root)])
     assert login.exit_code == 1
     assert "cannot be downloaded automatically: Sign in to Kaggle" in login.output
+
+
+def test_download_into_a_file_is_one_error_line(toy, tmp_path):
+    root = tmp_path / "a-file"
+    root.write_text("in the way")
+    result = RUNNER.invoke(app, ["datasets", "download", "toy-cli", str(root)])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        f"error: toy-cli: root {root} exists and is not a folder"
+    ]

@@ -230,3 +230,26 @@ def test_login_datasets_say_what_to_fetch_and_where(toy_dataset, tmp_path):
         download_dataset("toy-manual", tmp_path)
     with pytest.raises(DatasetError, match="unknown dataset"):
         download_dataset("no-such-dataset", tmp_path)
+
+
+def test_a_root_that_cannot_be_a_folder_is_named_before_any_request(toy_dataset, tmp_path):
+    # No server: the root is checked before anything is fetched.
+    blocker = tmp_path / "a-file"
+    blocker.write_text("in the way")
+    with pytest.raises(DatasetError, match=r"toy-download: root .*a-file exists and is not a"):
+        download_dataset("toy-download", blocker, progress=False)
+    with pytest.raises(DatasetError, match=r"root .*a-file/sub cannot be created: Not a directory"):
+        download_dataset("toy-download", blocker / "sub", progress=False)
+    assert blocker.read_text() == "in the way"
+
+
+def test_download_and_extraction_folders_that_cannot_be_made_are_named(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    with pytest.raises(DatasetError, match=r"download folder .*a-file exists and is not a folder"):
+        download_file("https://example.invalid/x.zip", blocker / "x.zip", progress=False)
+    archive = tmp_path / "a.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("a.txt", "alpha")
+    with pytest.raises(DatasetError, match=r"extraction folder .*a-file exists and is not a"):
+        extract_archive(archive, blocker)

@@ -64,6 +64,19 @@ def _progress(enabled: bool) -> Progress:
     )
 
 
+def _make_folder(folder: Path, what: str) -> None:
+    """``mkdir -p`` that names the folder when it cannot be made (a file in the way...)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise DatasetError(f"{what} {folder} exists and is not a folder") from None
+    except OSError as err:  # NotADirectoryError (a file above it), PermissionError, ...
+        raise DatasetError(
+            f"{what} {folder} cannot be created: {err.strerror or err}"
+            + (f" ({err.filename})" if err.filename and str(err.filename) != str(folder) else "")
+        ) from None
+
+
 def download_file(
     url: str,
     dest: str | os.PathLike[str],
@@ -110,7 +123,7 @@ def download_file(
     if urlparse(url).scheme not in ("http", "https"):
         raise DatasetError(f"{url}: only http:// and https:// URLs can be downloaded")
     target = Path(os.fspath(dest))
-    target.parent.mkdir(parents=True, exist_ok=True)
+    _make_folder(target.parent, "download folder")
     part = target.with_name(target.name + ".part")
     if force:
         target.unlink(missing_ok=True)
@@ -192,7 +205,7 @@ def extract_archive(archive: str | os.PathLike[str], dest: str | os.PathLike[str
     >>> extract_archive("data/EuroSAT.zip", "data")  # doctest: +SKIP
     """
     src, out = Path(os.fspath(archive)), Path(os.fspath(dest))
-    out.mkdir(parents=True, exist_ok=True)
+    _make_folder(out, "extraction folder")
     if zipfile.is_zipfile(src):
         with zipfile.ZipFile(src) as zf:
             infos = zf.infolist()
@@ -244,7 +257,8 @@ def download_dataset(
     ------
     DatasetError
         The dataset needs a login (the message says what to fetch and where to
-        put it), or a download failed or did not verify.
+        put it), ``root`` cannot be a folder (a file is in the way), or a
+        download failed or did not verify.
 
     Examples
     --------
@@ -255,6 +269,8 @@ def download_dataset(
         how = cls.manual_download or "it has no public download URL"
         raise DatasetError(f"{cls.name} cannot be downloaded automatically: {how}")
     out = Path(os.fspath(root))
+    # Before any request: a root that cannot be a folder is the caller's mistake.
+    _make_folder(out, f"{cls.name}: root")
     paths: list[Path] = []
     for item in cls.downloads:
         url = _mirror(item, url_base)
