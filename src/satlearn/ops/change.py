@@ -132,6 +132,7 @@ __all__ = [
     "BinaryScores",
     "ChangeResult",
     "IRMADFit",
+    "NoiseFloor",
     "PCAKMeansFit",
     "binary_scores",
     "change_mask",
@@ -151,6 +152,19 @@ METHODS = ("difference", "ratio", "log-ratio", "cva", "pca-kmeans", "irmad")
 
 _F32 = np.float32
 _DEFAULT_THRESHOLD = {"irmad": "kittler-illingworth"}
+_THRESHOLD_NAMES = {"otsu": "otsu", "kittler-illingworth": "kittler-illingworth", "ki": "ki"}
+# The canonical variates have unit variance, so a MAD variate of variance
+# below this is the two dates agreeing to rounding (identical bands): it
+# carries no change and must not be blown up by 1 / variance.
+_MAD_VARIANCE_FLOOR = 1e-8
+# The noise estimate: adjacent-pixel pairs it uses, and the side of the
+# simulated noise field whose magnitude quantile is the floor.
+_NOISE_PAIRS = 40_000
+_NOISE_SIDE = 256
+# Intensity classes of the ratio methods' noise model.
+_NOISE_BINS = 8
+# Normal-consistent MAD: sigma = 1.4826 * median(|x - median(x)|).
+_MAD_TO_SIGMA = 1.482602218505602
 
 
 # --------------------------------------------------------------------------- pure kernels
@@ -272,7 +286,8 @@ class IRMADFit:
         Canonical vectors as columns, in ascending canonical correlation, so
         the first MAD variate holds the most change (Nielsen's order).
     variance : ndarray (band,)
-        Weighted variance of each MAD variate.
+        Weighted variance of each MAD variate. A variate of variance below
+        1e-8 (the two dates agree to rounding in it) counts as no change.
     rho : ndarray (band,)
         Canonical correlations, ascending.
     iterations : int
@@ -360,11 +375,12 @@ def fit_irmad(
         mad = projection @ z
         mad -= (projection @ mean)[:, None]
         np.square(mad, out=mad)
-        variance = np.maximum(mad @ weights / total, 1e-300)
-        chi2 = (1.0 / variance) @ mad
+        variance = mad @ weights / total
+        kept = variance >= _MAD_VARIANCE_FLOOR
+        chi2 = np.where(kept, 1.0 / np.where(kept, variance, 1.0), 0.0) @ mad
         # P(chi2_p > chi2): the probability of no change (scipy.stats.chi2.sf
-        # without its per-call argument checking).
-        new_weights = scipy.special.gammaincc(p / 2.0, chi2 / 2.0)
+        # without its per-call argument checking), over the variates kept.
+        new_weights = scipy.special.gammaincc(max(int(kept.sum()), 1) / 2.0, chi2 / 2.0)
         rho = np.sqrt(np.clip(rho2, 0.0, 1.0))
         change = np.inf if previous is None else float(np.max(np.abs(rho - previous)))
         previous = rho
@@ -404,14 +420,23 @@ def irmad_chi2(before: np.ndarray, after: np.ndarray, fit: IRMADFit) -> np.ndarr
     >>> bool(chi2[:5, :5].min() > chi2[10:, 10:].max())
     True
     """
-    scale = (1.0 / np.sqrt(fit.variance)).astype(_F32)
+    mad = _irmad_variates(before, after, fit)
+    return np.einsum("k...,k...->...", mad, mad)
+
+
+def _irmad_variates(before: np.ndarray, after: np.ndarray, fit: IRMADFit) -> np.ndarray:
+    """Standardised MAD variates (k, ...) of (band, ...) values; negligible ones are 0."""
+    kept = fit.variance >= _MAD_VARIANCE_FLOOR
+    scale = np.where(kept, 1.0 / np.sqrt(np.where(kept, fit.variance, 1.0)), 0.0)
     a = (fit.a * scale).astype(_F32)
     b = (fit.b * scale).astype(_F32)
-    offset = (fit.mean_after @ fit.b - fit.mean_before @ fit.a) * scale
-    mad = np.einsum("byx,bk->kyx", np.asarray(after, dtype=_F32), b)
-    mad -= np.einsum("byx,bk->kyx", np.asarray(before, dtype=_F32), a)
-    mad -= offset.astype(_F32)[:, None, None]
-    return np.einsum("kyx,kyx->yx", mad, mad)
+    offset = ((fit.mean_after @ fit.b - fit.mean_before @ fit.a) * scale).astype(_F32)
+    after = np.asarray(after, dtype=_F32)
+    before = np.asarray(before, dtype=_F32)
+    mad = np.tensordot(b.T, after, axes=1)
+    mad -= np.tensordot(a.T, before, axes=1)
+    mad -= offset.reshape(-1, *([1] * (mad.ndim - 1)))
+    return mad
 
 
 @dataclass(frozen=True)
@@ -429,7 +454,10 @@ class PCAKMeansFit:
     centres : ndarray (2, S)
         k-means centres of the projected neighbourhoods.
     changed : int
-        Index of the centre whose pixels have the larger mean difference.
+        Index of the centre whose pixels have the larger mean difference, or
+        -1 when no cluster is change: the difference image is constant, or
+        the two cluster means are not separated by more than the noise
+        floor (see :func:`fit_pca_kmeans`).
     fill : float
         Value standing in for missing pixels in neighbourhoods.
     """
@@ -510,6 +538,7 @@ def fit_pca_kmeans(
     variance: float = 0.9,
     max_samples: int = 250_000,
     seed: int = 0,
+    floor: float | None = None,
 ) -> PCAKMeansFit:
     """Fit Celik's PCA + k-means change model on a difference image.
 
@@ -525,10 +554,16 @@ def fit_pca_kmeans(
         Most pixels whose features k-means is fitted on (a regular sub-grid).
     seed : int
         Seed of k-means.
+    floor : float, optional
+        The difference that noise alone reaches (e.g. ``details["noise"].floor``
+        of :func:`detect_change`). K-means always splits, even pure noise, so
+        the upper cluster is "changed" only when its mean difference exceeds
+        the lower cluster's by more than ``floor``; otherwise nothing is.
 
     Returns
     -------
     PCAKMeansFit
+        ``changed`` is -1 when no cluster is change.
 
     Raises
     ------
@@ -547,7 +582,8 @@ def fit_pca_kmeans(
     diff = np.asarray(diff, dtype=_F32)
     fit = _fit_pca(_blocks(diff, block_size), block_size, variance)
     step = _stride(diff.shape, max_samples)
-    return _fit_kmeans(fit, _features(diff, fit)[:, ::step, ::step], diff[::step, ::step], seed)
+    features = _features(diff, fit)[:, ::step, ::step]
+    return _fit_kmeans(fit, features, diff[::step, ::step], seed, floor)
 
 
 def _fit_pca(blocks: np.ndarray, h: int, variance: float) -> PCAKMeansFit:
@@ -556,26 +592,43 @@ def _fit_pca(blocks: np.ndarray, h: int, variance: float) -> PCAKMeansFit:
             f"pca-kmeans: fewer than two {h}x{h} blocks without missing pixels; "
             "use a smaller block_size or more valid data"
         )
-    mean, components = _pca(blocks, variance)
     fill = float(blocks.mean())
+    if not np.ptp(blocks) > 0:
+        # A constant difference image (identical dates): no variance for PCA
+        # to explain, nothing to split, no change.
+        components = np.zeros((1, h * h))
+        return PCAKMeansFit(h, blocks[0].astype(np.float64), components, np.zeros((2, 1)), -1, fill)
+    mean, components = _pca(blocks, variance)
     return PCAKMeansFit(h, mean, components, np.zeros((2, len(components))), 0, fill)
 
 
 def _fit_kmeans(
-    fit: PCAKMeansFit, features: np.ndarray, diff: np.ndarray, seed: int
+    fit: PCAKMeansFit,
+    features: np.ndarray,
+    diff: np.ndarray,
+    seed: int,
+    floor: float | None = None,
 ) -> PCAKMeansFit:
     """Finish ``fit`` with k-means on sampled features (S, ...) and their differences."""
     ok = np.isfinite(diff)
     samples = features[:, ok].T
     if len(samples) < 2:
         raise NoValidDataError("pca-kmeans: fewer than two valid pixels to cluster")
+    none = PCAKMeansFit(fit.block_size, fit.mean, fit.components, fit.centres, -1, fit.fill)
+    if fit.changed == -1 or not np.ptp(samples, axis=0).max() > 0:
+        return none  # every neighbourhood alike: one cluster, no change
     centres = _kmeans(samples, seed)
     labels = _nearest(samples.T, centres)
     values = diff[ok]
-    means = [values[labels == k].mean() if np.any(labels == k) else -np.inf for k in (0, 1)]
-    return PCAKMeansFit(
-        fit.block_size, fit.mean, fit.components, centres, int(np.argmax(means)), fit.fill
-    )
+    if not (np.any(labels == 0) and np.any(labels == 1)):
+        return none
+    means = np.array([values[labels == k].mean() for k in (0, 1)])
+    changed = int(np.argmax(means))
+    # k-means splits pure noise too: the split is change only when the
+    # clusters' mean differences lie further apart than noise reaches.
+    if floor is not None and not means[changed] - means[1 - changed] > floor:
+        return PCAKMeansFit(fit.block_size, fit.mean, fit.components, centres, -1, fit.fill)
+    return PCAKMeansFit(fit.block_size, fit.mean, fit.components, centres, changed, fit.fill)
 
 
 def _nearest(features: np.ndarray, centres: np.ndarray) -> np.ndarray:
@@ -593,6 +646,8 @@ def pca_kmeans_labels(diff: np.ndarray, fit: PCAKMeansFit) -> np.ndarray:
     Missing (NaN) pixels are False. See :func:`fit_pca_kmeans` for an example.
     """
     diff = np.asarray(diff, dtype=_F32)
+    if fit.changed == -1:
+        return np.zeros(diff.shape, dtype=bool)
     labels = _nearest(_features(diff, fit), fit.centres) == fit.changed
     return labels & np.isfinite(diff)
 
@@ -840,15 +895,16 @@ def _neighbourhood(func: Any, da: xr.DataArray, depth: int, dtype: Any, **kwargs
     return da.copy(data=data)
 
 
-def _decide(magnitude: xr.DataArray, method: str, threshold: Any) -> tuple[xr.DataArray, float]:
+def _decide(
+    magnitude: xr.DataArray, method: str, threshold: str | float | None, floor: float
+) -> tuple[xr.DataArray, float]:
+    """Mask and threshold; an automatic threshold never goes below the noise floor."""
     if threshold is None:
         threshold = _DEFAULT_THRESHOLD.get(method, "otsu")
     if isinstance(threshold, str):
-        value = auto_threshold(magnitude.data, threshold)
-    elif isinstance(threshold, bool) or not isinstance(threshold, int | float | np.number):
-        raise InvalidInputError(
-            f"threshold must be 'otsu', 'kittler-illingworth' or a number, got {threshold!r}"
-        )
+        # Otsu and Kittler-Illingworth always split, even a histogram of pure
+        # noise; the floor keeps them from calling noise change.
+        value = max(auto_threshold(magnitude.data, threshold), floor)
     else:
         value = float(threshold)
     return magnitude > value, value
@@ -871,6 +927,206 @@ def _valid_mask(valid: Any, shape: tuple[int, int]) -> Any:
     return np.asarray(values, dtype=bool)
 
 
+@dataclass(frozen=True)
+class NoiseFloor:
+    """The change magnitude that noise alone reaches, estimated from the images.
+
+    Attributes
+    ----------
+    sigma : ndarray (band,)
+        Noise standard deviation of each per-band change variable (the band
+        difference, signed ratio, log ratio, standardised difference or MAD
+        variate): the MAD of the differences of horizontally adjacent pixels,
+        divided by sqrt(2). Scene structure and real change are smooth at
+        that scale, so the estimate is the pixel-to-pixel noise.
+    floor : float
+        The magnitude noise exceeds with probability ``significance``: the
+        ``1 - significance`` quantile of the magnitude (smoothed as the
+        decision smooths it) of independent Gaussian noise of these sigmas,
+        from a fixed-seed simulation of 256 x 256 pixels. 0 when the
+        differences are exactly constant (identical dates).
+    significance : float
+        The false-alarm probability the floor is set for.
+    curve : (intensity, sigma), optional
+        ``ratio`` and ``log-ratio``: the noise of one date as a function of
+        intensity, per band at 8 intensity classes (arrays (band, 8)). A ratio
+        is relative, so additive sensor noise makes the darkest pixels' ratios
+        noisy while speckle is alike at all intensities; the test is per
+        pixel, ``sum_b ln(after/before)^2 / (s(a)^2/a^2 + s(b)^2/b^2)``
+        against ``floor``, the ``1 - significance`` quantile of that
+        statistic (chi-square with one degree per band, smoothed as the
+        magnitude is). ``sigma`` is then the median of the curve.
+    """
+
+    sigma: np.ndarray
+    floor: float
+    significance: float
+    curve: tuple[np.ndarray, np.ndarray] | None = None
+
+
+def _signed_change(method: str, fit: IRMADFit | None) -> tuple[Any, bool]:
+    """Per-band change variables (band, ...) of a method, and whether it takes an RMS.
+
+    Not for the ratio methods, whose noise depends on intensity (_ratio_noise).
+    """
+    if method == "difference":
+        return (lambda a, b: np.subtract(b, a, dtype=_F32)), True
+    if method == "irmad":
+        return (lambda a, b: _irmad_variates(a, b, fit)), False
+    return (lambda a, b: np.subtract(b, a, dtype=_F32)), False  # cva, pca-kmeans (standardised)
+
+
+def _neighbour_pairs(x: xr.DataArray, y: xr.DataArray, max_samples: int) -> list[np.ndarray]:
+    """Both dates at a sub-grid of pixels and at their right-hand neighbours, (band, n) each."""
+    height, width = x.sizes["y"], x.sizes["x"]
+    # 40,000 pairs put the median within about 1 % of its value.
+    step = _stride((height, width), min(max_samples, _NOISE_PAIRS))
+    rows = slice(None, None, step)
+    if width >= 2:
+        first, second = (rows, slice(0, width - 1, step)), (rows, slice(1, width, step))
+    else:  # a one-column scene: vertical neighbours
+        first, second = (slice(0, height - 1, step), rows), (slice(1, height, step), rows)
+    parts = _compute(
+        *(da.data[(slice(None), *where)] for da in (x, y) for where in (first, second))
+    )
+    return [p.reshape(p.shape[0], -1) for p in parts]  # x1, x2, y1, y2
+
+
+def _robust_sigma(delta: np.ndarray) -> np.ndarray:
+    """Noise sigma of a variable from the differences of neighbours, along the last axis."""
+    spread = np.abs(delta - np.median(delta, axis=-1, keepdims=True))
+    sigma = _MAD_TO_SIGMA * np.median(spread, axis=-1)
+    # Quantised, sparse noise (most neighbours equal) zeroes the median; the
+    # mean absolute deviation (sigma = sqrt(pi/2) E|x|) still sees it.
+    sigma = np.where(sigma > 0, sigma, math.sqrt(math.pi / 2) * spread.mean(axis=-1))
+    return sigma / math.sqrt(2.0)  # the difference of two pixels has twice the variance
+
+
+def _simulated_quantile(
+    sigma: np.ndarray, rms: bool, smooth: int, significance: float, squared: bool = False
+) -> float:
+    """``1 - significance`` quantile of the magnitude of Gaussian noise, smoothed like the data."""
+    # Simulated: the squared magnitude is a weighted chi-square and the
+    # smoothing averages it, so there is no closed form (fixed seed: stable).
+    rng = np.random.default_rng(0)
+    side = _NOISE_SIDE
+    noise = rng.standard_normal((len(sigma), side, side), dtype=_F32)
+    noise *= sigma.astype(_F32)[:, None, None]
+    magnitude = np.einsum("byx,byx->yx", noise, noise)
+    if rms:
+        magnitude /= _F32(len(sigma))
+    if not squared:
+        np.sqrt(magnitude, out=magnitude)
+    if smooth > 1:
+        magnitude = _nan_mean_filter(magnitude, smooth)
+    return float(np.quantile(magnitude, 1.0 - significance))
+
+
+def _noise_floor(
+    x: xr.DataArray,
+    y: xr.DataArray,
+    signed: Any,
+    rms: bool,
+    max_samples: int,
+    significance: float,
+    smooth: int,
+) -> NoiseFloor:
+    """Noise of the change variables from adjacent-pixel differences, and its floor."""
+    x1, x2, y1, y2 = _neighbour_pairs(x, y, max_samples)
+    delta = np.asarray(signed(x1, y1), dtype=_F32) - signed(x2, y2)
+    delta = delta[:, np.isfinite(delta).all(axis=0)]
+    if delta.shape[1] == 0:  # no two valid neighbours: no estimate, no floor
+        return NoiseFloor(np.full(delta.shape[0], np.nan), 0.0, significance)
+    sigma = _robust_sigma(delta)
+    if not (sigma > 0).any():
+        return NoiseFloor(sigma, 0.0, significance)
+    return NoiseFloor(sigma, _simulated_quantile(sigma, rms, smooth, significance), significance)
+
+
+def _ratio_noise(
+    x: xr.DataArray, y: xr.DataArray, max_samples: int, significance: float, smooth: int
+) -> NoiseFloor:
+    """Noise of each date as a function of intensity, for the ratio methods."""
+    x1, x2, y1, y2 = _neighbour_pairs(x, y, max_samples)
+    delta = (y1 - x1) - (y2 - x2)  # neighbours' band differences: the sensor noise
+    level = (x1 + x2 + y1 + y2) / 4
+    count = delta.shape[0]
+    intensity = np.full((count, _NOISE_BINS), np.nan)
+    sigma = np.zeros((count, _NOISE_BINS))
+    for band in range(count):  # a few bands; each a vectorised sort
+        ok = np.isfinite(delta[band]) & np.isfinite(level[band])
+        if ok.sum() < 2 * _NOISE_BINS:
+            continue
+        order = np.argsort(level[band, ok])
+        for k, part in enumerate(np.array_split(order, _NOISE_BINS)):
+            intensity[band, k] = np.median(level[band, ok][part])
+            # Per date: the band difference holds the noise of two dates.
+            sigma[band, k] = _robust_sigma(delta[band, ok][part]) / math.sqrt(2.0)
+    ones = np.ones(count)
+    quantile = _simulated_quantile(ones, False, smooth, significance, squared=True)
+    return NoiseFloor(np.nanmedian(sigma, axis=1), quantile, significance, (intensity, sigma))
+
+
+def _ratio_significance(before: np.ndarray, after: np.ndarray, noise: NoiseFloor) -> np.ndarray:
+    """Sum over bands of (ln after - ln before)^2 / its noise variance: (y, x) float32."""
+    intensity, sigma = noise.curve
+    total = np.zeros(before.shape[1:], dtype=_F32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for band in range(before.shape[0]):
+            a, b = before[band], after[band]
+            if not np.isfinite(intensity[band]).all():
+                continue  # too few pixels to model this band's noise
+            # var(ln b - ln a) ~ sigma(a)^2 / a^2 + sigma(b)^2 / b^2 (first order):
+            # additive noise makes dark pixels noisy, speckle is the same everywhere.
+            s_a = np.interp(a, intensity[band], sigma[band]).astype(_F32)
+            s_b = np.interp(b, intensity[band], sigma[band]).astype(_F32)
+            variance = (s_a / a) ** 2 + (s_b / b) ** 2
+            log_ratio = np.log(b) - np.log(a)
+            term = np.where(
+                variance > 0, log_ratio**2 / variance, np.where(log_ratio != 0, np.inf, 0)
+            )
+            total += term.astype(_F32)
+    return total
+
+
+def _check_threshold(method: str, threshold: Any) -> str | float | None:
+    """The threshold as a known name or a finite float; refused when it does not apply."""
+    if threshold is None:
+        return None
+    if isinstance(threshold, str):
+        key = threshold.lower().replace("_", "-")
+        if key not in _THRESHOLD_NAMES:
+            raise InvalidInputError(
+                f"unknown threshold method {threshold!r}; known: otsu, kittler-illingworth "
+                "(ki), or a number"
+            )
+        value: str | float = _THRESHOLD_NAMES[key]
+    elif isinstance(threshold, bool) or not isinstance(threshold, int | float | np.number):
+        raise InvalidInputError(
+            f"threshold must be 'otsu', 'kittler-illingworth' or a number, got {threshold!r}"
+        )
+    elif not math.isfinite(float(threshold)):
+        raise InvalidInputError(f"threshold must be a finite number, got {threshold!r}")
+    else:
+        value = float(threshold)
+    if method == "pca-kmeans":
+        raise InvalidInputError(
+            f"pca-kmeans splits by k-means and takes no threshold (got {threshold!r}); "
+            "leave the threshold out or choose another method"
+        )
+    return value
+
+
+def _check_significance(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        raise InvalidInputError(f"significance must be a number in (0, 0.5) or None, got {value!r}")
+    if not 0 < float(value) < 0.5:
+        raise InvalidInputError(f"significance must be in (0, 0.5), got {value!r}")
+    return float(value)
+
+
 def _positive_int(value: Any, name: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
         raise InvalidInputError(f"{name} must be an int >= {minimum}, got {value!r}")
@@ -891,6 +1147,7 @@ def detect_change(
     match_bands: str = "name",
     max_samples: int = 250_000,
     seed: int = 0,
+    significance: float | None = 0.001,
 ) -> ChangeResult:
     """Detect change between two images: magnitude, mask and the method's details.
 
@@ -907,7 +1164,8 @@ def detect_change(
         replace the bands, e.g. ``index="ndvi"`` for NDVI differencing.
     threshold : {"otsu", "kittler-illingworth", "ki"} or float, optional
         How the magnitude is split (default: Otsu, Kittler-Illingworth for
-        ``irmad``). Ignored by ``pca-kmeans``.
+        ``irmad``). A number is used as given. ``pca-kmeans`` clusters and
+        refuses a threshold.
     valid : array_like or DataArray of bool (y, x), optional
         Pixels allowed to take part (e.g. cloud- and shadow-free in both
         dates). Clouds are not change: leave them out here.
@@ -925,6 +1183,16 @@ def detect_change(
         Most pixels the global fits (band statistics, IR-MAD, k-means) use.
     seed : int
         Seed of k-means.
+    significance : float or None
+        The guard against insignificant change (default 0.001): the noise of
+        each band's change is estimated from the images (adjacent-pixel
+        differences, :class:`NoiseFloor`, in ``details["noise"]``) and an
+        automatic threshold is never below the magnitude noise exceeds with
+        this probability; ``pca-kmeans`` calls its upper cluster changed only
+        when the cluster means lie further apart than that. So identical or
+        noise-only dates give (almost) no change, which Otsu,
+        Kittler-Illingworth and k-means, splitting any histogram in two,
+        would not. None turns the guard off.
 
     Returns
     -------
@@ -943,6 +1211,13 @@ def detect_change(
     UnknownBandError
         ``index`` needs bands the inputs lack.
 
+    Notes
+    -----
+    Every pixel whose change the noise explains is unchanged, whatever the
+    method: for identical dates the magnitude is 0 everywhere and nothing is
+    changed; for dates differing by sensor noise only, about
+    ``significance`` of the pixels at most.
+
     Examples
     --------
     >>> result = detect_change(before, after, "irmad", valid=clear)  # doctest: +SKIP
@@ -956,6 +1231,8 @@ def detect_change(
     _check_grids(before, after)
     smooth = _positive_int(smooth, "smooth", 1)
     max_samples = _positive_int(max_samples, "max_samples", 2)
+    threshold = _check_threshold(method, threshold)
+    significance = _check_significance(significance)
     if method == "pca-kmeans":
         block_size = _positive_int(block_size, "block_size", 2)
         if not 0 < variance <= 1:
@@ -980,11 +1257,27 @@ def detect_change(
     details: dict[str, Any] = {}
     direction = None
 
-    global_step = method in ("cva", "pca-kmeans", "irmad") or isinstance(threshold, str | None)
+    automatic = isinstance(threshold, str | None)
+    global_step = method in ("cva", "pca-kmeans", "irmad") or automatic
     if global_step or not lazy:
         xs, ys = _sample(x, y, max_samples)
     if method in ("cva", "pca-kmeans"):
         x, y, details["standardisation"] = _standardise(x, y, xs, ys)
+    fit = fit_irmad(xs, ys) if method == "irmad" else None
+    floor = 0.0
+    significant = None
+    if significance is not None and automatic and method in ("ratio", "log-ratio"):
+        noise = details["noise"] = _ratio_noise(x, y, max_samples, significance, smooth)
+        statistic = _per_pixel(lambda a, b: _ratio_significance(a, b, noise), x, y)
+        if smooth > 1:
+            statistic = _neighbourhood(
+                _nan_mean_filter, statistic, smooth // 2 + 1, _F32, size=smooth
+            )
+        significant = statistic > noise.floor
+    elif significance is not None and automatic:
+        signed, rms = _signed_change(method, fit)
+        details["noise"] = _noise_floor(x, y, signed, rms, max_samples, significance, smooth)
+        floor = details["noise"].floor
     if method == "difference":
         magnitude = _per_pixel(difference_magnitude, x, y)
     elif method == "ratio":
@@ -992,7 +1285,6 @@ def detect_change(
     elif method == "log-ratio":
         magnitude = _per_pixel(log_ratio_magnitude, x, y)
     elif method == "irmad":
-        fit = fit_irmad(xs, ys)
         details["irmad"] = fit
         magnitude = _per_pixel(lambda a, b: np.sqrt(irmad_chi2(a, b, fit)), x, y)
     else:  # cva, pca-kmeans
@@ -1002,13 +1294,22 @@ def detect_change(
         magnitude = _neighbourhood(_nan_mean_filter, magnitude, smooth // 2 + 1, _F32, size=smooth)
     valid_out = np.isfinite(magnitude)
     if method == "pca-kmeans":
-        fit_pk = _fit_pca_kmeans_lazy(magnitude, block_size, variance, max_samples, seed)
+        fit_pk = _fit_pca_kmeans_lazy(
+            magnitude,
+            block_size,
+            variance,
+            max_samples,
+            seed,
+            floor if "noise" in details else None,
+        )
         details["pca_kmeans"] = fit_pk
         mask = _neighbourhood(pca_kmeans_labels, magnitude, block_size, bool, fit=fit_pk)
         value = None
         direction = None
     else:
-        mask, value = _decide(magnitude, method, threshold)
+        mask, value = _decide(magnitude, method, threshold, floor)
+        if significant is not None:  # ratios: the noise is tested pixel by pixel
+            mask = mask & significant
     template = before.isel(band=0, drop=True)
     coords = {k: v for k, v in template.coords.items() if set(v.dims) <= {"y", "x"}}
 
@@ -1052,7 +1353,12 @@ def _sample(x: xr.DataArray, y: xr.DataArray, max_samples: int) -> tuple[np.ndar
 
 
 def _fit_pca_kmeans_lazy(
-    magnitude: xr.DataArray, h: int, variance: float, max_samples: int, seed: int
+    magnitude: xr.DataArray,
+    h: int,
+    variance: float,
+    max_samples: int,
+    seed: int,
+    floor: float | None,
 ) -> PCAKMeansFit:
     """Celik's fit from sampled blocks and sampled pixel features; dask stays lazy."""
     data = magnitude.data
@@ -1079,7 +1385,7 @@ def _fit_pca_kmeans_lazy(
     else:
         features = _features(data, fit)
         features_sample, diff_sample = features[:, ::step, ::step], data[::step, ::step]
-    return _fit_kmeans(fit, features_sample, diff_sample, seed)
+    return _fit_kmeans(fit, features_sample, diff_sample, seed, floor)
 
 
 def change_mask(
