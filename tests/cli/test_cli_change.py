@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -93,3 +96,60 @@ def test_change_refuses_rasters_in_different_crs(tmp_path):
     assert result.output.startswith("error: before and after must share one CRS")
     assert len(result.output.strip().splitlines()) == 1
     assert not out.exists()
+
+
+def test_the_same_file_twice_is_no_change(tmp_path):
+    first, _ = pair(tmp_path)
+    out = tmp_path / "same.tif"
+    result = RUNNER.invoke(app, ["change", str(first), str(first), str(out)])  # pca-kmeans
+    assert result.exit_code == 0, result.output
+    assert "0 changed pixels (0.00% of" in result.output.strip().splitlines()[-1]
+    with rasterio.open(out) as ds:
+        assert not (ds.read(1) == 1).any()
+
+
+@pytest.mark.parametrize("method", ["pca-kmeans", "cva", "difference", "irmad"])
+def test_one_dn_of_noise_is_not_change(tmp_path, method):
+    first, _ = pair(tmp_path)
+    with rasterio.open(first) as ds:
+        data = ds.read()
+    noisy = data.astype(np.int32) + np.random.default_rng(1).integers(-1, 2, data.shape)
+    names = ["blue", "green", "red", "nir"]
+    second = write_geotiff(
+        tmp_path / "noisy.tif", noisy.clip(1, None).astype(np.uint16), nodata=0, descriptions=names
+    )
+    out = tmp_path / "noise.tif"
+    result = RUNNER.invoke(app, ["change", str(first), str(second), str(out), "--method", method])
+    assert result.exit_code == 0, result.output
+    with rasterio.open(out) as ds:
+        assert (ds.read(1) == 1).mean() <= 0.005
+
+
+@pytest.mark.parametrize("method", ["pca-kmeans", "cva"])
+def test_an_unknown_threshold_is_a_one_line_error(tmp_path, method):
+    first, second = pair(tmp_path)
+    out = tmp_path / "t.tif"
+    args = ["change", str(first), str(second), str(out), "--method", method]
+    result = RUNNER.invoke(app, [*args, "--threshold", "banana"])
+    assert result.exit_code == 1, result.output
+    [line] = result.output.strip().splitlines()
+    assert line.startswith("error: unknown threshold method 'banana'")
+    assert not out.exists()
+
+
+def test_the_cli_prints_one_line_and_no_warning_for_identical_dates(tmp_path):
+    # In a separate process, as a user runs it: scikit-learn's warnings
+    # (ConvergenceWarning when every sample is alike) would reach stderr.
+    first, _ = pair(tmp_path)
+    out = tmp_path / "same.tif"
+    cli = Path(sys.executable).with_name("satlearn")
+    done = subprocess.run(
+        [str(cli), "change", str(first), str(first), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "Warning" not in done.stderr and "warn" not in done.stderr.lower(), done.stderr
+    [line] = done.stdout.strip().splitlines()
+    assert "0 changed pixels (0.00% of" in line
