@@ -49,7 +49,10 @@ def change(
     ] = "pca-kmeans",
     threshold: Annotated[
         str | None,
-        typer.Option(help="otsu, kittler-illingworth (ki) or a number; default per method."),
+        typer.Option(
+            help="otsu, kittler-illingworth (ki) or a number; default per method "
+            "(pca-kmeans clusters and takes none)."
+        ),
     ] = None,
     index: Annotated[
         str | None, typer.Option(help="Compare spectral indices instead of bands, e.g. ndvi.")

@@ -47,6 +47,14 @@ change its magnitude follows a chi law, skewed with a long right tail, and
 the changed class is small, the case of unequal classes Kittler-Illingworth's
 two-Gaussian fit is made for) or a number, read by
 :mod:`satlearn.ops.threshold` off the histogram of the valid magnitudes.
+Automatic thresholds and k-means split any histogram in two, pure noise
+included, so each is guarded (``significance=0.001``): the noise of every
+band's change is estimated from the images (adjacent-pixel differences), an
+automatic threshold never goes below the magnitude noise reaches with that
+probability, the ratio methods test each pixel against an intensity-dependent
+noise model, and k-means's upper cluster is change only when the two clusters
+lie further apart than noise reaches. Identical dates give no change, dates
+that differ by sensor noise alone next to none.
 ``smooth=3`` averages the magnitude over 3 x 3 valid neighbours before the
 decision, which trades a little spatial detail for much less salt-and-pepper
 noise (see ``docs/benchmarks.md``).
