@@ -657,3 +657,18 @@ def test_cli_register_writes_a_cog_and_reports_the_shift(tmp_path):
     assert result.exit_code == 1
     assert "error:" in result.stderr
     assert "no band named 'x'" in result.stderr
+
+
+def test_windows_equal_scipy_signals_exactly():
+    from scipy.signal import windows
+
+    from satlearn.ops.registration import _window_1d
+
+    for length in [*range(1, 40), 100, 257, 1000]:
+        np.testing.assert_array_equal(
+            _window_1d("hann", length), windows.hann(length, sym=True).astype(np.float32)
+        )
+        np.testing.assert_array_equal(
+            _window_1d("tukey", length),
+            windows.tukey(length, alpha=0.5, sym=True).astype(np.float32),
+        )

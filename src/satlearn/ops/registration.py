@@ -149,14 +149,36 @@ def _as_mask(mask: Any, shape: tuple[int, ...], name: str) -> np.ndarray | None:
     return mask.astype(bool, copy=False)
 
 
+def _hann(length: int) -> np.ndarray:
+    # scipy.signal.windows.hann(length, sym=True), written out: importing
+    # scipy.signal costs ~1.5 s, which a one-shot `satlearn register` paid on
+    # its first call (bit-identical to scipy's, tested).
+    if length == 1:
+        return np.ones(1)
+    return 0.5 + 0.5 * np.cos(np.linspace(-np.pi, np.pi, length))  # scipy's general_cosine
+
+
+def _tukey(length: int, alpha: float = 0.5) -> np.ndarray:
+    # scipy.signal.windows.tukey(length, alpha, sym=True), written out (see _hann).
+    if length == 1:
+        return np.ones(1)
+    n = np.arange(length)
+    width = int(np.floor(alpha * (length - 1) / 2.0))
+    n1, n3 = n[: width + 1], n[length - width - 1 :]
+    values = np.ones(length)
+    values[: width + 1] = 0.5 * (1 + np.cos(np.pi * (-1 + 2.0 * n1 / alpha / (length - 1))))
+    values[length - width - 1 :] = 0.5 * (
+        1 + np.cos(np.pi * (-2.0 / alpha + 1 + 2.0 * n3 / alpha / (length - 1)))
+    )
+    return values
+
+
 @functools.lru_cache(maxsize=32)
 def _window_1d(kind: str, length: int) -> np.ndarray:
-    from scipy.signal import windows
-
     if kind == "hann":
-        values = windows.hann(length, sym=True)
+        values = _hann(length)
     elif kind == "tukey":
-        values = windows.tukey(length, alpha=0.5, sym=True)
+        values = _tukey(length, alpha=0.5)
     else:
         raise InvalidInputError(f"window must be 'hann', 'tukey' or None, got {kind!r}")
     values = values.astype(np.float32)
@@ -1145,6 +1167,18 @@ def _onto_grid(plane: np.ndarray, source: xr.DataArray, target: xr.DataArray) ->
     return out
 
 
+def _check_overlap(reference: xr.DataArray, moving: xr.DataArray) -> None:
+    """Two rasters in one CRS must share some ground, else there is nothing to match."""
+    r_left, r_bottom, r_right, r_top = reference.rio.bounds()
+    m_left, m_bottom, m_right, m_top = moving.rio.bounds()
+    if min(r_right, m_right) <= max(r_left, m_left) or min(r_top, m_top) <= max(r_bottom, m_bottom):
+        raise InvalidInputError(
+            "reference and moving do not overlap: reference covers "
+            f"({r_left:g}, {r_bottom:g}, {r_right:g}, {r_top:g}), moving "
+            f"({m_left:g}, {m_bottom:g}, {m_right:g}, {m_top:g}) in {reference.rio.crs}"
+        )
+
+
 def _check_raster(da: Any, name: str) -> None:
     if not isinstance(da, xr.DataArray):
         raise InvalidInputError(f"{name}: expected an xarray.DataArray, got {type(da).__name__}")
@@ -1266,6 +1300,12 @@ def coregister(
 
     _check_raster(reference, "reference")
     _check_raster(moving, "moving")
+    if reference.rio.crs is None and moving.rio.crs is None:
+        raise InvalidInputError(
+            "reference and moving are not georeferenced (no CRS, e.g. a PNG): coregister "
+            "aligns georeferenced rasters; register plain images in pixel space with "
+            "phase_correlation or match_features"
+        )
     if reference.rio.crs != moving.rio.crs:
         raise CRSMismatchError(
             f"reference CRS {reference.rio.crs} differs from moving CRS {moving.rio.crs}; "
@@ -1280,6 +1320,7 @@ def coregister(
     moving_plane = _plane(moving, band)
     same_grid = _grid(reference) == _grid(moving)
     if not same_grid:
+        _check_overlap(reference, moving)
         moving_plane = _onto_grid(moving_plane, moving, reference)
     matrix, found = _register_planes(
         reference_plane, moving_plane, method, upsample, window, model, detector
