@@ -16,13 +16,20 @@ What is compared, in the same run:
     the moving window cut from a cubic-spline shifted (``scipy.ndimage.shift``)
     copy of the larger raster.
 
-Run: ``python benchmarks/bench_registration.py [--repeat N] [--trials N]``.
+* First call in a fresh process (what a one-shot ``satlearn register`` pays):
+  each library's import plus one 512 x 512 call, timed inside ``--cold N``
+  new interpreters (median), numpy already imported in both.
+
+Run: ``python benchmarks/bench_registration.py [--repeat N] [--trials N] [--cold N]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -86,6 +93,42 @@ def speed(repeat: int) -> None:
         )
 
 
+_COLD = {
+    "satlearn": (
+        "from satlearn.ops.registration import phase_correlation as f\nf(a, b, upsample=100)\n"
+    ),
+    "skimage": (
+        "from skimage.registration import phase_cross_correlation as f\n"
+        "f(a, b, upsample_factor=100)\n"
+    ),
+}
+
+
+def cold(runs: int) -> None:
+    """Import + first call, each in ``runs`` fresh interpreters (median seconds)."""
+    setup = (
+        "import time, numpy as np\n"
+        "a = np.random.default_rng(0).random((512, 512)).astype(np.float32)\n"
+        "b = np.roll(a, (3, 5), (0, 1))\n"
+        "t = time.perf_counter()\n"
+    )
+    medians = {}
+    for name, call in _COLD.items():
+        code = setup + call + "print(time.perf_counter() - t)\n"
+        times = [
+            float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                 check=True).stdout)
+            for _ in range(runs)
+        ]  # fmt: skip
+        medians[name] = statistics.median(times)
+    ratio = medians["skimage"] / medians["satlearn"]
+    print(
+        f"\nfirst call in a fresh process (import + one 512^2 call, median of {runs}): "
+        f"skimage {medians['skimage'] * 1e3:.0f} ms, satlearn {medians['satlearn'] * 1e3:.0f} ms, "
+        f"ratio {ratio:.2f}"
+    )
+
+
 def shifted_pair(source, size, true, rng, noise, how):
     top = rng.integers(MARGIN, source.shape[0] - size - MARGIN + 1)
     left = rng.integers(MARGIN, source.shape[1] - size - MARGIN + 1)
@@ -121,9 +164,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--trials", type=int, default=50)
+    parser.add_argument("--cold", type=int, default=5, help="fresh processes for the first call")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores")
     speed(args.repeat)
+    cold(args.cold)
     print(f"\naccuracy: RMS error per component (px), {args.trials} shifts in +-20 px, 5 % noise")
     accuracy(
         "synthetic texture 256^2, Fourier", texture((400, 400), seed=1), 256, args.trials, "fourier"

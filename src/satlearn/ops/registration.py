@@ -54,16 +54,27 @@ import functools
 import itertools
 import warnings
 from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
-import rioxarray  # noqa: F401  (registers the .rio accessor used here)
 import scipy.fft
-import scipy.ndimage as ndi
-import xarray as xr
-from affine import Affine
 
 from satlearn.errors import CRSMismatchError, InvalidInputError, UnknownBandError
+
+if TYPE_CHECKING:
+    import xarray as xr
+    from affine import Affine
+
+
+def _xarray() -> Any:
+    # xarray and rioxarray (which registers .rio) load only for the DataArray
+    # layer: the array kernels (phase_correlation, match_features) stay a
+    # ~0.1 s import for a one-shot registration (rioxarray alone is ~1 s).
+    import rioxarray  # noqa: F401
+    import xarray
+
+    return xarray
+
 
 __all__ = [
     "FeatureRegistration",
@@ -205,6 +216,8 @@ def _mask_taper(mask: np.ndarray) -> np.ndarray:
     A hard cut at a cloud edge is a step that the whitened spectrum turns into
     a strong, spurious correlation feature; a soft taper is not.
     """
+    from scipy import ndimage as ndi  # only masked registration needs it (~60 ms import)
+
     distance = ndi.distance_transform_edt(mask).astype(np.float32)
     ramp = np.clip(distance / np.float32(_MASK_TAPER_PX), 0, 1)
     return np.float32(0.5) - np.float32(0.5) * np.cos(np.float32(np.pi) * ramp)
@@ -1099,6 +1112,8 @@ def shift_image(
     finite = np.isfinite(work)
     if not finite.all():
         work = np.where(finite, work, 0)
+    from scipy import ndimage as ndi
+
     shifted = ndi.shift(work, shift, order=order, mode="constant", cval=np.nan)
     if not finite.all():
         moved_finite = ndi.shift(finite.astype(np.float32), shift, order=1, cval=0) > 0.999
@@ -1180,6 +1195,7 @@ def _check_overlap(reference: xr.DataArray, moving: xr.DataArray) -> None:
 
 
 def _check_raster(da: Any, name: str) -> None:
+    xr = _xarray()
     if not isinstance(da, xr.DataArray):
         raise InvalidInputError(f"{name}: expected an xarray.DataArray, got {type(da).__name__}")
     if not {"y", "x"} <= set(da.dims):
@@ -1330,6 +1346,8 @@ def coregister(
             "a homography cannot be written into a geotransform; use resample=True"
         )
     ref_transform = reference.rio.transform()
+    from affine import Affine
+
     pixel = Affine(*matrix[:2].ravel())
     # Content at reference-grid pixel q truly lies at T_ref(H q): the moving
     # transform T_mov becomes T_ref H T_ref^-1 T_mov.
@@ -1402,7 +1420,7 @@ def _shift_raster(
 
 def _per_plane(func: Any, da: xr.DataArray, **kwargs: Any) -> xr.DataArray:
     """Apply ``func(plane, **kwargs)`` to every (y, x) plane; lazy on dask input."""
-    return xr.apply_ufunc(
+    return _xarray().apply_ufunc(
         func,
         da,
         input_core_dims=[["y", "x"]],
@@ -1531,7 +1549,7 @@ def coregister_series(
             confidences.append(found["n_inliers"] / max(found["n_matches"], 1))
         dys.append(found["dy"])
         dxs.append(found["dx"])
-    out = xr.concat(dates, dim="time").transpose(*stack.dims)
+    out = _xarray().concat(dates, dim="time").transpose(*stack.dims)
     out = out.assign_coords(
         registration_dy=("time", np.array(dys)),
         registration_dx=("time", np.array(dxs)),
