@@ -34,8 +34,12 @@ def stereo(
     fill: Annotated[str, typer.Option(help="Hole filling: inpaint, rows or none.")] = "inpaint",
     subpixel: Annotated[str, typer.Option(help="Sub-pixel: lk (refine) or sgbm.")] = "lk",
     memory_mb: Annotated[
-        float, typer.Option(help="Memory bound (MiB) of one strip's SGBM cost volume.")
+        float, typer.Option(help="Memory bound (MiB) of one strip's SGBM cost volume (> 0).")
     ] = 1024,
+    pixel_size: Annotated[
+        float | None,
+        typer.Option(help="Pixel size (m), for pixels that are not square or not in metres."),
+    ] = None,
 ) -> None:
     """Match LEFT and RIGHT by semi-global matching and write their DEM to OUT."""
     from satlearn.ops.stereo import stereo_dem
@@ -45,6 +49,10 @@ def stereo(
         raise InvalidInputError("give both --min-height and --max-height, or neither")
     if fill not in ("inpaint", "rows", "none"):
         raise InvalidInputError(f"--fill must be inpaint, rows or none, got {fill!r}")
+    if not memory_mb > 0:
+        raise InvalidInputError(f"--memory-mb must be > 0 (MiB), got {memory_mb:g}")
+    if pixel_size is not None and not pixel_size > 0:
+        raise InvalidInputError(f"--pixel-size must be > 0 (metres), got {pixel_size:g}")
     heights = None if min_height is None else (min_height, max_height)
     # Lazy full-width row chunks: the strips read only the rows they need.
     chunks = {"band": 1, "y": 1024, "x": -1}
@@ -59,6 +67,7 @@ def stereo(
             fill=None if fill == "none" else fill,
             subpixel=subpixel,
             memory_mb=memory_mb,
+            pixel_size=pixel_size,
         )
     with progress(f"writing {out}"):
         save_cog(dem, out, nodata=float("nan"), resampling="average")

@@ -469,6 +469,10 @@ def _strips(height: int, rows: int, halo: int) -> Iterator[tuple[int, int, int, 
 
 
 def _strip_rows(width: int, num_disparities: int, block_size: int, memory_mb: float) -> int:
+    if isinstance(memory_mb, bool) or not (
+        isinstance(memory_mb, int | float) and math.isfinite(memory_mb) and memory_mb > 0
+    ):
+        raise InvalidInputError(f"memory_mb must be a positive number of MiB, got {memory_mb!r}")
     # MODE_HH keeps two int16 volumes (cost and aggregated cost) of
     # padded_width x rows x num_disparities, plus per-row buffers.
     padded = width + 2 * (num_disparities + block_size)
@@ -744,15 +748,19 @@ def _label(da: xr.DataArray, default: str) -> str:
 
 def _pixel_size_m(da: xr.DataArray, name: str) -> float:
     transform = da.rio.transform(recalc=False)
-    if not math.isclose(abs(transform.a), abs(transform.e), rel_tol=1e-6):
+    # Real products carry sides such as 300.0379 x 300.0418 m: square to 1e-3.
+    if not math.isclose(abs(transform.a), abs(transform.e), rel_tol=1e-3):
         raise InvalidInputError(
             f"{name}: pixels are not square ({abs(transform.a)} x {abs(transform.e)}); "
-            "give pixel_size="
+            "give pixel_size= (satlearn stereo --pixel-size) in metres"
         )
-    size = abs(transform.a)
+    size = 0.5 * (abs(transform.a) + abs(transform.e))
     crs = da.rio.crs
     if crs is not None and crs.is_geographic:
-        raise InvalidInputError(f"{name}: CRS is geographic (degrees); give pixel_size= in metres")
+        raise InvalidInputError(
+            f"{name}: CRS is geographic (degrees); give pixel_size= "
+            "(satlearn stereo --pixel-size) in metres"
+        )
     if crs is not None and crs.linear_units_factor is not None:
         size *= float(crs.linear_units_factor[1])
     return size
