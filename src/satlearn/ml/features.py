@@ -141,12 +141,12 @@ class FeatureSpec:
         extra: Sequence[str] = (),
     ) -> FeatureSpec:
         """A spec for ``image``: all its bands unless ``bands`` is given."""
-        from satlearn.ops.indices import _resolve_name
+        from satlearn.spectral import resolve_index_name
 
         check_image(image)
         if isinstance(indices, str):
             indices = [i for i in indices.split(",") if i.strip()]
-        shorts = tuple(dict.fromkeys(_resolve_name(str(i).strip()) for i in indices))
+        shorts = tuple(dict.fromkeys(resolve_index_name(str(i).strip()) for i in indices))
         if bands is None:
             bands = [str(b) for b in image.coords["band"].values] if "band" in image.coords else []
         if not isinstance(texture_window, int) or texture_window < 3 or texture_window % 2 == 0:
@@ -362,7 +362,7 @@ def pixel_features(
     >>> list(stack.feature.values)  # doctest: +SKIP
     ['red', 'nir', 'NDVI']
     """
-    from satlearn.ops.indices import compute_index
+    from satlearn.spectral import compute_index
 
     check_image(image)
     n_times = image.sizes["time"] if "time" in image.dims else None

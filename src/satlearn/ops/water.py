@@ -70,6 +70,7 @@ Examples
 
 from __future__ import annotations
 
+import importlib
 import math
 import warnings
 from dataclasses import dataclass
@@ -577,8 +578,8 @@ def __getattr__(name: str) -> Any:
             DeprecationWarning,
             stacklevel=2,
         )
-        import satlearn.metrics
-        import satlearn.ops.ships
-
-        return getattr(satlearn.ops.ships, name, None) or getattr(satlearn.metrics, name)
+        # Imported by name, on use only: ships imports water, not the other way round.
+        ships = importlib.import_module("satlearn.ops.ships")
+        metrics = importlib.import_module("satlearn.metrics")
+        return getattr(ships, name, None) or getattr(metrics, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
