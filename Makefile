@@ -14,8 +14,8 @@ DEMO_OUT ?= demo-output
 
 help:
 	@echo "make demo   synthesise a scene and run the demo pipeline into $(DEMO_OUT)/"
-	@echo "make test   run the test suite"
-	@echo "make lint   ruff"
+	@echo "make test   ruff, the import-layer contracts (lint-imports) and the test suite"
+	@echo "make lint   ruff (check and format) and lint-imports"
 	@echo "make bench  run the benchmarks (slow)"
 
 $(BIN)/python:
@@ -32,11 +32,14 @@ demo: $(STAMP)
 	$(BIN)/satlearn demo --out $(DEMO_OUT)
 
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done

@@ -54,7 +54,7 @@ from rasterio.windows import Window
 
 from satlearn.atomic import atomic_output, write_json
 from satlearn.datasets.base import DatasetError, SampleDataset, register
-from satlearn.datasets.labels import _burn_values, rasterize_features, read_vector_labels
+from satlearn.datasets.labels import burn_values, rasterize_features, read_vector_labels
 from satlearn.errors import CRSMismatchError, InvalidInputError
 
 __all__ = [
@@ -433,7 +433,7 @@ def _label_source(
     if class_map is not None:
         names = {int(v): str(k) for k, v in class_map.items()}
     # Check every feature's class once, up front, not at the chip that meets it.
-    _burn_values(features, attribute, class_map, False)
+    burn_values(features, attribute, class_map, False)
     geometries = np.array(
         [shapely.geometry.shape(f["geometry"]) if f.get("geometry") else None for f in features],
         dtype=object,

@@ -46,7 +46,7 @@ __all__ = ["LabelledScene"]
 Feature = dict[str, Any]
 
 
-class _Grid:
+class LabelGrid:
     """What the readers need of a raster: its path, grid, CRS and band names."""
 
     def __init__(self, path: Path) -> None:
@@ -91,8 +91,8 @@ def _labels_crs(path: Path) -> str:
     return str(crs) if crs else "undeclared"
 
 
-def _read_labels(
-    grid: _Grid, labels_path: Path, attribute: str | None
+def read_scene_labels(
+    grid: LabelGrid, labels_path: Path, attribute: str | None
 ) -> tuple[list[Feature], np.ndarray]:
     """Features reprojected to the raster's CRS and their shapely geometries.
 
@@ -198,11 +198,11 @@ class LabelledScene(SampleDataset):
         raster = Path(os.fspath(raster_path))
         super().__init__(raster.parent, transforms=transforms)
         self.labels_path = Path(os.fspath(labels_path))
-        self._grid = _Grid(raster)
+        self._grid = LabelGrid(raster)
         self.raster_path = raster
         self.attribute = attribute
         self.bands = tuple(d or f"b{i}" for i, d in enumerate(self._grid.descriptions, start=1))
-        self._features, geometries = _read_labels(self._grid, self.labels_path, attribute)
+        self._features, geometries = read_scene_labels(self._grid, self.labels_path, attribute)
         self._class_map = self._class_ids(classes)
         keep = ~shapely.is_missing(geometries)
         self._index = np.flatnonzero(keep)

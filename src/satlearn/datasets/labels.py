@@ -160,7 +160,7 @@ def _grid(
     return transform, (int(shape[0]), int(shape[1])), _to_crs(crs, "crs")
 
 
-def _burn_values(
+def burn_values(
     features: list[Feature],
     attribute: str | None,
     class_map: Mapping[Any, int] | None,
@@ -294,7 +294,7 @@ def rasterize_features(
         raise InvalidInputError(f"order must be 'area-desc' or 'as-is', got {order!r}")
     items, declared = _as_feature_list(features)
     transform, (height, width), grid_crs = _grid(like, transform, shape, crs)
-    values = _burn_values(items, attribute, class_map, instances)
+    values = burn_values(items, attribute, class_map, instances)
     out_dtype = np.dtype(dtype) if dtype is not None else _output_dtype(values, fill)
     out = np.full((height, width), fill, dtype=out_dtype)
     if not items:

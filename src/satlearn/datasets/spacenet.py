@@ -34,7 +34,7 @@ import numpy as np
 import shapely
 
 from satlearn.datasets.base import DatasetError, Sample, SampleDataset, Transform, register
-from satlearn.datasets.labelled_scene import _Grid, _read_labels
+from satlearn.datasets.labelled_scene import LabelGrid, read_scene_labels
 from satlearn.datasets.labels import rasterize_features
 from satlearn.errors import InvalidInputError
 
@@ -209,7 +209,7 @@ class SpaceNetBuildings(SampleDataset):
         self.bands = PRODUCTS.get(self.product or "", ())
         if not self.bands:
             self.bands = tuple(
-                d or f"b{i}" for i, d in enumerate(_Grid(self._pairs[0][0]).descriptions, 1)
+                d or f"b{i}" for i, d in enumerate(LabelGrid(self._pairs[0][0]).descriptions, 1)
             )
 
     def _find_pairs(self) -> list[tuple[Path, Path]]:
@@ -234,8 +234,8 @@ class SpaceNetBuildings(SampleDataset):
 
     def _load(self, index: int) -> Sample:
         image_path, labels_path = self._pairs[index]
-        grid = _Grid(image_path)
-        features, geometries = _read_labels(grid, labels_path, None)
+        grid = LabelGrid(image_path)
+        features, geometries = read_scene_labels(grid, labels_path, None)
         present = ~shapely.is_missing(geometries)
         present[present] = shapely.intersects(geometries[present], grid.footprint)
         kept = [features[i] for i in np.flatnonzero(present)]
@@ -258,7 +258,7 @@ class SpaceNetBuildings(SampleDataset):
         }
 
     @staticmethod
-    def _boxes(geometries: np.ndarray, grid: _Grid) -> np.ndarray:
+    def _boxes(geometries: np.ndarray, grid: LabelGrid) -> np.ndarray:
         """Pixel boxes of geometries on a north-up grid, clipped to the tile."""
         if geometries.size == 0:
             return np.zeros((0, 4), dtype=np.float32)

@@ -631,7 +631,7 @@ def pca(
 # --------------------------------------------------------------------------- grids
 
 
-def _pan_2d(pan: xr.DataArray) -> xr.DataArray:
+def pan_plane(pan: xr.DataArray) -> xr.DataArray:
     if not isinstance(pan, xr.DataArray):
         raise InvalidInputError(f"pan must be an xarray.DataArray, got {type(pan).__name__}")
     if pan.ndim == 3 and pan.dims[0] == "band" and pan.sizes["band"] == 1:
@@ -646,7 +646,7 @@ def _pan_2d(pan: xr.DataArray) -> xr.DataArray:
     return pan.transpose("y", "x")
 
 
-def _ms_3d(ms: xr.DataArray) -> xr.DataArray:
+def ms_bands(ms: xr.DataArray) -> xr.DataArray:
     if not isinstance(ms, xr.DataArray):
         raise InvalidInputError(f"ms must be an xarray.DataArray, got {type(ms).__name__}")
     if ms.ndim != 3 or set(ms.dims) != {"band", "y", "x"}:
@@ -656,7 +656,7 @@ def _ms_3d(ms: xr.DataArray) -> xr.DataArray:
     return ms.transpose("band", "y", "x")
 
 
-def _check_crs(ms: xr.DataArray, pan: xr.DataArray) -> Any:
+def check_same_crs(ms: xr.DataArray, pan: xr.DataArray) -> Any:
     ms_crs, pan_crs = ms.rio.crs, pan.rio.crs
     if (ms_crs is None) != (pan_crs is None):
         which = "ms" if ms_crs is None else "pan"
@@ -873,11 +873,11 @@ def resample_to_pan(
     --------
     >>> up = resample_to_pan(ms, pan, resampling="bilinear")  # doctest: +SKIP
     """
-    ms = _ms_3d(ms)
-    pan = _pan_2d(pan)
+    ms = ms_bands(ms)
+    pan = pan_plane(pan)
     if resampling not in _RESAMPLINGS:
         raise InvalidInputError(f"unknown resampling {resampling!r}; choose one of {_RESAMPLINGS}")
-    crs = _check_crs(ms, pan)
+    crs = check_same_crs(ms, pan)
     ms_transform = ms.rio.transform(recalc=False)
     pan_transform = pan.rio.transform(recalc=False)
     ms_shape = (ms.sizes["y"], ms.sizes["x"])
@@ -1011,8 +1011,8 @@ def pansharpen(
         raise InvalidInputError(
             f"injection must be 'local', 'global' or 'modulation', got {injection!r}"
         )
-    ms = _ms_3d(ms)
-    pan = _pan_2d(pan)
+    ms = ms_bands(ms)
+    pan = pan_plane(pan)
     if chunks is not None:
         if not isinstance(chunks, int) or isinstance(chunks, bool) or chunks < 16:
             raise InvalidInputError(f"chunks must be an int >= 16, got {chunks!r}")

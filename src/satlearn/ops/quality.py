@@ -482,11 +482,11 @@ def wald_degrade(
         the MS pixel size; the MS cropped to ``ratio`` multiples (the target).
     """
     ms, pan = _as_georeferenced(ms, pan, ratio)
-    from satlearn.ops.pansharpen import _check_crs, _ms_3d, _pan_2d
+    from satlearn.ops.pansharpen import check_same_crs, ms_bands, pan_plane
 
-    ms = _ms_3d(ms)
-    pan = _pan_2d(pan)
-    crs = _check_crs(ms, pan)
+    ms = ms_bands(ms)
+    pan = pan_plane(pan)
+    crs = check_same_crs(ms, pan)
     r = _integer_ratio(ms, pan, ratio)
     ms_transform = ms.rio.transform(recalc=False)
     height, width = (ms.sizes["y"] // r) * r, (ms.sizes["x"] // r) * r

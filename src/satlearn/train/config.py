@@ -392,11 +392,11 @@ class TrainConfig(_Strict):
             Unreadable file, invalid YAML, unknown keys or bad values.
         """
         file = Path(os.fspath(path))
-        data = _read_yaml(file)
-        return cls.from_dict(_rebase(data, file.parent), where=f"config {file}")
+        data = read_yaml(file)
+        return cls.from_dict(rebase_paths(data, file.parent), where=f"config {file}")
 
 
-def _read_yaml(file: Path) -> Any:
+def read_yaml(file: Path) -> Any:
     import yaml
 
     try:
@@ -410,7 +410,7 @@ def _read_yaml(file: Path) -> Any:
         raise InvalidInputError(f"config {file}: not valid YAML: {problem}") from None
 
 
-def _rebase(data: Any, base: Path) -> Any:
+def rebase_paths(data: Any, base: Path) -> Any:
     """Make the relative paths of a config mapping relative to ``base``."""
     if not isinstance(data, dict):
         return data

@@ -38,9 +38,9 @@ from satlearn.train.config import (
     DatasetSource,
     SyntheticSource,
     TrainConfig,
-    _read_yaml,
-    _rebase,
     parse_data_source,
+    read_yaml,
+    rebase_paths,
 )
 from satlearn.train.data import TrainingSet, collate, load_task_data
 from satlearn.train.scoring import make_scorer
@@ -89,7 +89,7 @@ def _samples(data: Any, task: str, bands: list[str], scale: int) -> tuple[Any, d
             if path.is_dir():
                 data = {"kind": "chips", "root": str(path), "split": None, "val_split": None}
             elif path.is_file():
-                data = _rebase_any(_read_yaml(path), path.parent)
+                data = _rebase_any(read_yaml(path), path.parent)
             else:
                 raise InvalidInputError(f"evaluation data {path}: no such file or folder")
         if not isinstance(data, Mapping):
@@ -122,8 +122,8 @@ def _samples(data: Any, task: str, bands: list[str], scale: int) -> tuple[Any, d
 
 def _rebase_any(data: Any, base: Path) -> Any:
     if isinstance(data, Mapping) and "task" not in data and "kind" in data:
-        return _rebase({"data": dict(data)}, base)["data"]
-    return _rebase(data, base)
+        return rebase_paths({"data": dict(data)}, base)["data"]
+    return rebase_paths(data, base)
 
 
 def evaluate(
