@@ -44,6 +44,7 @@ __all__ = [
     "STAC_COMMON_NAMES",
     "Band",
     "Sensor",
+    "band_indices",
     "band_positions",
     "band_scale_offset",
     "get_sensor",
@@ -363,6 +364,28 @@ def band_scale_offset(da: Any, position: int) -> tuple[float, float]:
     return (1.0 if scale is None else scale), (0.0 if offset is None else offset)
 
 
+def band_indices(image: Any, names: Sequence[str], *, what: str = "the scene") -> list[int]:
+    """Positions of the named bands along ``band``; a missing one is named, with those present.
+
+    Raises
+    ------
+    UnknownBandError
+        ``{what} has no 'x' band; its bands are ...`` (one wording for every op).
+    """
+    lookup = band_positions(image)
+    missing = [b for b in names if b not in lookup]
+    if missing:
+        have = (
+            ", ".join(str(b) for b in image.coords["band"].values) if "band" in image.coords else ""
+        )
+        raise UnknownBandError(
+            f"{what} has no {', '.join(repr(b) for b in missing)} band; its bands are "
+            f"{have or 'unnamed'} (sensor ids such as B08 are translated when "
+            "attrs['sensor'] is set)"
+        )
+    return [lookup[b] for b in names]
+
+
 def nodata_value(da: Any) -> float | None:
     """The nodata value of a DataArray as stored (``rio.nodata``, else the encoded one)."""
     import rioxarray  # noqa: F401  (registers .rio; imported here, bands stays light)
@@ -412,19 +435,7 @@ def reflectance(image: Any, bands: Sequence[str] | None = None) -> Any:
     import xarray as xr  # kept out of this module's import: bands is imported everywhere
 
     if bands is not None:
-        lookup = band_positions(image)
-        missing = [b for b in bands if b not in lookup]
-        if missing:
-            have = (
-                ", ".join(str(b) for b in image.coords["band"].values)
-                if "band" in image.coords
-                else ""
-            )
-            raise UnknownBandError(
-                f"the scene has no {', '.join(repr(b) for b in missing)} band; its bands are "
-                f"{have or 'unnamed'}"
-            )
-        image = image.isel(band=[lookup[b] for b in bands])
+        image = image.isel(band=band_indices(image, bands))
     n = image.sizes["band"]
     scale = np.array([band_scale_offset(image, i)[0] for i in range(n)], np.float32)
     offset = np.array([band_scale_offset(image, i)[1] for i in range(n)], np.float32)

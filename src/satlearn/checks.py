@@ -35,8 +35,8 @@ import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor used here)
 import xarray as xr
 
-from satlearn.bands import band_positions
-from satlearn.errors import CRSMismatchError, DimensionError, GridMismatchError, UnknownBandError
+from satlearn.bands import band_indices
+from satlearn.errors import CRSMismatchError, DimensionError, GridMismatchError
 
 __all__ = [
     "check_raster",
@@ -123,19 +123,7 @@ def check_raster(
     if 0 in image.shape:
         raise DimensionError(f"{what} is empty (shape {image.shape})")
     if bands:
-        lookup = band_positions(image)
-        missing = [b for b in bands if b not in lookup]
-        if missing:
-            have = (
-                ", ".join(str(b) for b in image.coords["band"].values)
-                if "band" in image.coords
-                else ""
-            )
-            raise UnknownBandError(
-                f"{what} has no {', '.join(repr(b) for b in missing)} band; its bands are "
-                f"{have or 'unnamed'} (sensor ids such as B08 are translated when "
-                "attrs['sensor'] is set)"
-            )
+        band_indices(image, bands, what=what)
     return image
 
 
