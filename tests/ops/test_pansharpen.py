@@ -531,3 +531,52 @@ def test_cli_refuses_a_one_band_ms_coarser_pan_pair_given_in_the_wrong_order(tmp
     [line] = result.output.strip().splitlines()
     assert "coarser than the MS" in line and "swapped" in line
     assert not out.exists()
+
+
+def _keys_matrix(n_dst: int, n_src: int, scale: float, offset: float) -> tuple:
+    """Dense float64 (n_dst, n_src) Keys-cubic (a = -0.5) matrix, edge taps repeated,
+    and its support (the four taps of each row, zero weights included)."""
+    u = (np.arange(n_dst) + 0.5) * scale + offset - 0.5
+    base = np.floor(u)
+    t = u - base
+    weights = [
+        -0.5 * t**3 + t**2 - 0.5 * t,
+        1.5 * t**3 - 2.5 * t**2 + 1.0,
+        -1.5 * t**3 + 2.0 * t**2 + 0.5 * t,
+        0.5 * t**3 - 0.5 * t**2,
+    ]
+    matrix = np.zeros((n_dst, n_src))
+    support = np.zeros((n_dst, n_src))
+    for k, w in zip(range(-1, 3), weights, strict=True):
+        taps = (np.arange(n_dst), np.clip(base + k, 0, n_src - 1).astype(int))
+        np.add.at(matrix, taps, w)
+        support[taps] = 1.0
+    return matrix, support
+
+
+@pytest.mark.parametrize("chunks", [None, 24])
+def test_cubic_resampling_is_the_keys_matrix_product_within_float32_rounding(chunks):
+    # Issue 11: the compiled separable pass must give what R @ band @ C.T gives
+    # (GDAL's kernel), NaN (nodata) spreading over the kernel's whole reach,
+    # and the same per dask block as for the whole array.
+    rng = np.random.default_rng(11)
+    data = rng.uniform(0.0, 1.0, (3, 40, 50)).astype(np.float32)
+    data[1, 10, 20] = -1.0  # nodata
+    ms_transform = Affine(30.0, 0.0, 600000.0, 0.0, -30.0, 5000000.0)
+    pan_transform = Affine(15.0, 0.0, 600007.5, 0.0, -15.0, 4999992.5)  # Landsat-like offset
+    ms = make_dataarray(data, transform=ms_transform, nodata=-1.0)
+    pan = make_dataarray(np.ones((1, 78, 98), dtype=np.float32), transform=pan_transform)
+    if chunks is not None:
+        pan = pan.chunk({"y": chunks, "x": chunks})
+    up = resample_to_pan(ms, pan, resampling="cubic").values
+
+    rows, row_support = _keys_matrix(78, 40, 0.5, 0.25)
+    cols, col_support = _keys_matrix(98, 50, 0.5, 0.25)
+    nodata = (data == -1.0).astype(np.float64)
+    expected = np.einsum("ir,brc,jc->bij", rows, np.where(data == -1.0, 0.0, data), cols)
+    reached = np.einsum("ir,brc,jc->bij", row_support, nodata, col_support) > 0
+    expected[reached] = np.nan
+    assert np.array_equal(np.isnan(up), np.isnan(expected))
+    # At 2x, 8 output rows and 8 output columns have a tap on the nodata pixel.
+    assert np.isnan(up[1]).sum() == 64
+    np.testing.assert_allclose(up, expected, rtol=0, atol=2e-6, equal_nan=True)
