@@ -48,7 +48,7 @@ Resampling of the MS onto the pan grid honours both grids' transforms
 block for dask inputs: each output block reads only the MS window it covers,
 plus a margin for the kernel. Nearest, bilinear and cubic (the default, as in
 GDAL's own pansharpening) on north-up grids use GDAL's kernels (Keys cubic,
-a = -0.5) applied axis by axis with sparse matrices, which is several times
+a = -0.5) applied axis by axis in one compiled float32 pass (numba), which is
 faster than GDAL's general warper and thread-safe; other resamplings, and
 rotated grids, go through :func:`rasterio.warp.reproject`. At the outermost
 two MS pixels the two differ slightly (edge pixels are repeated here).
