@@ -749,18 +749,21 @@ def _describe_all(
     items: list[pystac.Item] = []
     undated: list[tuple[Path, str, str]] = []
     problems: list[tuple[Path, str]] = []
-    for path, item_id in zip(rasters, _ids(rasters, root), strict=True):
-        relative = path.relative_to(root)
-        collection = _collection_of(relative, collection_by, catalog_id)
-        previews = staging / collection / item_id if thumbnails else None
-        kwargs: dict[str, Any] = {
+
+    def item_options(path: Path, item_id: str, collection: str) -> dict[str, Any]:
+        return {
             "id": item_id,
             "collection": collection,
             "sensor": sensor,
-            "preview_dir": previews,
+            "preview_dir": staging / collection / item_id if thumbnails else None,
             "metadata": _sidecars(path),
             "statistics": statistics,
         }
+
+    for path, item_id in zip(rasters, _ids(rasters, root), strict=True):
+        relative = path.relative_to(root)
+        collection = _collection_of(relative, collection_by, catalog_id)
+        kwargs = item_options(path, item_id, collection)
         try:
             # The raster's own time (tags, MTL, name) first: --datetime is for the rest.
             items.append(item_from_raster(path, **kwargs))
@@ -772,15 +775,7 @@ def _describe_all(
         except RasterIOError as err:
             problems.append((path, str(err).removeprefix(f"{path}: ")))
     for path, item_id, collection in undated:
-        previews = staging / collection / item_id if thumbnails else None
-        common: dict[str, Any] = {
-            "id": item_id,
-            "collection": collection,
-            "sensor": sensor,
-            "preview_dir": previews,
-            "metadata": _sidecars(path),
-            "statistics": statistics,
-        }
+        common = item_options(path, item_id, collection)
         if datetime is not None:
             when: dict[str, Any] = {"datetime": datetime}
         else:
