@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from satlearn.errors import InvalidInputError, SatlearnError
+from satlearn.errors import DatasetError, InvalidInputError
 
 __all__ = [
     "DATASETS",
@@ -133,10 +133,6 @@ class SampleDataset:
             f"{type(self).__name__}(root={str(self.root)!r}, split={self.split!r}, "
             f"samples={len(self)})"
         )
-
-
-class DatasetError(SatlearnError, ValueError):
-    """A dataset's files are missing, malformed or not in the published layout."""
 
 
 DATASETS: dict[str, type[SampleDataset]] = {}
