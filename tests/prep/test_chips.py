@@ -14,15 +14,15 @@ import xarray as xr
 from affine import Affine
 
 from conftest import CRS, TRANSFORM, make_dataarray, write_geotiff
-from satlearn.datasets import DatasetError, get_dataset
-from satlearn.datasets.chips import (
-    ChipDataset,
+from satlearn.datasets import get_dataset
+from satlearn.datasets.chip_set import ChipDataset
+from satlearn.errors import CRSMismatchError, DatasetError, InvalidInputError
+from satlearn.prep.chips import (
     grid_chips,
     grid_windows,
     random_chips,
     write_chip_set,
 )
-from satlearn.errors import CRSMismatchError, InvalidInputError
 from satlearn.vector import write_geojson
 
 X0, Y0 = TRANSFORM.c, TRANSFORM.f
@@ -325,31 +325,12 @@ def test_chip_set_bad_input_names_the_input(tmp_path):
     assert not out.exists()
 
 
-def test_chip_dataset_errors_name_the_folder(tmp_path):
-    with pytest.raises(DatasetError, match=r"has no index\.csv"):
-        ChipDataset(tmp_path)
-    (tmp_path / "chipset.json").write_text("{")
-    (tmp_path / "index.csv").write_text("id,image\n")
-    with pytest.raises(DatasetError, match="not valid JSON"):
-        ChipDataset(tmp_path)
-    (tmp_path / "chipset.json").write_text("{}")
-    with pytest.raises(DatasetError, match="lacks column"):
-        ChipDataset(tmp_path)
-    (tmp_path / "index.csv").write_text(
-        "id,image,mask,split,minx,miny,maxx,maxy\na,images/a.tif,masks/a.tif,train,0,0,1,1\n"
-    )
-    with pytest.raises(DatasetError, match="unknown split 'holdout'"):
-        ChipDataset(tmp_path, split="holdout")
-    with pytest.raises(DatasetError, match="chip a in"):
-        ChipDataset(tmp_path)[0]
-
-
 @pytest.mark.parametrize("seed", range(6))
 def test_block_splits_count_chips_and_leave_no_wanted_split_empty(seed):
-    from satlearn.datasets.chips import _block_splits
+    from satlearn.prep.chips._split import block_splits
 
     # 5 x 5 chips in blocks of 4: blocks of 16, 4, 4 and 1 chips.
-    cells, names = _block_splits(5, 5, 4, (0.8, 0.1, 0.1), seed)
+    cells, names = block_splits(5, 5, 4, (0.8, 0.1, 0.1), seed)
     counts = np.bincount(cells.ravel(), minlength=3)
     assert names == ["train", "val", "test"]
     assert (counts > 0).all()
@@ -357,6 +338,6 @@ def test_block_splits_count_chips_and_leave_no_wanted_split_empty(seed):
     # Blocks stay whole: every 4 x 4 block holds one split.
     assert len(set(cells[:4, :4].ravel())) == 1
     # Many blocks: the chip shares follow the fractions.
-    many, _ = _block_splits(40, 40, 4, (0.8, 0.1, 0.1), seed)
+    many, _ = block_splits(40, 40, 4, (0.8, 0.1, 0.1), seed)
     shares = np.bincount(many.ravel(), minlength=3) / many.size
     np.testing.assert_allclose(shares, [0.8, 0.1, 0.1], atol=0.06)

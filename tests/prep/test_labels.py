@@ -12,15 +12,14 @@ import shapely
 from affine import Affine
 
 from conftest import CRS, TRANSFORM, make_dataarray
-from satlearn.datasets import DatasetError
-from satlearn.datasets.labels import (
+from satlearn.errors import DatasetError, InvalidInputError
+from satlearn.metrics import binary_scores
+from satlearn.prep.labels import (
     features_bounds,
     rasterize_features,
     read_vector_labels,
     vectorize_mask,
 )
-from satlearn.errors import InvalidInputError
-from satlearn.metrics import binary_scores
 from satlearn.vector import write_geojson
 
 X0, Y0 = TRANSFORM.c, TRANSFORM.f  # north-west corner, 10 m pixels

@@ -11,13 +11,13 @@ import rasterio.warp
 from rasterio.enums import Resampling
 
 from conftest import make_dataarray
-from satlearn.datasets.tiles import (
+from satlearn.errors import InvalidInputError
+from satlearn.prep.tiles import (
     WEB_MERCATOR_QUAD,
     tile_transform,
     write_xyz_tiles,
     xyz_tiles,
 )
-from satlearn.errors import InvalidInputError
 
 
 def scene(dtype=np.float32, nodata=None, bands=3):

@@ -36,8 +36,8 @@ def chips(
     ] = 0.5,
 ) -> None:
     """Cut a scene and its labels into GeoTIFF chips with a CSV index (resumable)."""
-    from satlearn.datasets.chips import write_chip_set
     from satlearn.errors import InvalidInputError
+    from satlearn.prep.chips import write_chip_set
 
     try:
         fractions = tuple(float(v) for v in split.split(","))
@@ -73,7 +73,7 @@ def tiles(
     resampling: Annotated[str, typer.Option(help="nearest, bilinear, cubic, mode...")] = "bilinear",
 ) -> None:
     """Write slippy-map XYZ tiles (WebMercatorQuad) of a scene."""
-    from satlearn.datasets.tiles import write_xyz_tiles
+    from satlearn.prep.tiles import write_xyz_tiles
     from satlearn.raster import open_raster
 
     da = open_raster(scene, chunks={"band": -1, "y": 1024, "x": 1024})
@@ -103,7 +103,7 @@ def rasterize(
     """Burn vector labels into a mask on a reference raster's grid."""
     import xarray as xr
 
-    from satlearn.datasets.labels import rasterize_features, read_vector_labels
+    from satlearn.prep.labels import rasterize_features, read_vector_labels
     from satlearn.raster import open_raster, save_cog
 
     # Lazy: only the grid (transform, shape, CRS) is needed, never the pixels.
@@ -146,7 +146,7 @@ def vectorize(
     ] = True,
 ) -> None:
     """Turn a mask into georeferenced polygons, one per connected region, with its class."""
-    from satlearn.datasets.labels import vectorize_mask
+    from satlearn.prep.labels import vectorize_mask
     from satlearn.raster import open_raster
     from satlearn.vector import write_geojson
 

@@ -37,7 +37,8 @@ from typing import Any, ClassVar
 import cv2
 import numpy as np
 
-from satlearn.datasets.base import DatasetError, Sample, SampleDataset, Transform, register
+from satlearn.datasets.base import Sample, SampleDataset, Transform, register
+from satlearn.errors import DatasetError
 
 __all__ = ["AirbusShips", "rle_decode", "rle_encode"]
 

@@ -49,8 +49,9 @@ import shapely.errors
 from affine import Affine
 from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 
-from satlearn.datasets.base import DatasetError, Sample, SampleDataset, Transform, register
-from satlearn.datasets.labels import rasterize_features
+from satlearn.datasets.base import Sample, SampleDataset, Transform, register
+from satlearn.errors import DatasetError
+from satlearn.prep.labels import rasterize_features
 
 __all__ = ["DSTL_CLASSES", "Dstl", "dstl_to_pixels"]
 

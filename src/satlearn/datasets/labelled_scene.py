@@ -5,7 +5,7 @@ reads) and polygons drawn over it in GeoJSON, GeoPackage or a shapefile, with
 a class attribute. :class:`LabelledScene` reads the labels in the raster's
 CRS (reprojecting them when they are in another one), maps class values to
 ids and yields the whole scene, or a grid of chips, with masks burned on the
-raster's own pixel grid by :func:`satlearn.datasets.labels.rasterize_features`.
+raster's own pixel grid by :func:`satlearn.prep.labels.rasterize_features`.
 
 Labels that do not overlap the raster at all are an error naming both files
 and both CRSs: that is what labels in an undeclared or wrong CRS look like,
@@ -38,8 +38,9 @@ from rasterio._err import CPLE_BaseError  # rasterio exports no public base for 
 from rasterio.crs import CRS
 from rasterio.errors import RasterioIOError
 
-from satlearn.datasets.base import DatasetError, Sample, SampleDataset, Transform, register
-from satlearn.datasets.labels import rasterize_features, read_vector_labels
+from satlearn.datasets.base import Sample, SampleDataset, Transform, register
+from satlearn.errors import DatasetError
+from satlearn.prep.labels import rasterize_features, read_vector_labels
 
 __all__ = ["LabelledScene"]
 

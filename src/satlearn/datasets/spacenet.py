@@ -33,10 +33,10 @@ from typing import Any, ClassVar
 import numpy as np
 import shapely
 
-from satlearn.datasets.base import DatasetError, Sample, SampleDataset, Transform, register
+from satlearn.datasets.base import Sample, SampleDataset, Transform, register
 from satlearn.datasets.labelled_scene import LabelGrid, read_scene_labels
-from satlearn.datasets.labels import rasterize_features
-from satlearn.errors import InvalidInputError
+from satlearn.errors import DatasetError, InvalidInputError
+from satlearn.prep.labels import rasterize_features
 
 __all__ = ["SpaceNetBuildings", "spacenet_f1"]
 

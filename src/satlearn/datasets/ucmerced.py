@@ -31,7 +31,6 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from satlearn.datasets.base import (
-    DatasetError,
     Download,
     Sample,
     SampleDataset,
@@ -39,7 +38,7 @@ from satlearn.datasets.base import (
     register,
 )
 from satlearn.datasets.images import Verify, fit_image, read_image
-from satlearn.errors import InvalidInputError
+from satlearn.errors import DatasetError, InvalidInputError
 
 __all__ = [
     "ClassFolderDataset",
