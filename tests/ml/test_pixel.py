@@ -276,6 +276,25 @@ def test_polygons_in_wgs84_with_class_names(image, tmp_path):
     assert raster2[7, 7] == 7
 
 
+def test_polygons_burn_in_the_given_order_and_null_geometries_burn_nothing(image):
+    # One rasteriser (prep.labels.rasterize_features): a null geometry is skipped
+    # silently (rasterio's own rasterize warned ShapeSkipWarning), the last polygon
+    # wins where two overlap, as before.
+    fc = {
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32633"}},
+        "features": [
+            {"type": "Feature", "geometry": square(2, 3, 4, image), "properties": {"class": 2}},
+            {"type": "Feature", "geometry": None, "properties": {"class": 3}},
+            {"type": "Feature", "geometry": square(4, 5, 4, image), "properties": {"class": 5}},
+        ],
+    }
+    raster, _ = labels_to_raster(fc, image)
+    assert raster.dtype == np.int32
+    assert (raster[2, 3], raster[5, 6], raster[7, 8]) == (2, 5, 5)
+    assert (raster == 2).sum() == 16 - 4 and (raster == 5).sum() == 16 and (raster == 3).sum() == 0
+
+
 def test_label_errors(image, labels):
     feature = {"type": "Feature", "geometry": square(2, 3, 4, image), "properties": {"c": 1}}
     with pytest.raises(InvalidInputError, match="lacks the class property 'class'"):

@@ -133,6 +133,11 @@ def labels_to_raster(
 ) -> tuple[np.ndarray, dict[int, str]]:
     """Label raster (int32, 0 = unlabelled) of polygons on ``image``'s grid.
 
+    The polygons are burned by :func:`satlearn.prep.labels.rasterize_features`
+    (GDAL's rasterizer, pixel centres inside, in the given order: the last
+    polygon wins where they overlap); features with a null geometry burn
+    nothing.
+
     Parameters
     ----------
     labels : dict, list of dict or path
@@ -157,9 +162,9 @@ def labels_to_raster(
     --------
     >>> raster, names = labels_to_raster("fields.geojson", scene)  # doctest: +SKIP
     """
-    from rasterio.crs import CRS
-    from rasterio.features import rasterize
-    from rasterio.warp import transform_geom
+    # The one polygon rasteriser of satlearn; this function adds the class-name
+    # ids and the RFC 7946 default CRS that pixel classifiers take.
+    from satlearn.prep.labels import rasterize_features
 
     features, crs = _load_geojson(labels)
     if not features:
@@ -193,19 +198,21 @@ def labels_to_raster(
     if min(ids) < 1:
         raise InvalidInputError("labels: polygon class ids must be >= 1 (0 means unlabelled)")
     source = crs if crs is not None else labels_crs
-    target = image.rio.crs
-    geoms = [f["geometry"] for f in features]
-    if target is not None:
-        src = CRS.from_user_input(source if source is not None else "EPSG:4326")
-        if src != target:
-            geoms = [transform_geom(src, target, g) for g in geoms]
-    elif source is not None:
+    if image.rio.crs is None and source is not None:
         raise CRSMismatchError("labels have a CRS but the image has none to rasterise onto")
-    shape = (image.sizes["y"], image.sizes["x"])
-    raster = rasterize(
-        zip(geoms, ids, strict=True),
-        out_shape=shape,
-        transform=image.rio.transform(),
+    if image.rio.crs is not None and source is None:
+        source = "EPSG:4326"  # RFC 7946: GeoJSON without a crs member is lon/lat
+    burn = [
+        {"type": "Feature", "geometry": f["geometry"], "properties": {"class": i}}
+        for f, i in zip(features, ids, strict=True)
+    ]
+    # "as-is": where polygons overlap the later one wins, as rasterio burns them.
+    raster = rasterize_features(
+        burn,
+        like=image,
+        features_crs=source,
+        attribute="class",
+        order="as-is",
         fill=0,
         dtype="int32",
     )
