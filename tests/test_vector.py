@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import rasterio.warp
+from affine import Affine
 from shapely.geometry import shape
 
 from conftest import CRS, TRANSFORM, make_dataarray
@@ -33,9 +34,13 @@ def test_one_feature_per_region_with_pixels_and_area():
     assert polygon.bounds == pytest.approx((x0, y0 - 40.0, x0 + 60.0, y0))
 
 
+# pytest.warns re-emits the other warnings it saw without their module, which the
+# config's rioxarray-only ignore of affine's `*` notice needs.
+@pytest.mark.filterwarnings("ignore:Use `@` matmul:PendingDeprecationWarning")
 def test_dataarray_brings_its_grid_and_wgs84_is_the_default():
     da = make_dataarray(two_blobs()[None].astype(np.uint8)).isel(band=0)
-    features = mask_to_features(da, properties={"kind": "change"})
+    with pytest.warns(FutureWarning, match="to_wgs84 defaults to False .* from satlearn 0.3.0"):
+        features = mask_to_features(da, properties={"kind": "change"})
     assert all(f["properties"]["kind"] == "change" for f in features)
     lon, lat = shape(features[0]["geometry"]).centroid.coords[0]
     x, y = TRANSFORM @ (6, 4)  # the first blob's centre in UTM
@@ -79,8 +84,19 @@ def test_bad_masks_are_refused(kwargs, message):
         mask_to_features(mask, **kwargs)
 
 
+def test_an_explicit_to_wgs84_or_a_mask_already_in_wgs84_gets_no_future_warning():
+    # pytest turns warnings into errors: these calls must stay silent.
+    lonlat = mask_to_features(two_blobs(), transform=TRANSFORM, crs=CRS, to_wgs84=True)
+    native = mask_to_features(two_blobs(), transform=TRANSFORM, crs=CRS, to_wgs84=False)
+    assert shape(lonlat[0]["geometry"]).bounds[0] < 180 < shape(native[0]["geometry"]).bounds[0]
+    degrees = Affine(0.001, 0, 12.0, 0, -0.001, 45.0)
+    unset = mask_to_features(two_blobs(), transform=degrees, crs="EPSG:4326")
+    given = mask_to_features(two_blobs(), transform=degrees, crs="EPSG:4326", to_wgs84=False)
+    assert unset == given
+
+
 def test_write_geojson_is_valid_json_with_plain_values(tmp_path):
-    features = mask_to_features(two_blobs(), transform=TRANSFORM, crs=CRS)
+    features = mask_to_features(two_blobs(), transform=TRANSFORM, crs=CRS, to_wgs84=True)
     features[0]["properties"].update(score=np.float32(0.5), box=np.arange(4), bad=float("nan"))
     path = write_geojson(iter(features), tmp_path / "out" / "blobs.geojson")
     collection = json.loads(path.read_text())

@@ -7,10 +7,19 @@ polygonizer (``rasterio.features.shapes``, exact pixel edges), its pixel
 count and area, and the caller's properties. :func:`write_geojson` writes a
 FeatureCollection atomically.
 
-Coordinates follow RFC 7946 by default: features are reprojected to WGS 84
-longitude/latitude (``to_wgs84=True``). With ``to_wgs84=False`` they stay in
-the raster's CRS, and :func:`write_geojson` records that CRS in the legacy
-``crs`` member, as GDAL does, so QGIS and GDAL place them correctly.
+Coordinates follow RFC 7946 by default in this release: features are
+reprojected to WGS 84 longitude/latitude (``to_wgs84=True``). With
+``to_wgs84=False`` they stay in the raster's CRS, and :func:`write_geojson`
+records that CRS in the legacy ``crs`` member, as GDAL does, so QGIS and GDAL
+place them correctly.
+
+The default changes to ``to_wgs84=False`` in 0.3.0, to agree with
+:func:`satlearn.prep.labels.vectorize_mask` and with
+``rasterio.features.shapes``: tracing polygons keeps the raster's CRS, and
+reprojecting is a separate, explicit step (the ops' ``.to_features()`` ask for
+longitude/latitude explicitly). Until then a call that leaves ``to_wgs84``
+unset on a mask in another CRS gets a :class:`FutureWarning`; passing it
+either way silences it.
 
 Examples
 --------
@@ -29,6 +38,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -83,7 +93,7 @@ def mask_to_features(
     properties: Mapping[str, Any] | None = None,
     min_pixels: int = 1,
     connectivity: int = 8,
-    to_wgs84: bool = True,
+    to_wgs84: bool | None = None,
 ) -> list[dict[str, Any]]:
     """One GeoJSON Feature per connected region of ``mask``.
 
@@ -102,8 +112,11 @@ def mask_to_features(
         Regions with fewer pixels are dropped.
     connectivity : {4, 8}
         Pixel neighbourhood that joins a region.
-    to_wgs84 : bool
-        Reproject to longitude/latitude (RFC 7946). Needs a CRS.
+    to_wgs84 : bool, optional
+        Reproject to longitude/latitude (RFC 7946). Needs a CRS. Unset means
+        True in this release, with a :class:`FutureWarning` when the mask is
+        in another CRS: the default becomes False (keep the mask's CRS) in
+        0.3.0.
 
     Returns
     -------
@@ -115,6 +128,17 @@ def mask_to_features(
     if connectivity not in (4, 8):
         raise InvalidInputError(f"connectivity must be 4 or 8, got {connectivity!r}")
     inside, transform, crs = _grid(mask, transform, crs)
+    if to_wgs84 is None:
+        if crs is not None and crs != _WGS84:
+            # Warn only where the coming default would give other coordinates.
+            warnings.warn(
+                "mask_to_features: to_wgs84 defaults to False (keep the mask's CRS, as "
+                "vectorize_mask and rasterio.features.shapes do) from satlearn 0.3.0; pass "
+                "to_wgs84=True to keep longitude/latitude, or to_wgs84=False",
+                FutureWarning,
+                stacklevel=2,
+            )
+        to_wgs84 = True
     if to_wgs84 and crs is None:
         raise InvalidInputError("to_wgs84=True needs the mask's CRS (give crs= or to_wgs84=False)")
     structure = ndimage.generate_binary_structure(2, 1 if connectivity == 4 else 2)
