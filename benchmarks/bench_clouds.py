@@ -7,7 +7,7 @@ What is compared, in the same run:
   (satlearn.metrics.binary_scores) and best-of-N time of
   ``cloud_mask(da, "rules" | "hollstein" | "s2cloudless")``, of a crude
   two-test rule (blue > 0.2 and whiteness < 0.7), and of a random forest
-  (``satlearn.ml.pixel``, 50 trees, bands + NDVI + NDSI + texture) trained
+  (``satlearn.pixelml.pixel``, 50 trees, bands + NDVI + NDSI + texture) trained
   on the left 60 % of columns (labels = the reference mask) and scored on
   the right 40 %. The ``rules`` thresholds are the published Fmask values:
   nothing is tuned on this patch.
@@ -94,9 +94,9 @@ def real_patch(repeat: int) -> None:
 
 def model_on_patch(da: xr.DataArray, reference: np.ndarray) -> None:
     try:
-        from satlearn.ml.pixel import train_pixel_classifier
+        from satlearn.pixelml.pixel import train_pixel_classifier
     except ImportError:
-        print("(model skipped: satlearn.ml.pixel not available)")
+        print("(model skipped: satlearn.pixelml.pixel not available)")
         return
     split = int(0.6 * da.sizes["x"])
     train, test = da.isel(x=slice(None, split)), da.isel(x=slice(split, None))

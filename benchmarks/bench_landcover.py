@@ -11,7 +11,7 @@ Figures printed:
    matching on the left block, scored on the right block. Time-series
    features: the real 68-date NDVI series of the same EOPatch, cloud-masked
    with ``IS_VALID`` and linearly interpolated in time onto a 16-day grid
-   (``satlearn.ml.features.interpolate_time``, as eo-learn's LULC pipeline
+   (``satlearn.pixelml.features.interpolate_time``, as eo-learn's LULC pipeline
    does), alone and as ``extra=`` layers of ``classify_landcover``.
    With ``--cv``, every configuration tried is first scored by 3-fold
    spatial cross-validation inside the training block (folds = row bands of
@@ -40,9 +40,9 @@ import xarray as xr
 
 from satlearn.bands import get_sensor
 from satlearn.metrics import class_scores
-from satlearn.ml import train_pixel_classifier
-from satlearn.ml.features import FeatureSpec, interpolate_time, pixel_features, series_layers
 from satlearn.ops.landcover import classify_landcover, kmeans_landcover, score_clusters
+from satlearn.pixelml import train_pixel_classifier
+from satlearn.pixelml.features import FeatureSpec, interpolate_time, pixel_features, series_layers
 from satlearn.synth import make_scene
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "eolearn-testeopatch"

@@ -485,8 +485,8 @@ def bench_ship_candidates(
 
 
 def bench_landcover(result: Any, train_scene: Any, test: Any, rows: list, times: dict) -> None:
-    from satlearn.ml import train_pixel_classifier
     from satlearn.ops.landcover import kmeans_landcover, score_clusters
+    from satlearn.pixelml import train_pixel_classifier
 
     image = test.image.isel(time=0)
     truth = test.landcover.values

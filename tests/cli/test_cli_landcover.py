@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from conftest import TRANSFORM, write_geotiff
 from satlearn.cli import app
-from satlearn.ml import PixelClassifier
+from satlearn.pixelml import PixelClassifier
 from satlearn.raster import open_raster, validate_cog
 from satlearn.synth import make_scene
 

@@ -172,7 +172,7 @@ def test_score_clusters_ignores_absent_class_ids():
 def test_real_eolearn_patch_with_the_interpolated_ndvi_series(shared_data):
     import json
 
-    from satlearn.ml.features import interpolate_time, series_layers
+    from satlearn.pixelml.features import interpolate_time, series_layers
 
     folder = shared_data / "eolearn-testeopatch"
     scenes = np.load(folder / "REFERENCE_SCENES.npy", allow_pickle=False)

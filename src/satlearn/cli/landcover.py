@@ -36,7 +36,7 @@ def landcover(
         ),
     ] = None,
     class_property: Annotated[str, typer.Option(help="GeoJSON class property.")] = "class",
-    model: Annotated[str, typer.Option(help="Supervised model (see satlearn.ml.MODELS).")] = (
+    model: Annotated[str, typer.Option(help="Supervised model (see satlearn.pixelml.MODELS).")] = (
         "random-forest"
     ),
     indices: Annotated[

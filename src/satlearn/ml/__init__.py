@@ -1,12 +1,32 @@
-"""Classical machine learning on pixels: features, a trainable pixel classifier.
+"""Deprecated: this package is :mod:`satlearn.pixelml` now.
 
-See :mod:`satlearn.ml.pixel` (train, predict, evaluate, save as an ONNX
-bundle) and :mod:`satlearn.ml.features` (the feature stack shared by
-training, prediction and clustering).
+``satlearn.ml`` did not say which of satlearn's learners lives here (the
+torch ones are :mod:`satlearn.models` and :mod:`satlearn.train`), so the
+scikit-learn per-pixel classifiers and their features moved to
+:mod:`satlearn.pixelml`. This path, with :mod:`satlearn.ml.features` and
+:mod:`satlearn.ml.pixel`, re-exports every public name for one release and
+warns on import; it goes in 0.3.0.
 """
 
-from satlearn.ml.features import FeatureSpec, pixel_features
-from satlearn.ml.pixel import MODELS, PixelClassifier, evaluate, train_pixel_classifier
+from __future__ import annotations
+
+import warnings
+
+warnings.warn(
+    "satlearn.ml is satlearn.pixelml now; import from satlearn.pixelml (the old path goes in "
+    "the next release)",
+    DeprecationWarning,
+    stacklevel=2,
+)
+
+from satlearn.pixelml import (  # noqa: E402  (after the warning, which must come first)
+    MODELS,
+    FeatureSpec,
+    PixelClassifier,
+    evaluate,
+    pixel_features,
+    train_pixel_classifier,
+)
 
 __all__ = [
     "MODELS",

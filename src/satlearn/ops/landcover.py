@@ -3,7 +3,7 @@
 Unsupervised
 ------------
 :func:`kmeans_landcover` clusters pixel features (bands, chosen spectral
-indices, optional texture; :func:`satlearn.ml.features.pixel_features`) with
+indices, optional texture; :func:`satlearn.pixelml.features.pixel_features`) with
 scikit-learn's ``MiniBatchKMeans``, fed block by block with ``partial_fit``:
 
 1. one pass over the blocks accumulates per-feature sums (float64) for
@@ -22,13 +22,13 @@ matching (:func:`satlearn.metrics.match_clusters`) and scores the result.
 
 Supervised
 ----------
-:func:`classify_landcover` trains :func:`satlearn.ml.pixel.train_pixel_classifier`
+:func:`classify_landcover` trains :func:`satlearn.pixelml.pixel.train_pixel_classifier`
 (random forest by default, with balanced class weights because land-cover
 classes are very unequal in size) on a label raster or labelled polygons,
 with spectral indices and texture, and predicts the whole scene. ``extra=``
 adds caller-supplied layers, such as a cloud-masked time series interpolated
 in time onto a regular date grid
-(:func:`satlearn.ml.features.interpolate_time`), as eo-learn's land-cover
+(:func:`satlearn.pixelml.features.interpolate_time`), as eo-learn's land-cover
 pipeline classifies from.
 
 Examples
@@ -52,8 +52,8 @@ import xarray as xr
 
 from satlearn.errors import InvalidInputError, NoValidDataError
 from satlearn.metrics import ClassScores, class_scores, match_clusters
-from satlearn.ml.features import FeatureSpec, check_image, pixel_features
-from satlearn.ml.pixel import PixelClassifier, train_pixel_classifier
+from satlearn.pixelml.features import FeatureSpec, check_image, pixel_features
+from satlearn.pixelml.pixel import PixelClassifier, train_pixel_classifier
 
 __all__ = [
     "DEFAULT_INDICES",
@@ -155,7 +155,7 @@ def kmeans_landcover(
     indices : iterable of str
         Spectral indices to add (``("ndvi", "ndwi")``).
     texture : bool
-        Add local mean / std features (see :mod:`satlearn.ml.features`).
+        Add local mean / std features (see :mod:`satlearn.pixelml.features`).
     valid : array_like of bool (y, x), optional
         Pixels to cluster (e.g. cloud-free); others get -1.
     seed : int
@@ -347,10 +347,10 @@ def classify_landcover(
         plus temporal statistics.
     labels : DataArray, ndarray, GeoJSON dict / list / path
         A label raster (0 = unlabelled unless ``ignore=`` says otherwise) or
-        labelled polygons (see :mod:`satlearn.ml.pixel`).
+        labelled polygons (see :mod:`satlearn.pixelml.pixel`).
     model : str
         ``"random-forest"`` (default, with ``class_weight="balanced_subsample"``
-        unless given) or any of :data:`satlearn.ml.pixel.MODELS`.
+        unless given) or any of :data:`satlearn.pixelml.pixel.MODELS`.
     indices : iterable of str, optional
         Default: those of :data:`DEFAULT_INDICES` the image's bands allow.
     texture : bool
@@ -358,12 +358,12 @@ def classify_landcover(
     extra : xarray.DataArray, optional
         (feature, y, x) layers added as features, e.g. a cloud-masked
         series interpolated onto a regular date grid
-        (:func:`satlearn.ml.features.interpolate_time`, flattened by
-        :func:`~satlearn.ml.features.series_layers`), which carries the
+        (:func:`satlearn.pixelml.features.interpolate_time`, flattened by
+        :func:`~satlearn.pixelml.features.series_layers`), which carries the
         phenology a few dates cannot; the classifier then needs them to
         predict (``result.classifier.predict(image, extra)``).
     **options
-        Passed to :func:`satlearn.ml.pixel.train_pixel_classifier` (``valid``,
+        Passed to :func:`satlearn.pixelml.pixel.train_pixel_classifier` (``valid``,
         ``ignore``, ``max_samples``, ``seed``, estimator parameters).
 
     Returns
@@ -376,7 +376,7 @@ def classify_landcover(
     --------
     >>> result = classify_landcover(scene, "fields.geojson")  # doctest: +SKIP
     >>> result.classifier.save("models/landcover/1")  # doctest: +SKIP
-    >>> from satlearn.ml.features import interpolate_time, series_layers
+    >>> from satlearn.pixelml.features import interpolate_time, series_layers
     >>> ndvi = interpolate_time(ndvi_series, ~cloud_mask, step_days=16)  # doctest: +SKIP
     >>> result = classify_landcover(scene, labels, extra=series_layers(ndvi, "NDVI"))
     ... # doctest: +SKIP

@@ -18,9 +18,9 @@ from satlearn.errors import (
     UnknownBandError,
 )
 from satlearn.metrics import class_scores
-from satlearn.ml import MODELS, PixelClassifier, evaluate, train_pixel_classifier
-from satlearn.ml.features import FeatureSpec, pixel_features
-from satlearn.ml.pixel import labels_to_raster
+from satlearn.pixelml import MODELS, PixelClassifier, evaluate, train_pixel_classifier
+from satlearn.pixelml.features import FeatureSpec, pixel_features
+from satlearn.pixelml.pixel import labels_to_raster
 from satlearn.synth import make_scene
 
 FAST = {"n_estimators": 15, "max_samples": 3000}

@@ -9,7 +9,7 @@ import pytest
 import xarray as xr
 
 from satlearn.errors import InvalidInputError, NoValidDataError
-from satlearn.ml.features import (
+from satlearn.pixelml.features import (
     FeatureSpec,
     extra_names,
     interpolate_time,
