@@ -6,7 +6,7 @@ import warnings
 
 import pytest
 
-from satlearn.deprecation import keyword_only, method_name, moved
+from satlearn.deprecation import keyword_only, method_name, moved, renamed_keywords
 from satlearn.errors import InvalidInputError, SatlearnError
 
 KNOWN = ("cva", "pca-kmeans", "gram-schmidt")
@@ -69,3 +69,24 @@ class TestMoved:
     def test_other_names_are_attribute_errors(self):
         with pytest.raises(AttributeError, match="no attribute 'nope'"):
             moved("satlearn.old", {})("nope")
+
+
+class TestRenamedKeywords:
+    @staticmethod
+    @renamed_keywords(pixel_size="pixel_size_m")
+    def op(image, *, pixel_size_m=10.0):
+        return image, pixel_size_m
+
+    def test_new_keyword_passes_silently(self):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert self.op(1, pixel_size_m=5.0) == (1, 5.0)
+
+    def test_old_keyword_still_works_with_a_warning(self):
+        spelt = r"op\(pixel_size=\.\.\.\) is spelt pixel_size_m"
+        with pytest.warns(DeprecationWarning, match=spelt):
+            assert self.op(1, pixel_size=5.0) == (1, 5.0)
+
+    def test_both_spellings_are_a_type_error(self):
+        with pytest.raises(TypeError, match="new name 'pixel_size_m'"):
+            self.op(1, pixel_size=5.0, pixel_size_m=5.0)

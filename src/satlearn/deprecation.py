@@ -11,6 +11,8 @@ satlearn keeps a renamed public thing working for one release, with a
   (scikit-learn's ``_deprecate_positional_args`` pattern).
 * :func:`moved`: a module-level ``__getattr__`` that serves names which moved
   elsewhere.
+* :func:`renamed_keywords`: a keyword that gained its unit (``pixel_size`` ->
+  ``pixel_size_m``) or another name; the old keyword still works, with a warning.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any, TypeVar
 
 from satlearn.errors import InvalidInputError
 
-__all__ = ["keyword_only", "method_name", "moved"]
+__all__ = ["keyword_only", "method_name", "moved", "renamed_keywords"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -151,3 +153,42 @@ def moved(module: str, renames: Mapping[str, str]) -> Callable[[str], Any]:
         return getattr(importlib.import_module(target_module), target)
 
     return __getattr__
+
+
+def renamed_keywords(**renames: str) -> Callable[[_F], _F]:
+    """Accept old keyword names for one release, with a warning.
+
+    ``renames`` maps each old keyword to its new name (``pixel_size=
+    "pixel_size_m"``). A call with the old keyword works and warns; giving
+    both spellings is a :class:`TypeError`. Put it outside
+    :func:`keyword_only` where a function has both.
+
+    Examples
+    --------
+    >>> @renamed_keywords(pixel_size="pixel_size_m")
+    ... def op(image, *, pixel_size_m=10.0):
+    ...     return pixel_size_m
+    >>> op(1, pixel_size_m=5.0)
+    5.0
+    """
+
+    def decorate(func: _F) -> _F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            for old, new in renames.items():
+                if old not in kwargs:
+                    continue
+                if new in kwargs:
+                    raise TypeError(f"{func.__name__}() got {old!r} and its new name {new!r}")
+                warnings.warn(
+                    f"{func.__name__}({old}=...) is spelt {new}=... now; the old keyword goes "
+                    "in the next release",
+                    DeprecationWarning,
+                    stacklevel=2,
+                )
+                kwargs[new] = kwargs.pop(old)
+            return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
