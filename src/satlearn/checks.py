@@ -112,9 +112,11 @@ def check_raster(
         image = image.expand_dims(band=[name])
     if image.dims not in options:
         if "time" in image.dims and not any("time" in d for d in options):
+            # The usual wording first, so every dims error starts alike, then the fix.
             raise DimensionError(
-                f"{what} has a time dimension ({image.sizes['time']} dates); "
-                "select one date first, e.g. da.isel(time=0)"
+                f"{what} must have dims {_describe(options)}, got {image.dims}: it has a time "
+                f"dimension ({image.sizes['time']} dates); select one date first, "
+                "e.g. da.isel(time=0)"
             )
         else:
             raise DimensionError(f"{what} must have dims {_describe(options)}, got {image.dims}")
