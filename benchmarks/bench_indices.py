@@ -9,7 +9,7 @@ Compared, in the same run (what each row includes):
 * memory copy: ``np.copyto`` between two pre-touched buffers as large as what
   NDVI reads plus writes (2 x uint16 in + 1 x float32 out = 8 bytes a pixel):
   the time to move the same bytes once, the bandwidth bound.
-* satlearn: ``evaluate_formula`` (the kernel under ``compute_index``) on the
+* satlearn: ``compute_formula`` (the kernel under ``compute_index``) on the
   uint16 arrays, with all CPUs and with one thread, writing into a pre-touched
   float32 ``out`` (the same buffer policy as the copy); once more allocating
   its output (fresh pages each call, like the naive rows). Large arrays run a
@@ -43,7 +43,7 @@ import numpy as np
 import spyndex
 import xarray as xr
 
-from satlearn.ops.indices import compute_index, evaluate_formula
+from satlearn.ops.indices import compute_formula, compute_index
 
 
 def best_time(func: Callable[[], object], repeat: int) -> float:
@@ -82,20 +82,20 @@ def main() -> None:
     )
 
     def satlearn_kernel(threads: int | None) -> Callable[[], object]:
-        return lambda: evaluate_formula(
+        return lambda: compute_formula(
             "(N-R)/(N+R)", {"N": nir, "R": red}, threads=threads, out=out
         )
 
     first = best_time(satlearn_kernel(None), 1)  # compiles the kernel, touches ``out``
     print(f"first satlearn call (compiling the NDVI kernel included): {first:.3f} s")
     rows.append(
-        (f"satlearn evaluate_formula ({cpus} threads)", best_time(satlearn_kernel(None), repeat))
+        (f"satlearn compute_formula ({cpus} threads)", best_time(satlearn_kernel(None), repeat))
     )
-    rows.append(("satlearn evaluate_formula (1 thread)", best_time(satlearn_kernel(1), repeat)))
+    rows.append(("satlearn compute_formula (1 thread)", best_time(satlearn_kernel(1), repeat)))
     rows.append(
         (
-            f"satlearn evaluate_formula, new output ({cpus} th)",
-            best_time(lambda: evaluate_formula("(N-R)/(N+R)", {"N": nir, "R": red}), repeat),
+            f"satlearn compute_formula, new output ({cpus} th)",
+            best_time(lambda: compute_formula("(N-R)/(N+R)", {"N": nir, "R": red}), repeat),
         )
     )
 
@@ -150,7 +150,7 @@ def main() -> None:
         )
     )
     check = spyndex.computeIndex("NDVI", {"N": nir32, "R": red32})
-    ours = evaluate_formula("(N-R)/(N+R)", {"N": nir, "R": red})
+    ours = compute_formula("(N-R)/(N+R)", {"N": nir, "R": red})
     assert np.allclose(ours, check, rtol=1e-6, atol=1e-7), "satlearn and spyndex disagree"
 
     times = dict(rows)

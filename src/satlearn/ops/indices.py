@@ -1,13 +1,15 @@
 """Spectral indices as an operation: the face of :mod:`satlearn.spectral`.
 
 The engine (the Awesome Spectral Indices catalogue, the parsed formula
-compiler, the NumPy and numba programs, the DataArray layer) lives in
-:mod:`satlearn.spectral`, below the operations, because pixel features
+compiler, the NumPy and numba engines, the DataArray layer) lives in the
+package :mod:`satlearn.spectral`, below the operations, because pixel features
 (:mod:`satlearn.ml.features`), water and change all build on it. This module
 keeps the public names where users and outside checks call them:
 ``satlearn.ops.indices.compute_index(da, name)``.
 
 :func:`compute_index` is *blockwise*: one fused program per chunk, no halo.
+:func:`compute_formula` is its pure kernel on NumPy arrays; ``evaluate_formula``,
+its old name, works for one release with a :class:`DeprecationWarning`.
 
 Examples
 --------
@@ -20,20 +22,24 @@ Examples
 
 from __future__ import annotations
 
+from satlearn.deprecation import moved
 from satlearn.spectral import (
     BAND_SYMBOLS,
     available_indices,
+    compute_formula,
     compute_index,
     describe_index,
-    evaluate_formula,
     index_names,
 )
 
 __all__ = [
     "BAND_SYMBOLS",
     "available_indices",
+    "compute_formula",
     "compute_index",
     "describe_index",
-    "evaluate_formula",
     "index_names",
 ]
+
+# Renamed in 0.2 (CHANGELOG.md); served with a DeprecationWarning for one release.
+__getattr__ = moved(__name__, {"evaluate_formula": "satlearn.ops.indices:compute_formula"})

@@ -1,8 +1,12 @@
-"""Spectral indices: agreement with spyndex, nodata, scaling, errors, dask, the formula compiler."""
+"""Spectral indices over DataArrays: agreement with spyndex, nodata, scaling, errors, dask, faces.
+
+The formula compiler is tested in test_spectral_formula.py, the two engines in
+test_spectral_engines.py.
+"""
 
 from __future__ import annotations
 
-import re
+import warnings
 
 import dask.array
 import numpy as np
@@ -10,15 +14,16 @@ import pytest
 import spyndex
 import xarray as xr
 
+import satlearn.spectral as indices
 from conftest import CRS, make_dataarray
-from satlearn import spectral as indices
 from satlearn.bands import get_sensor
 from satlearn.errors import InvalidInputError, UnknownBandError
+from satlearn.spectral import _numba as numba_engine
 from satlearn.spectral import (
     available_indices,
+    compute_formula,
     compute_index,
     describe_index,
-    evaluate_formula,
     index_names,
 )
 
@@ -152,20 +157,6 @@ def test_scaled_integer_bands_with_nodata_and_zero_denominators():
     np.testing.assert_allclose(ndvi, expected, rtol=1e-5, atol=1e-6)
     assert np.isnan(ndvi[[0, 0, 1], [0, 1, 0]]).all()
     assert not np.isinf(ndvi).any()
-
-
-def test_x_over_zero_is_nan_not_inf_even_inside_denominators():
-    one = np.ones((3, 4), dtype=np.float32)
-    zero = np.zeros((3, 4), dtype=np.float32)
-    assert np.isnan(evaluate_formula("N/R", {"N": one, "R": zero})).all()
-    assert np.isnan(evaluate_formula("N-R/(R*2)", {"N": one, "R": zero})).all()
-    # N / (N / 0) would be N / inf == 0 without the guard on nested denominators.
-    assert np.isnan(evaluate_formula("N/(N/R)", {"N": one, "R": zero})).all()
-    assert np.isnan(evaluate_formula("N/((N/R)**0.5)", {"N": one, "R": zero})).all()
-    assert np.isnan(evaluate_formula("N/(N/(a-a))", {"N": one}, constants={"a": 2.0})).all()
-    # Overflow to inf is NaN too.
-    huge = np.full((3, 4), 3e38, dtype=np.float32)
-    assert np.isnan(evaluate_formula("N*N", {"N": huge})).all()
 
 
 def test_float_nodata_value_is_masked():
@@ -325,72 +316,6 @@ def test_dask_backed_input_stays_lazy_and_matches_numpy():
     np.testing.assert_array_equal(result.values, compute_index(da, ["ndvi", "evi"]).values)
 
 
-# --------------------------------------------------------------------------- the kernel
-
-
-@pytest.mark.parametrize(
-    "formula",
-    ["__import__('os')", "N.real", "abs(N)", "N if R else N", "N < R", "'a'", "N @ R", "[N]"],
-)
-def test_formula_whitelist_refuses_anything_else(formula):
-    n = np.ones(3, np.float32)
-    with pytest.raises(InvalidInputError, match="not allowed"):
-        evaluate_formula(formula, {"N": n, "R": n})
-
-
-def test_formula_errors():
-    n = np.ones(3, np.float32)
-    with pytest.raises(InvalidInputError, match="not an expression"):
-        evaluate_formula("N +", {"N": n})
-    with pytest.raises(InvalidInputError, match="no value for R"):
-        evaluate_formula("N - R", {"N": n})
-    with pytest.raises(InvalidInputError, match="do not broadcast"):
-        evaluate_formula("N - R", {"N": n, "R": np.ones(4)})
-    with pytest.raises(InvalidInputError, match="not a number"):
-        evaluate_formula("N - R", {"N": n, "R": np.array(["a", "b", "c"])})
-    with pytest.raises(InvalidInputError, match="C-contiguous float32"):
-        evaluate_formula("N", {"N": n}, out=np.empty(3, np.float64))
-
-
-def test_formula_arithmetic_powers_and_constants():
-    n = np.array([0.25, 1.0, 4.0], np.float32)
-    r = np.array([2.0, 3.0, 0.5], np.float32)
-    formula = "-N**2.0 + N**0.5 + N**1 + N**3.0 + 2.0**R + (+R) * -c"
-    got = evaluate_formula(formula, {"N": n, "R": r}, constants={"c": 1.5})
-    expected = -(n**2) + np.sqrt(n) + n + n**3 + 2.0**r - r * 1.5
-    np.testing.assert_allclose(got, expected, rtol=1e-6)
-    # A formula of constants alone fills the output.
-    raw = np.array([1, 0, 1], np.uint16)
-    filled = evaluate_formula("(a + 1) / 2", {"N": raw}, constants={"a": 1.0})
-    np.testing.assert_array_equal(filled, [1.0, 1.0, 1.0])
-    nan_const = evaluate_formula("a / 0", {"N": n}, constants={"a": 1.0})
-    assert np.isnan(nan_const).all()
-    assert np.isnan(evaluate_formula("0.0 ** -1.0 + N", {"N": n})).all()
-    assert np.isnan(evaluate_formula("N * 10.0 ** 400", {"N": n})).all()
-    only_band = evaluate_formula("N", {"N": raw}, scales={"N": 0.5}, offsets={"N": 1.0})
-    np.testing.assert_array_equal(only_band, [1.5, 1.0, 1.5])
-    with pytest.raises(InvalidInputError, match="is not a usable factor"):
-        evaluate_formula("N", {"N": raw}, scales={"N": 0.0})
-
-
-def test_pieces_and_threads_cover_every_pixel(monkeypatch):
-    monkeypatch.setattr(indices, "_PIECE", 50)
-    monkeypatch.setattr(indices, "_TASK", 170)
-    rng = np.random.default_rng(4)
-    n = rng.integers(0, 100, (23, 31)).astype(np.uint8)
-    r = rng.integers(0, 100, (23, 31)).astype(np.uint8)
-    with np.errstate(all="ignore"):
-        expected = (n.astype(np.float32) - r) / (n.astype(np.float32) + r)
-    expected[~np.isfinite(expected)] = np.nan
-    expected[(n == 7) | (r == 7)] = np.nan
-    for threads in (1, 2, None):
-        got = evaluate_formula("(N-R)/(N+R)", {"N": n, "R": r}, nodata=7, threads=threads)
-        np.testing.assert_array_equal(got, expected)
-    # Non-contiguous and broadcast inputs work too.
-    got = evaluate_formula("N*R", {"N": n.T, "R": np.float32(2.0)})
-    np.testing.assert_array_equal(got, n.T.astype(np.float32) * 2)
-
-
 def test_describe_index_refuses_a_non_string():
     with pytest.raises(InvalidInputError, match="must be a string"):
         describe_index(3)
@@ -405,75 +330,16 @@ JIT_SAMPLE = ["NDVI", "EVI", "GEMI", "MSAVI", "BAI", "TDVI", "MTCI", "ARVI"]
 def jit_always(monkeypatch):
     """Send every array, however small, through the numba kernel."""
     pytest.importorskip("numba")
-    monkeypatch.setattr(indices, "_JIT_MIN_PIXELS", 0)
+    monkeypatch.setattr(numba_engine, "_JIT_MIN_PIXELS", 0)
 
 
 def test_compiled_kernel_rounds_like_the_numpy_program(jit_always, monkeypatch):
     da = random_s2((40, 37), seed=3)
     jitted = compute_index(da, JIT_SAMPLE, threads=2).values
-    monkeypatch.setattr(indices, "_JIT_MIN_PIXELS", 1 << 62)
+    monkeypatch.setattr(numba_engine, "_JIT_MIN_PIXELS", 1 << 62)
     plain = compute_index(da, JIT_SAMPLE, threads=2).values
     # Same float32 steps in the same order: bit for bit, NaN in the same places.
     np.testing.assert_array_equal(jitted, plain)
-
-
-@pytest.mark.parametrize("threads", [1, 2])
-def test_compiled_kernel_scales_masks_and_divides_like_the_contract(jit_always, threads):
-    rng = np.random.default_rng(5)
-    shape = (3, 40_000)  # several compiled blocks, the last one partial
-    n = rng.integers(0, 3000, shape).astype(np.uint16)
-    r = rng.integers(0, 3000, shape).astype(np.uint16)
-    n[0, :5], r[0, :5] = 1000, 1000  # both at the offset: 0 / 0
-    n[1, :5] = 0  # nodata
-    got = evaluate_formula(
-        "(N-R)/(N+R) + N**1.5",
-        {"N": n, "R": r},
-        scales={"N": 1e-4, "R": 1e-4},
-        offsets={"N": -0.1, "R": -0.1},
-        nodata=0,
-        threads=threads,
-    )
-    nf = (n.astype(np.float32) + np.float32(-1000.0)) * np.float32(1e-4)
-    rf = (r.astype(np.float32) + np.float32(-1000.0)) * np.float32(1e-4)
-    with np.errstate(all="ignore"):
-        expected = (nf - rf) / (nf + rf) + nf ** np.float32(1.5)
-    expected[~np.isfinite(expected) | (n == 0) | (r == 0)] = np.nan
-    assert np.isnan(got[0, :5]).all() and np.isnan(got[1, :5]).all()
-    # Float32 precision of the terms (|term| < 1.2): where the two terms nearly
-    # cancel, one ulp of numba's powf against NumPy's is ~1e-8 absolute.
-    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7, equal_nan=True)
-
-
-def test_compiled_kernel_is_built_once_per_program_and_the_cache_is_bounded(
-    jit_always, monkeypatch
-):
-    monkeypatch.setattr(indices, "_jit_kernels", type(indices._jit_kernels)())
-    monkeypatch.setattr(indices, "_JIT_CACHE_SIZE", 2)
-    x = np.linspace(1, 2, 100, dtype=np.float32)
-    for formula in ("N+R", "N+R", "N-R", "N*R"):
-        evaluate_formula(formula, {"N": x, "R": x}, threads=1)
-    assert len(indices._jit_kernels) == 2
-    # The generated source is made of fixed spellings, registers, inputs and
-    # constant slots: no name from the formula's text ever reaches it.
-    allowed = {
-        "def", "kernel", "out", "c", "shift", "scale", "nan", "size", "for", "block", "in",
-        "range", "prange", "numba", "min", "i", "np", "float32", "sqrt", "isinf", "value",
-        "if", "else",
-    }  # fmt: skip
-    for source in indices._jit_kernels:
-        names = set(re.findall(r"[A-Za-z_]\w*", source))
-        assert names - allowed <= {f"{p}{k}" for p in ("r", "x", "nodata") for k in range(9)}
-
-
-def test_numpy_program_runs_where_numba_cannot(jit_always, monkeypatch):
-    x = np.arange(1, 7, dtype=np.float16).reshape(2, 3)  # float16: not a compiled dtype
-    monkeypatch.setattr(indices, "_jit_kernels", type(indices._jit_kernels)())
-    got = evaluate_formula("N*2", {"N": x})
-    np.testing.assert_array_equal(got, x.astype(np.float32) * 2)
-    monkeypatch.setattr(indices, "_numba", lambda: None)
-    got = evaluate_formula("N*3", {"N": x.astype(np.float32)})
-    np.testing.assert_array_equal(got, x.astype(np.float32) * 3)
-    assert not indices._jit_kernels
 
 
 def test_the_ops_face_serves_the_same_functions():
@@ -482,3 +348,29 @@ def test_the_ops_face_serves_the_same_functions():
 
     for name in face.__all__:
         assert getattr(face, name) is getattr(indices, name)
+
+
+# --------------------------------------------------------------------------- faces and old names
+
+
+def test_the_package_keeps_every_public_name_of_the_old_module():
+    old = {"BAND_SYMBOLS", "available_indices", "compute_index", "describe_index",
+           "index_names", "resolve_index_name"}  # fmt: skip
+    assert old | {"compute_formula"} == set(indices.__all__)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for name in indices.__all__:
+            assert getattr(indices, name) is not None
+
+
+@pytest.mark.parametrize("module", ["satlearn.spectral", "satlearn.ops.indices"])
+def test_evaluate_formula_is_the_old_name_of_compute_formula(module):
+    import importlib
+
+    face = importlib.import_module(module)
+    with pytest.warns(DeprecationWarning, match=rf"{module}\.compute_formula"):
+        old = face.evaluate_formula
+    assert old is compute_formula
+    assert "evaluate_formula" not in face.__all__
+    with pytest.raises(AttributeError, match="no attribute 'evaluate_formul'"):
+        face.evaluate_formul  # noqa: B018
