@@ -107,7 +107,7 @@ def download(
     force: Annotated[bool, typer.Option("--force", help="Download again.")] = False,
 ) -> None:
     """Download a dataset's public files: resumable, checksummed, extracted in ROOT."""
-    from satlearn.datasets.download import download_dataset
+    from satlearn.datasets import download_dataset
 
     for path in download_dataset(name, root, force=force, url_base=url_base):
         print(path)

@@ -23,38 +23,24 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 from satlearn.errors import DatasetError, InvalidInputError
+from satlearn.prep.download import Download, download_files
 
 __all__ = [
     "DATASETS",
     "DatasetError",
     "Download",
     "SampleDataset",
+    "download_dataset",
     "get_dataset",
     "register",
 ]
 
 Sample = dict[str, Any]
 Transform = Callable[[Sample], Sample]
-
-
-@dataclass(frozen=True)
-class Download:
-    """One file of a dataset that has a public URL.
-
-    ``sha256`` and ``size`` let a download resume and be verified; ``extract``
-    says whether the file is an archive to unpack into the root.
-    """
-
-    url: str
-    filename: str
-    sha256: str | None = None
-    size: int | None = None
-    extract: bool = False
 
 
 class SampleDataset:
@@ -153,3 +139,55 @@ def get_dataset(name: str) -> type[SampleDataset]:
         if known.replace("-", "_") == key:
             return cls
     raise DatasetError(f"unknown dataset {name!r}; known: {', '.join(sorted(DATASETS)) or 'none'}")
+
+
+def download_dataset(
+    name: str,
+    root: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    progress: bool = True,
+    url_base: str | None = None,
+) -> list[Path]:
+    """Download (and extract) the public files of dataset ``name`` into ``root``.
+
+    The reader's :attr:`SampleDataset.downloads` are fetched by
+    :func:`satlearn.prep.download.download_files` (resumable, SHA-256-checked,
+    atomically renamed, archives checked member by member).
+
+    Parameters
+    ----------
+    name : str
+        A registered reader (``satlearn datasets list``).
+    root : path
+        The folder the reader will be given; archives are extracted into it.
+    force : bool
+        Fetch again even where a verified file is already there.
+    progress : bool
+        Show a progress bar (only on a terminal).
+    url_base : str, optional
+        A mirror: each file is fetched from ``url_base/<last part of its URL>``.
+
+    Returns
+    -------
+    list of Path
+        The downloaded files (archives included; their contents are in ``root``).
+
+    Raises
+    ------
+    DatasetError
+        The dataset needs a login (the message says what to fetch and where to
+        put it), ``root`` cannot be a folder (a file is in the way), or a
+        download failed or did not verify.
+
+    Examples
+    --------
+    >>> download_dataset("uc-merced", "data/ucmerced")  # doctest: +SKIP
+    """
+    cls = get_dataset(name)
+    if not cls.downloads:
+        how = cls.manual_download or "it has no public download URL"
+        raise DatasetError(f"{cls.name} cannot be downloaded automatically: {how}")
+    return download_files(
+        cls.downloads, root, what=cls.name, force=force, progress=progress, url_base=url_base
+    )

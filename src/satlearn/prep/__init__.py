@@ -15,6 +15,11 @@ the steps between a scene and a model:
 :mod:`satlearn.prep.tiles`
     XYZ (slippy-map) tiles of a raster (:func:`xyz_tiles`,
     :func:`write_xyz_tiles`).
+:mod:`satlearn.prep.download`
+    Resumable, SHA-256-checked, atomically renamed downloads and safe
+    archive extraction (:func:`download_file`, :func:`download_files`,
+    :func:`extract_archive`); a registered dataset by name is
+    :func:`satlearn.datasets.download_dataset`.
 
 Every name is importable from here; a submodule loads on the first use of
 one of its names, so ``from satlearn.prep.labels import rasterize_features``
@@ -55,6 +60,10 @@ _FACE = {
             "vectorize_mask",
         ),
         "labels",
+    ),
+    **dict.fromkeys(
+        ("Download", "download_file", "download_files", "extract_archive", "sha256sum"),
+        "download",
     ),
     **dict.fromkeys(
         ("WEB_MERCATOR_QUAD", "TileSetSummary", "tile_transform", "write_xyz_tiles", "xyz_tiles"),

@@ -10,13 +10,15 @@ import zipfile
 
 import pytest
 
-from satlearn.datasets import DATASETS, DatasetError, Download, SampleDataset, register
-from satlearn.datasets.download import (
+from satlearn.datasets import (
+    DATASETS,
+    DatasetError,
+    Download,
+    SampleDataset,
     download_dataset,
-    download_file,
-    extract_archive,
-    sha256sum,
+    register,
 )
+from satlearn.prep.download import download_file, download_files, extract_archive, sha256sum
 from satlearn.testing.http import RangeHTTPServer
 
 PAYLOAD = bytes(range(256)) * 4096  # 1 MiB
@@ -253,3 +255,19 @@ def test_download_and_extraction_folders_that_cannot_be_made_are_named(tmp_path)
         zf.writestr("a.txt", "alpha")
     with pytest.raises(DatasetError, match=r"extraction folder .*a-file exists and is not a"):
         extract_archive(archive, blocker)
+
+
+def test_download_files_needs_no_registered_reader(tmp_path):
+    folder = tmp_path / "served"
+    folder.mkdir()
+    archive = make_zip(folder / "set.zip", {"set/c.txt": b"gamma"})
+    item = Download("https://example.invalid/x/set.zip", "set.zip", sha256=sha256sum(archive))
+    root = tmp_path / "root"
+    with RangeHTTPServer(folder, in_process=True) as server:
+        paths = download_files([item], root, url_base=server.url(""), progress=False)
+    assert paths == [root / "set.zip"]
+    assert not (root / "set").exists()  # not an archive to extract: kept as downloaded
+    blocker = tmp_path / "a-file"
+    blocker.write_text("in the way")
+    with pytest.raises(DatasetError, match=r"my-files: root .*a-file exists and is not a"):
+        download_files([item], blocker, what="my-files", progress=False)
