@@ -247,8 +247,8 @@ def buildings(scale: float) -> None:
     from affine import Affine
     from skimage.filters import threshold_otsu
 
-    from satlearn.datasets.labels import vectorize_mask
     from satlearn.datasets.spacenet import SpaceNetBuildings, spacenet_f1
+    from satlearn.prep.labels import vectorize_mask
 
     root = SHARED / "spacenet-buildings-solaris"
     reader = SpaceNetBuildings(root, pairs=[("sample_geotiff.tif", "geotiff_labels.geojson")])

@@ -1,10 +1,10 @@
 """The prep package's face: every name flat and lazy, the old datasets paths still working.
 
-Chipping, XYZ tiling and label rasterising moved from ``satlearn.datasets`` to
-``satlearn.prep``. The old modules stay importable, for now without a
-warning, and ``import satlearn.datasets`` does not import them (so it stays
-silent once they warn). Each import case runs in a fresh interpreter, so what
-other tests imported does not count.
+Chipping, XYZ tiling, label rasterising and downloading moved from
+``satlearn.datasets`` to ``satlearn.prep``. The old modules stay importable
+for one release and warn on import; ``import satlearn.datasets`` does not
+import them, so it stays silent. Each import case runs in a fresh
+interpreter, so what other tests imported does not count.
 """
 
 from __future__ import annotations
@@ -12,11 +12,20 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 import satlearn.prep
 from satlearn.datasets import DatasetError
+
+
+def forget_module(monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    """Drop ``name`` from sys.modules for this test, so importing it runs its body again."""
+    monkeypatch.delitem(sys.modules, name, raising=False)
+    package, _, attribute = name.rpartition(".")
+    if package in sys.modules:
+        monkeypatch.delattr(sys.modules[package], attribute, raising=False)
 
 
 def _modules_after(statement: str, prefixes: tuple[str, ...]) -> list[str]:
@@ -54,17 +63,39 @@ def _modules_after(statement: str, prefixes: tuple[str, ...]) -> list[str]:
         ),
     ],
 )
-def test_old_module_paths_give_the_moved_objects_without_a_warning(old, new, names):
-    old_module, new_module = __import__(old, fromlist=["x"]), __import__(new, fromlist=["x"])
+def test_old_module_paths_warn_and_give_the_moved_objects(old, new, names, monkeypatch):
+    forget_module(monkeypatch, old)
+    with pytest.warns(DeprecationWarning, match=rf"{old} moved to {new}") as caught:
+        old_module = __import__(old, fromlist=["x"])
+    # stacklevel=2: the warning names the module that imported the old path.
+    assert [Path(w.filename).name for w in caught] == [Path(__file__).name]
+    new_module = __import__(new, fromlist=["x"])
     for name in names:
         assert getattr(old_module, name) is getattr(new_module, name)
         assert getattr(satlearn.prep, name) is getattr(new_module, name)
 
 
-def test_the_chip_set_reader_is_still_the_registered_chips_dataset():
+def test_old_download_path_warns_and_gives_the_moved_functions(monkeypatch):
+    import satlearn.datasets
+    import satlearn.prep.download
+
+    forget_module(monkeypatch, "satlearn.datasets.download")
+    with pytest.warns(DeprecationWarning, match=r"satlearn\.datasets\.download moved"):
+        from satlearn.datasets import download as old_module
+    for name in ("download_file", "extract_archive", "sha256sum"):
+        assert getattr(old_module, name) is getattr(satlearn.prep.download, name)
+        assert getattr(satlearn.prep, name) is getattr(satlearn.prep.download, name)
+    assert old_module.download_dataset is satlearn.datasets.download_dataset
+    assert satlearn.datasets.Download is satlearn.prep.Download
+
+
+def test_the_chip_set_reader_is_still_the_registered_chips_dataset(monkeypatch):
     from satlearn.datasets import get_dataset
     from satlearn.datasets.chip_set import ChipDataset
-    from satlearn.datasets.chips import ChipDataset as old_path
+
+    forget_module(monkeypatch, "satlearn.datasets.chips")
+    with pytest.warns(DeprecationWarning, match="ChipDataset to satlearn.datasets.chip_set"):
+        from satlearn.datasets.chips import ChipDataset as old_path
 
     assert get_dataset("chips") is ChipDataset is old_path
 
@@ -77,6 +108,7 @@ def test_importing_datasets_registers_every_reader_but_imports_no_shim():
     assert "satlearn.datasets.chip_set" in loaded
     assert not {"satlearn.datasets.chips", "satlearn.datasets.labels"} & set(loaded)
     assert "satlearn.datasets.tiles" not in loaded
+    assert "satlearn.datasets.download" not in loaded
 
 
 def test_prep_imports_no_dataset_reader_and_loads_a_submodule_on_first_use():

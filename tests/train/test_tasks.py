@@ -130,7 +130,7 @@ def test_superres_scale_must_agree(tmp_path) -> None:
 
 
 def test_chip_set_folder_trains_and_evaluates(tmp_path) -> None:
-    from satlearn.datasets.chips import write_chip_set
+    from satlearn.prep.chips import write_chip_set
     from satlearn.synth import make_scene
 
     scene = make_scene(64, seed=4, ships=False, clouds=False)

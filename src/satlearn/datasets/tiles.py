@@ -1,12 +1,21 @@
 """Moved: XYZ tiling is :mod:`satlearn.prep.tiles`.
 
-This path keeps working (plain re-exports, no warning yet); new code imports
-from :mod:`satlearn.prep.tiles`.
+This path is deprecated: it re-exports every name for one release and warns on
+import (it goes in 0.3.0); import from :mod:`satlearn.prep.tiles`.
 """
 
 from __future__ import annotations
 
-from satlearn.prep.tiles import (
+import warnings
+
+warnings.warn(
+    "satlearn.datasets.tiles moved to satlearn.prep.tiles; import from there (the old path "
+    "goes in the next release)",
+    DeprecationWarning,
+    stacklevel=2,
+)
+
+from satlearn.prep.tiles import (  # noqa: E402
     WEB_MERCATOR_QUAD,
     TileSetSummary,
     tile_transform,

@@ -142,7 +142,7 @@ class DatasetSource(_Strict):
 
 
 class ChipsSource(_Strict):
-    """A chip-set folder written by :func:`satlearn.datasets.chips.write_chip_set`.
+    """A chip-set folder written by :func:`satlearn.prep.chips.write_chip_set`.
 
     Trains on its ``train`` chips and validates on its ``val`` chips (its
     spatial-block split); ``split: null`` reads every chip.
