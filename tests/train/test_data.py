@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from satlearn.datasets.base import DATASETS, DatasetError, SampleDataset, register
-from satlearn.errors import InvalidInputError, NoValidDataError, UnknownBandError
+from satlearn.datasets.base import DATASETS, SampleDataset, register
+from satlearn.errors import DatasetError, InvalidInputError, NoValidDataError, UnknownBandError
 from satlearn.synth import make_scene
 from satlearn.train.config import parse_data_source
 from satlearn.train.data import (

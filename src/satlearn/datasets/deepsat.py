@@ -46,8 +46,8 @@ import numpy as np
 import scipy.io
 
 from satlearn.bands import get_sensor
-from satlearn.datasets.base import DatasetError, Sample, SampleDataset, Transform, register
-from satlearn.errors import InvalidInputError
+from satlearn.datasets.base import Sample, SampleDataset, Transform, register
+from satlearn.errors import DatasetError, InvalidInputError
 
 __all__ = ["DeepSatSAT4", "DeepSatSAT6", "one_hot_to_labels"]
 

@@ -33,9 +33,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from satlearn.datasets.base import DatasetError, Sample, SampleDataset, Transform, register
+from satlearn.datasets.base import Sample, SampleDataset, Transform, register
 from satlearn.datasets.images import Verify, fit_image, read_image
-from satlearn.errors import InvalidInputError
+from satlearn.errors import DatasetError, InvalidInputError
 
 __all__ = ["DraperChronology", "ordering_score"]
 

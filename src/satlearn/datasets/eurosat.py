@@ -30,8 +30,9 @@ import rasterio
 from rasterio.errors import NotGeoreferencedWarning
 
 from satlearn.bands import get_sensor
-from satlearn.datasets.base import DatasetError, Download, Sample, register
+from satlearn.datasets.base import Download, Sample, register
 from satlearn.datasets.ucmerced import ClassFolderDataset
+from satlearn.errors import DatasetError
 
 __all__ = ["EuroSAT", "EuroSATMS"]
 

@@ -18,8 +18,7 @@ import rasterio
 from PIL import Image
 from rasterio.errors import NotGeoreferencedWarning
 
-from satlearn.datasets.base import DatasetError
-from satlearn.errors import InvalidInputError
+from satlearn.errors import DatasetError, InvalidInputError
 
 __all__ = ["Verify", "fit_image", "read_image"]
 

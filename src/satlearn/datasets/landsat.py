@@ -40,8 +40,8 @@ import numpy as np
 import xarray as xr
 
 from satlearn.bands import Sensor, get_sensor
-from satlearn.datasets.base import DatasetError, Sample, SampleDataset, Transform, register
-from satlearn.errors import InvalidInputError
+from satlearn.datasets.base import Sample, SampleDataset, Transform, register
+from satlearn.errors import DatasetError, InvalidInputError
 from satlearn.raster import georeference, open_raster
 
 __all__ = ["Landsat", "LandsatScene", "open_landsat", "read_mtl"]

@@ -29,9 +29,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from satlearn.datasets.base import DatasetError, Sample, SampleDataset, Transform, register
+from satlearn.datasets.base import Sample, SampleDataset, Transform, register
 from satlearn.datasets.images import Verify, read_image
-from satlearn.errors import InvalidInputError
+from satlearn.errors import DatasetError, InvalidInputError
 
 __all__ = ["PLANET_LABELS", "PlanetAmazon"]
 

@@ -47,8 +47,8 @@ from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
 from satlearn.bands import Sensor, get_sensor
-from satlearn.datasets.base import DatasetError, Sample, SampleDataset, Transform, register
-from satlearn.errors import InvalidInputError
+from satlearn.datasets.base import Sample, SampleDataset, Transform, register
+from satlearn.errors import DatasetError, InvalidInputError
 from satlearn.raster import georeference, pixel_centres
 
 __all__ = ["SafeProduct", "Sentinel2Safe", "open_safe", "read_safe_metadata"]

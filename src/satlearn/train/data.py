@@ -413,7 +413,7 @@ def load_task_data(
     val_reader = cls(source.root, split=source.val_split) if source.val_split else None
     skipped = _skipped(source.root, reader, val_reader)
     if strict and skipped["count"]:
-        from satlearn.datasets.base import DatasetError
+        from satlearn.errors import DatasetError
 
         raise DatasetError(f"{where}: strict: {skipped_summary(skipped)}")
     if val_reader is not None and len(val_reader):
