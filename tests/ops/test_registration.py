@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import cv2
 import dask.array
@@ -330,7 +332,7 @@ def rotated_pair(size=320, angle=0.6):
 
 def test_shift_field_follows_a_rotation_and_the_affine_fit_recovers_it():
     reference, moving, rotation, centre = rotated_pair()
-    field = shift_field(reference, moving, window_size=64, step=48, upsample=20)
+    field = shift_field(reference, moving, window_size_px=64, step_px=48, upsample=20)
 
     assert field.shifts.shape == (*field.dy.shape, 2)
     yy, xx = np.meshgrid(field.y, field.x, indexing="ij")
@@ -356,7 +358,7 @@ def test_shift_field_skips_masked_windows_and_tapers_partial_ones():
     mask[:128, :128] = False
     mask[200:220, 200:220] = False
     field = shift_field(
-        reference, moving, window_size=64, moving_mask=mask, window="tukey", upsample=1
+        reference, moving, window_size_px=64, moving_mask=mask, window="tukey", upsample=1
     )
     assert np.isnan(field.dy[0, 0])
     assert field.confidence[0, 0] == 0
@@ -368,20 +370,20 @@ def test_shift_field_skips_masked_windows_and_tapers_partial_ones():
 
 def test_shift_field_in_small_batches_matches_one_batch():
     reference, moving, _, _ = rotated_pair(size=192)
-    one = shift_field(reference, moving, window_size=48, upsample=10)
-    many = shift_field(reference, moving, window_size=48, upsample=10, batch=3)
+    one = shift_field(reference, moving, window_size_px=48, upsample=10)
+    many = shift_field(reference, moving, window_size_px=48, upsample=10, batch=3)
     np.testing.assert_array_equal(one.shifts, many.shifts)
 
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"window_size": 4}, "window_size"),
-        ({"window_size": 500}, "window_size"),
-        ({"window_size": 32, "step": 0}, "step"),
-        ({"window_size": 32, "upsample": -1}, "upsample"),
-        ({"window_size": 32, "window": "kaiser"}, "window"),
-        ({"window_size": 32, "spectral_cutoff": -1}, "spectral_cutoff"),
+        ({"window_size_px": 4}, "window_size"),
+        ({"window_size_px": 500}, "window_size"),
+        ({"window_size_px": 32, "step_px": 0}, "step"),
+        ({"window_size_px": 32, "upsample": -1}, "upsample"),
+        ({"window_size_px": 32, "window": "kaiser"}, "window"),
+        ({"window_size_px": 32, "spectral_cutoff": -1}, "spectral_cutoff"),
     ],
 )
 def test_shift_field_rejects_bad_arguments(kwargs, match):
@@ -394,7 +396,7 @@ def test_shift_field_rejects_bad_arguments(kwargs, match):
 
 def test_fit_shift_field_needs_enough_confident_windows():
     image = texture((128, 128))
-    field = shift_field(image, texture((128, 128), seed=99), window_size=64)
+    field = shift_field(image, texture((128, 128), seed=99), window_size_px=64)
     with pytest.raises(InvalidInputError, match="windows with confidence"):
         fit_shift_field(field, degree=2, min_confidence=0.9)
     with pytest.raises(InvalidInputError, match="degree"):
@@ -403,7 +405,7 @@ def test_fit_shift_field_needs_enough_confident_windows():
 
 def test_fit_shift_field_drops_an_outlier_window():
     reference = texture((256, 256), seed=15)
-    field = shift_field(reference, fourier_shifted(reference, (-1.25, 0.5)), window_size=64)
+    field = shift_field(reference, fourier_shifted(reference, (-1.25, 0.5)), window_size_px=64)
     field.dx[1, 1] = 9.0  # a mismatched window
     model = fit_shift_field(field, degree=1, min_confidence=0.0)
     assert model.n_used == field.dx.size - 1
@@ -662,13 +664,71 @@ def test_cli_register_writes_a_cog_and_reports_the_shift(tmp_path):
 def test_windows_equal_scipy_signals_exactly():
     from scipy.signal import windows
 
-    from satlearn.ops.registration import _window_1d
+    from satlearn.ops.registration._windows import window_1d
 
     for length in [*range(1, 40), 100, 257, 1000]:
         np.testing.assert_array_equal(
-            _window_1d("hann", length), windows.hann(length, sym=True).astype(np.float32)
+            window_1d("hann", length), windows.hann(length, sym=True).astype(np.float32)
         )
         np.testing.assert_array_equal(
-            _window_1d("tukey", length),
+            window_1d("tukey", length),
             windows.tukey(length, alpha=0.5, sym=True).astype(np.float32),
         )
+
+
+# --------------------------------------------------------------------------- convention
+
+
+def test_old_keyword_names_still_work_for_one_release_with_a_warning():
+    reference = texture((128, 128), seed=5)
+    moving = fourier_shifted(reference, (-1.5, 2.0))
+    new = shift_field(reference, moving, window_size_px=64, step_px=32)
+    with pytest.warns(DeprecationWarning, match=r"window_size=\.\.\.\) is spelt window_size_px"):
+        old = shift_field(reference, moving, window_size=64, step_px=32)
+    np.testing.assert_array_equal(old.shifts, new.shifts)
+    with pytest.warns(DeprecationWarning, match="step_px"):
+        old = shift_field(reference, moving, window_size_px=64, step=32)
+    np.testing.assert_array_equal(old.shifts, new.shifts)
+
+    image = texture((256, 256), seed=12, sigma=1.5)
+    warped_image, _ = warped(image, angle=0, scale=1, shift=(5.0, 3.0))
+    with pytest.warns(DeprecationWarning, match="ransac_threshold_px"):
+        old_match = match_features(image, warped_image, ransac_threshold=3.0)
+    new_match = match_features(image, warped_image, ransac_threshold_px=3.0)
+    np.testing.assert_array_equal(old_match.matrix, new_match.matrix)
+
+
+def test_method_model_and_detector_names_share_one_wording():
+    reference, moving = raster_pair()
+    with pytest.raises(InvalidInputError, match="unknown registration method 'optical-flow'"):
+        coregister(reference, moving, method="optical-flow")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="unknown model 'projective'; known: similarity"):
+        coregister(reference, moving, method="features", model="projective")  # type: ignore[arg-type]
+    # a phase match ignores the feature options, as before
+    fixed = coregister(reference, moving, model="projective")  # type: ignore[arg-type]
+    assert fixed.attrs["registration_method"] == "phase"
+    # case does not matter: "Homography" is the homography, refused without resampling
+    with pytest.raises(InvalidInputError, match="homography cannot be written"):
+        coregister(reference, moving, method="Features", model="Homography")  # type: ignore[arg-type]
+
+
+def test_a_transposed_or_dateless_raster_is_refused_by_the_common_check():
+    from satlearn.errors import DimensionError
+
+    reference, moving = raster_pair()
+    with pytest.raises(DimensionError, match=r"moving must have dims \(band, y, x\) or \(y, x\)"):
+        coregister(reference, moving.transpose("y", "x", "band"))
+    with pytest.raises(DimensionError, match=r"stack must have dims \(time, band, y, x\)"):
+        coregister_series(reference)
+
+
+def test_importing_the_package_loads_numpy_only():
+    # `satlearn register` and array users pay for scipy, cv2 and xarray on first use only.
+    code = (
+        "import sys\n"
+        "import satlearn.ops.registration\n"
+        "heavy = ('scipy', 'cv2', 'xarray', 'rioxarray', 'rasterio', 'dask')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
