@@ -26,7 +26,8 @@ One private module per family, a flat public face here (as in
 * ``_agreement``: the confusion matrix and the map-agreement scores;
 * ``_segmentation``: learned-segmentation scores (IoU, boundary F1);
 * ``_detection``: box IoU and average precision;
-* ``_ships``: ship detections matched one to one against truth ships.
+* ``_ships``: ship detections matched one to one against truth ships;
+* ``_dem``: a DEM against a reference DEM (RMSE, NMAD, LE90).
 
 Examples
 --------
@@ -52,6 +53,7 @@ from satlearn.metrics._agreement import (
     confusion_matrix,
     match_clusters,
 )
+from satlearn.metrics._dem import DemAccuracy, dem_accuracy
 from satlearn.metrics._detection import DetectionScores, box_iou, detection_scores
 from satlearn.metrics._segmentation import (
     BoundaryScores,
@@ -67,6 +69,7 @@ __all__ = [
     "BinaryScores",
     "BoundaryScores",
     "ClassScores",
+    "DemAccuracy",
     "DetectionScores",
     "SegmentationScores",
     "ShipScores",
@@ -76,6 +79,7 @@ __all__ = [
     "class_scores",
     "cohen_kappa",
     "confusion_matrix",
+    "dem_accuracy",
     "detection_scores",
     "iou_from_confusion",
     "match_clusters",
