@@ -84,6 +84,16 @@ def test_shadow_offset_points_away_from_sun() -> None:
     assert shadow_offset(1000.0, 90.0, 45.0, 10.0) == (0, -100)  # sun east: shadow west
 
 
+def test_shadow_offset_is_the_shared_sun_geometry_rounded() -> None:
+    from satlearn import sun
+
+    for azimuth, zenith, height in ((150.0, 35.0, 1500.0), (250.0, 60.0, 800.0), (10.0, 5.0, 9e3)):
+        dy, dx = sun.shadow_offset(height, azimuth, zenith, 20.0)
+        offset = shadow_offset(height, azimuth, zenith, 20.0)
+        assert offset == (round(dy), round(dx))
+        assert all(type(v) is int for v in offset)
+
+
 def test_fractal_noise_normalised_and_deterministic() -> None:
     a = fractal_noise((64, 80), np.random.default_rng(5), beta=3.0)
     b = fractal_noise((64, 80), np.random.default_rng(5), beta=3.0)

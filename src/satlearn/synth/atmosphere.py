@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from satlearn import sun
 from satlearn.synth.noise import fractal_noise, smoothstep
 from satlearn.synth.spectra import THERMAL_SCALE
 
@@ -136,10 +137,12 @@ def shadow_offset(
 
     The shadow falls away from the sun: with the sun in the south-east
     (azimuth 150°) it lies north-west of the cloud (negative rows and cols).
+    This is :func:`satlearn.sun.shadow_offset` (``resolution`` is its
+    ``pixel_size_m``) rounded to whole pixels, the geometry the cloud-shadow
+    search of :mod:`satlearn.ops.clouds` uses too.
     """
-    length = cloud_height_m * np.tan(np.radians(sun_zenith)) / resolution
-    az = np.radians(sun_azimuth)
-    return round(length * np.cos(az)), round(-length * np.sin(az))
+    rows, cols = sun.shadow_offset(cloud_height_m, sun_azimuth, sun_zenith, resolution)
+    return round(rows), round(cols)
 
 
 def cirrus_visible(
