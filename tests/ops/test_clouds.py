@@ -167,22 +167,22 @@ def test_landsat_scene_works_with_the_rules():
     truth = scene.cloud_mask[0].values
     assert binary_scores(mask, truth).recall > 0.98
     with pytest.raises(UnknownBandError, match="rededge1"):
-        cloud_mask(image, "hollstein")
+        cloud_mask(image, method="hollstein")
 
 
 def test_hollstein_detects_the_synthetic_clouds(scene, image):
-    mask = cloud_mask(image, "hollstein").values
+    mask = cloud_mask(image, method="hollstein").values
     assert mask[scene.cloud_mask[0].values].mean() > 0.95
 
 
 def test_buffer_grows_the_mask_by_a_disk(image):
     plain = cloud_mask(image).values
-    grown = cloud_mask(image, buffer=2).values
+    grown = cloud_mask(image, buffer_px=2).values
     assert (grown >= plain).all()
     assert grown.sum() > plain.sum()
     disk = np.hypot(*np.mgrid[-2:3, -2:3]) <= 2.5
     assert not (grown & ~ndimage.binary_dilation(plain, structure=disk)).any()
-    codes = classify_clouds(image, shadows=False, buffer=2).values
+    codes = classify_clouds(image, shadows=False, buffer_px=2).values
     np.testing.assert_array_equal(np.isin(codes, [1, 2]), grown)
 
 
@@ -198,7 +198,7 @@ def test_nodata_pixels_are_never_cloud_and_all_nodata_gives_an_empty_mask(image)
     assert (classify_clouds(da, shadows=False).values[:10] == NODATA_CLASS).all()
     empty = image.copy(data=np.full_like(image.values, np.nan))
     assert not cloud_mask(empty).values.any()
-    assert not cloud_mask(empty, "s2cloudless").values.any()
+    assert not cloud_mask(empty, method="s2cloudless").values.any()
     codes = classify_clouds(empty)  # sun geometry in attrs, nothing to project
     assert (codes.values == NODATA_CLASS).all()
 
@@ -220,7 +220,7 @@ def test_missing_bands_are_named(image):
     with pytest.raises(UnknownBandError, match="cirrus"):
         cloud_mask(image.drop_sel(band="cirrus"))
     with pytest.raises(UnknownBandError, match="nir09, cirrus"):
-        cloud_mask(image.drop_sel(band=["nir09", "cirrus"]), "s2cloudless")
+        cloud_mask(image.drop_sel(band=["nir09", "cirrus"]), method="s2cloudless")
 
 
 @pytest.mark.parametrize(
@@ -228,8 +228,8 @@ def test_missing_bands_are_named(image):
     [
         ({"method": "fmask9"}, "unknown cloud detector"),
         ({"method": 3}, "method must be a string"),
-        ({"buffer": -1}, "buffer must be"),
-        ({"buffer": 1.5}, "buffer must be"),
+        ({"buffer_px": -1}, "buffer must be"),
+        ({"buffer_px": 1.5}, "buffer must be"),
     ],
 )
 def test_bad_arguments(image, kwargs, message):
@@ -320,10 +320,10 @@ def test_pixel_size_comes_from_the_crs_and_elevation_from_attrs(scene, image):
 def test_hollstein_classification_uses_geometric_shadows_when_the_sun_is_known(image):
     bare = image.copy()
     bare.attrs = {}
-    spectral = classify_clouds(bare, "hollstein").values
-    geometric = classify_clouds(image, "hollstein")
+    spectral = classify_clouds(bare, method="hollstein").values
+    geometric = classify_clouds(image, method="hollstein")
     assert "cloud_height_m" in geometric.attrs
-    assert "cloud_height_m" not in classify_clouds(bare, "hollstein").attrs
+    assert "cloud_height_m" not in classify_clouds(bare, method="hollstein").attrs
     # The tree's own shadow leaves are replaced by the projection.
     same = spectral != CLASSES["shadow"]
     assert (geometric.values[same] == spectral[same]).mean() > 0.9
@@ -334,13 +334,13 @@ def test_hollstein_classification_uses_geometric_shadows_when_the_sun_is_known(i
 
 def test_dask_inputs_stay_lazy_and_agree(image):
     lazy = image.chunk({"band": 4, "y": 64, "x": 80})
-    mask = cloud_mask(lazy, buffer=1)
+    mask = cloud_mask(lazy, buffer_px=1)
     assert isinstance(mask.data, dask.array.Array)
-    np.testing.assert_array_equal(mask.values, cloud_mask(image, buffer=1).values)
-    codes = classify_clouds(lazy, "hollstein", shadows=False)
+    np.testing.assert_array_equal(mask.values, cloud_mask(image, buffer_px=1).values)
+    codes = classify_clouds(lazy, method="hollstein", shadows=False)
     assert isinstance(codes.data, dask.array.Array)
     np.testing.assert_array_equal(
-        codes.values, classify_clouds(image, "hollstein", shadows=False).values
+        codes.values, classify_clouds(image, method="hollstein", shadows=False).values
     )
     with_shadows = classify_clouds(lazy)
     np.testing.assert_array_equal(with_shadows.values, classify_clouds(image).values)
@@ -349,11 +349,11 @@ def test_dask_inputs_stay_lazy_and_agree(image):
 def test_s2cloudless_per_chunk_equals_the_whole_scene():
     # A small crop keeps LightGBM fast; chunk seams cross clouds.
     image = make_scene(96, seed=5, n_dates=1).image.isel(time=0)
-    whole = cloud_mask(image, "s2cloudless")
-    lazy = cloud_mask(image.chunk({"y": 40, "x": 50}), "s2cloudless")
+    whole = cloud_mask(image, method="s2cloudless")
+    lazy = cloud_mask(image.chunk({"y": 40, "x": 50}), method="s2cloudless")
     assert isinstance(lazy.data, dask.array.Array)
     np.testing.assert_array_equal(lazy.values, whole.values)
-    codes = classify_clouds(image, "s2cloudless", shadows=False).values
+    codes = classify_clouds(image, method="s2cloudless", shadows=False).values
     np.testing.assert_array_equal(codes == CLASSES["cloud"], whole.values)
     assert CLASSES["cirrus"] not in codes
 
@@ -376,7 +376,7 @@ def s2cloudless_patch(shared_data):
 def test_s2cloudless_reproduces_the_reference_mask(shared_data):
     da, reference = s2cloudless_patch(shared_data)
     crop = (slice(100, 260), slice(0, 160))  # 160 x 160 px keeps the test fast
-    mask = cloud_mask(da.isel(y=crop[0], x=crop[1]), "s2cloudless").values
+    mask = cloud_mask(da.isel(y=crop[0], x=crop[1]), method="s2cloudless").values
     # Averaging and dilation see 2 px around, so the crop's own 2 px rim may differ.
     np.testing.assert_array_equal(mask[2:-2, 2:-2], reference[crop][2:-2, 2:-2])
     assert 0.2 < reference[crop].mean() < 0.8
@@ -413,20 +413,124 @@ def test_rules_on_the_eolearn_reference_scenes(shared_data):
 
 
 def test_model_bundle_as_a_detector(tmp_path, scene, image):
-    pixel = pytest.importorskip("satlearn.ml.pixel")
+    pixel = pytest.importorskip("satlearn.pixelml.pixel")
     labels = scene.cloud_mask[0].values.astype(np.int64) + 1  # 1 clear, 2 cloud
     clf = pixel.train_pixel_classifier(
         image, labels, model="naive-bayes", class_names={1: "clear", 2: "cloud"}, seed=0
     )
     clf.save(tmp_path / "clouds")
-    mask = cloud_mask(image, f"model:{tmp_path / 'clouds'}")
+    mask = cloud_mask(image, method=f"model:{tmp_path / 'clouds'}")
     np.testing.assert_array_equal(mask.values, clf.predict(image).values == 2)
     assert binary_scores(mask.values, scene.cloud_mask[0].values).f1 > 0.8
-    codes = classify_clouds(image, f"model:{tmp_path / 'clouds'}", shadows=False).values
+    codes = classify_clouds(image, method=f"model:{tmp_path / 'clouds'}", shadows=False).values
     np.testing.assert_array_equal(codes == CLASSES["cloud"], mask.values)
     other = pixel.train_pixel_classifier(
         image, labels, model="naive-bayes", class_names={1: "land", 2: "sea"}, seed=0
     )
     other.save(tmp_path / "other")
     with pytest.raises(InvalidInputError, match="none is named cloud"):
-        cloud_mask(image, f"model:{tmp_path / 'other'}")
+        cloud_mask(image, method=f"model:{tmp_path / 'other'}")
+
+
+# --------------------------------------------------------------------------- calling convention
+
+
+def test_every_public_name_of_the_old_module_is_on_the_package_face():
+    import importlib
+    import warnings
+    from pathlib import Path
+
+    import satlearn.sun
+
+    names = (
+        "CLASSES", "METHODS", "NODATA_CLASS", "classify_clouds", "cloud_mask", "cloud_shadow",
+        "dark_pixels", "hollstein_classes", "match_shadow", "project_mask", "rules_classes",
+        "shadow_offset", "CLEAR", "CLOUD", "CIRRUS", "SHADOW", "SNOW", "WATER", "RULES_BANDS",
+        "HOLLSTEIN_BANDS", "S2CLOUDLESS_BANDS", "SHADOW_BANDS", "detect_clouds", "CloudResult",
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        face = importlib.import_module("satlearn.ops.clouds")
+        assert all(hasattr(face, name) for name in names)
+    assert set(face.__all__) <= set(dir(face))
+    # One shadow geometry, shared with the synthetic scenes.
+    assert face.shadow_offset is satlearn.sun.shadow_offset
+    for path in Path(face.__file__).parent.glob("*.py"):
+        assert len(path.read_text().splitlines()) <= 600, path.name
+
+
+def test_old_positional_method_and_buffer_keyword_warn_and_still_work(image):
+    with pytest.warns(DeprecationWarning, match="by keyword"):
+        positional = cloud_mask(image, "hollstein")
+    np.testing.assert_array_equal(positional.values, cloud_mask(image, method="hollstein").values)
+    with pytest.warns(DeprecationWarning, match="buffer_px"):
+        old = cloud_mask(image, buffer=1)
+    np.testing.assert_array_equal(old.values, cloud_mask(image, buffer_px=1).values)
+    with pytest.warns(DeprecationWarning, match="by keyword"):
+        codes = classify_clouds(image, "hollstein", shadows=False)
+    expected = classify_clouds(image, method="hollstein", shadows=False)
+    np.testing.assert_array_equal(codes.values, expected.values)
+    with pytest.warns(DeprecationWarning, match="buffer_px"):
+        classify_clouds(image, shadows=False, buffer=1)
+    with pytest.raises(TypeError, match="buffer"):
+        cloud_mask(image, buffer=1, buffer_px=1)
+
+
+def test_detect_clouds_is_the_detailed_form_with_the_same_defaults(scene, image):
+    result = clouds.detect_clouds(image)
+    assert isinstance(result, clouds.CloudResult)
+    np.testing.assert_array_equal(result.classes.values, classify_clouds(image).values)
+    np.testing.assert_array_equal(result.mask.values, cloud_mask(image).values)
+    assert result.mask.rio.crs == image.rio.crs
+    assert result.mask.rio.transform() == image.rio.transform()
+    np.testing.assert_array_equal(result.shadow.values, result.classes.values == CLASSES["shadow"])
+    assert result.valid.values.all()
+    assert result.method == "rules" and result.cloud_height_m > 0
+    assert result.offset_px == tuple(result.classes.attrs["offset_px"])
+    counts = result.counts()
+    assert list(counts) == list(CLASSES)
+    assert sum(counts.values()) == image.sizes["y"] * image.sizes["x"]
+    assert counts["shadow"] == int(result.shadow.values.sum())
+    # Scores and features of the mask, through satlearn.metrics and satlearn.vector.
+    truth = scene.cloud_mask[0].values | scene.cirrus_mask[0].values
+    assert result.scores(truth).f1 == binary_scores(result.mask.values, truth).f1
+    shadow_scores = result.scores(scene.shadow_mask[0].values, layer="shadow")
+    assert shadow_scores.precision > 0.75
+    with pytest.raises(InvalidInputError, match="layer"):
+        result.scores(truth, layer="snow")
+    features = result.to_features(shadows=True)
+    kinds = {f["properties"]["class"] for f in features}
+    assert kinds == {"cloud", "shadow"}
+    assert {f["properties"]["class"] for f in result.to_features()} == {"cloud"}
+    # Without shadows, the buffered mask is cloud_mask's.
+    grown = clouds.detect_clouds(image, shadows=False, buffer_px=2)
+    np.testing.assert_array_equal(grown.mask.values, cloud_mask(image, buffer_px=2).values)
+    assert grown.cloud_height_m is None and grown.offset_px is None
+
+
+def test_detect_clouds_stays_lazy_and_its_coded_mask_marks_nodata(image):
+    data = image.values.copy()
+    data[:, :4, :] = np.nan
+    da = image.copy(data=data)
+    lazy = clouds.detect_clouds(da.chunk({"y": 64, "x": 64}), shadows=False)
+    assert isinstance(lazy.classes.data, dask.array.Array)
+    assert isinstance(lazy.mask.data, dask.array.Array)
+    done = lazy.compute()
+    assert isinstance(done.classes.data, np.ndarray)
+    eager = clouds.detect_clouds(da, shadows=False)
+    np.testing.assert_array_equal(done.classes.values, eager.classes.values)
+    coded = done.coded_mask()
+    assert coded.dtype == np.uint8 and coded.attrs == {"method": "rules", "classes": "clear,cloud"}
+    assert (coded.values[:4] == NODATA_CLASS).all()
+    np.testing.assert_array_equal(coded.values[4:], eager.mask.values[4:].astype(np.uint8))
+    assert not done.valid.values[:4].any() and done.valid.values[4:].all()
+
+
+def test_band_chunked_scaled_integers_read_like_the_whole_scene(image):
+    stored = np.round(image.values / 1e-4).astype(np.uint16)
+    da = image.copy(data=stored).assign_coords(scale=("band", np.full(13, 1e-4)))
+    lazy = da.chunk({"band": 4, "y": 96, "x": 96})
+    np.testing.assert_array_equal(cloud_mask(lazy).values, cloud_mask(da).values)
+    np.testing.assert_array_equal(
+        cloud_mask(lazy, method="s2cloudless").values, cloud_mask(da, method="s2cloudless").values
+    )
