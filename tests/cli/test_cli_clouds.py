@@ -63,7 +63,8 @@ def test_clouds_mask_with_another_method(tmp_path, scene):
     assert result.exit_code == 0, result.output
     with rasterio.open(out) as ds:
         written = ds.read(1)
-    np.testing.assert_array_equal(written, cloud_mask(image, "hollstein").values.astype(np.uint8))
+    expected = cloud_mask(image, method="hollstein").values.astype(np.uint8)
+    np.testing.assert_array_equal(written, expected)
 
 
 @pytest.mark.parametrize(

@@ -41,40 +41,28 @@ def clouds(
     Shadows are projected when the sun geometry is given (or stored in the
     raster's metadata). Prints one line: the output and the cloud fraction.
     """
-    import numpy as np
-
-    from satlearn.ops.clouds import CLASSES, NODATA_CLASS, classify_clouds
+    from satlearn.ops.clouds import NODATA_CLASS, detect_clouds
     from satlearn.raster import open_raster, save_cog
 
     if (sun_azimuth is None) != (sun_zenith is None):
         raise InvalidInputError("give both --sun-azimuth and --sun-zenith, or neither")
     da = open_raster(scene, chunks={"band": -1, "y": chunk, "x": chunk}, sensor=sensor)
     with progress(f"classifying {scene}"):
-        codes = classify_clouds(
-            da, method, sun_azimuth=sun_azimuth, sun_zenith=sun_zenith,
-            cloud_height_m=cloud_height, buffer=buffer,
-        )  # fmt: skip
-        codes = codes.compute()
-    values = codes.values
-    valid = values != NODATA_CLASS
-    n_valid = int(valid.sum())
-    counts = np.bincount(values[valid], minlength=len(CLASSES))
-    cloud = int(counts[CLASSES["cloud"]] + counts[CLASSES["cirrus"]])
-    if mask:
-        out = codes.copy(
-            data=np.where(
-                valid, np.isin(values, [CLASSES["cloud"], CLASSES["cirrus"]]), NODATA_CLASS
-            ).astype(np.uint8)
-        )
-        out.attrs = {"method": codes.attrs["method"], "classes": "clear,cloud"}
-    else:
-        out = codes
+        result = detect_clouds(
+            da, method=method, buffer_px=buffer, sun_azimuth=sun_azimuth,
+            sun_zenith=sun_zenith, cloud_height_m=cloud_height,
+        ).compute()  # fmt: skip
     with progress(f"writing {dst}"):
+        out = result.coded_mask() if mask else result.classes
         save_cog(out, dst, nodata=NODATA_CLASS, resampling="nearest")
-    fraction = cloud / n_valid if n_valid else 0.0
-    shadow = counts[CLASSES["shadow"]] / n_valid if n_valid else 0.0
+    counts = result.counts()
+    n_valid = sum(counts.values())
+
+    def percent(pixels: int) -> float:
+        return 100 * (pixels / n_valid) if n_valid else 0.0
+
     print(
-        f"{dst}: cloud {100 * fraction:.1f} % (thin cirrus "
-        f"{100 * counts[CLASSES['cirrus']] / max(n_valid, 1):.1f} %), shadow {100 * shadow:.1f} % "
-        f"of {n_valid} valid pixels [{codes.attrs['method']}]"
+        f"{dst}: cloud {percent(counts['cloud'] + counts['cirrus']):.1f} % (thin cirrus "
+        f"{percent(counts['cirrus']):.1f} %), shadow {percent(counts['shadow']):.1f} % "
+        f"of {n_valid} valid pixels [{result.method}]"
     )
