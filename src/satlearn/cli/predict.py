@@ -1,0 +1,86 @@
+"""``satlearn predict``: a bundle's model over a whole scene, streamed to disk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from satlearn.cli.app import app, errors_to_one_line, make_console
+
+
+@app.command()
+@errors_to_one_line
+def predict(
+    bundle: Annotated[Path, typer.Argument(help="A model bundle folder (ROOT/NAME/VERSION).")],
+    scene: Annotated[
+        str, typer.Argument(help="A raster path, an http(s):// or s3:// URL, or a STAC item JSON.")
+    ],
+    out_dir: Annotated[
+        Path, typer.Argument(help="Folder for classes.tif, polygons, thumbnail and item.json.")
+    ],
+    tile_size: Annotated[
+        int | None, typer.Option(help="Model input tile in pixels (default: the bundle's).")
+    ] = None,
+    overlap: Annotated[
+        int | None, typer.Option(help="Pixels shared by neighbouring tiles (default: tile/4).")
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(help="Tiles per model call (default 8).")
+    ] = None,
+    resume: Annotated[
+        bool,
+        typer.Option(help="Continue an interrupted run into OUT_DIR (no finished row redone)."),
+    ] = False,
+    tta: Annotated[
+        bool, typer.Option(help="Average the 8 flips and rotations of each tile (8x slower).")
+    ] = False,
+    probabilities: Annotated[
+        bool, typer.Option(help="Also write per-class probabilities (uint8, p x 254).")
+    ] = False,
+    vectors: Annotated[bool, typer.Option(help="Trace the classes as polygons.")] = True,
+) -> None:
+    """Predict a whole scene tile by tile in bounded memory: blended, resumable, with polygons."""
+    import time
+
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from satlearn.predict import predict as run_predict
+
+    started = time.perf_counter()
+    stderr = Console(stderr=True)
+    columns = [
+        TextColumn("predicting"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+    ]
+    with Progress(*columns, console=stderr, transient=True, disable=not stderr.is_terminal) as bar:
+        task = bar.add_task("predict", total=1, rate="")
+
+        def on_progress(done: int, total: int) -> None:
+            rate = done / max(time.perf_counter() - started, 1e-9)
+            bar.update(task, completed=done, total=total, rate=f"{rate / 1e6:.2f} Mpx/s")
+
+        folder = run_predict(
+            bundle,
+            scene,
+            tile_size=tile_size,
+            overlap=overlap,
+            batch_size=batch_size,
+            out=out_dir,
+            resume=resume,
+            tta=tta,
+            probabilities=probabilities,
+            vectors=vectors,
+            on_progress=on_progress,
+        )
+    elapsed = time.perf_counter() - started
+    console = make_console()
+    for path in sorted(Path(folder).iterdir()):
+        if not path.name.startswith("."):
+            console.print(f"wrote {path}")
+    console.print(f"predicted {scene} in {elapsed:.1f} s")

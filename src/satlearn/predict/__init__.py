@@ -1,0 +1,306 @@
+"""Prediction over whole scenes: tiled, blended, streamed to disk, resumable.
+
+:func:`predict` runs a bundle's model over a scene of any size in bounded
+memory: it reads only the windows it needs, blends overlapping tiles with a
+Hann window (no seams), writes finished rows straight to disk and can resume
+an interrupted run without recomputing finished rows. The outputs are a
+class COG, optionally per-class probabilities, the classes' polygons as
+GeoParquet and GeoJSON (regions cut by tile and window edges merged), a
+thumbnail and a STAC item.
+
+One private module per job: ``_plan`` (the global tile grid), ``_blend``
+(the weight window), ``_source`` (windowed reads), ``_runner`` (normalise,
+run, activate, TTA), ``_stream`` (the loop), ``_store`` (the resumable block
+store), ``_vectors`` (polygons merged across windows), ``_outputs`` (files).
+
+Examples
+--------
+>>> from satlearn.predict import predict
+>>> predict("models/landcover/1", "scene.tif", out="prediction/")  # doctest: +SKIP
+PosixPath('prediction')
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from satlearn.bundle import Bundle, read_bundle
+from satlearn.errors import InvalidInputError
+from satlearn.predict._outputs import (
+    CLASSES_COG,
+    GEOJSON,
+    ITEM_JSON,
+    NODATA,
+    PARQUET,
+    PROBABILITIES_COG,
+    PROBABILITY_STEPS,
+    THUMBNAIL,
+    grid_array,
+    write_item,
+    write_thumbnail,
+    write_vectors,
+)
+from satlearn.predict._plan import TilePlan
+from satlearn.predict._runner import TASKS, TileRunner
+from satlearn.predict._source import open_source
+from satlearn.predict._store import BlockStore
+from satlearn.predict._stream import stream
+from satlearn.predict._vectors import trace_classes
+
+__all__ = [
+    "CLASSES_COG",
+    "GEOJSON",
+    "ITEM_JSON",
+    "NODATA",
+    "PARQUET",
+    "PROBABILITIES_COG",
+    "TASKS",
+    "THUMBNAIL",
+    "TilePlan",
+    "predict",
+]
+
+_DEFAULT_TILE = 256
+_BLOCK = 256
+
+
+def _positive(value: Any, name: str, *, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise InvalidInputError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _settings(
+    bundle: Bundle, tile_size: Any, overlap: Any, batch_size: Any
+) -> tuple[int, int, int]:
+    if tile_size is None:
+        tile_size = bundle.metadata.get("tile_size") or _DEFAULT_TILE
+    tile = _positive(tile_size, "tile_size")
+    if tile < 16:
+        raise InvalidInputError(f"tile_size must be at least 16 pixels, got {tile}")
+    lap = tile // 4 if overlap is None else _positive(overlap, "overlap", minimum=0)
+    if lap >= tile:
+        raise InvalidInputError(f"overlap ({lap}) must be smaller than tile_size ({tile})")
+    return tile, lap, _positive(8 if batch_size is None else batch_size, "batch_size")
+
+
+def predict(
+    bundle: str | os.PathLike[str] | Bundle,
+    image: Any,
+    *,
+    tile_size: int | None = None,
+    overlap: int | None = None,
+    batch_size: int | None = None,
+    out: str | os.PathLike[str] | None = None,
+    resume: bool = False,
+    tta: bool = False,
+    probabilities: bool = False,
+    vectors: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> xr.DataArray | Path:
+    """Predict a whole scene with a bundle's model, tile by tile.
+
+    Parameters
+    ----------
+    bundle : path or Bundle
+        A ``semantic-segmentation`` bundle (folder or :class:`~satlearn.bundle.Bundle`).
+    image : DataArray, path, URL or STAC item
+        The scene: a ``(band, y, x)`` DataArray (numpy or dask) holding the
+        bundle's bands, a raster path or ``http(s)://``/``s3://`` URL (read by
+        windows with range requests), or a STAC item JSON whose data asset
+        holds the bands.
+    tile_size : int, optional
+        Model input side in pixels; default the bundle's ``tile_size``, else 256.
+    overlap : int, optional
+        Pixels shared by neighbouring tiles, blended with a Hann ramp;
+        default a quarter of the tile.
+    batch_size : int, optional
+        Tiles per model call (default 8).
+    out : path, optional
+        Output folder. Given: writes ``classes.tif`` (uint8 COG, nodata 255),
+        optionally ``probabilities.tif`` (uint8, ``p * 254``, nodata 255, the
+        GDAL scale 1/254 recorded), ``polygons.parquet`` (GeoParquet, the
+        scene's CRS), ``polygons.geojson`` (WGS 84), ``thumbnail.png`` and
+        ``item.json`` (STAC), and returns the folder. None: returns the class
+        map as a DataArray on the scene's grid (computed; the scene is still
+        read by windows).
+    resume : bool
+        Continue an interrupted run into the same ``out``: finished rows are
+        not recomputed and the result is identical to an uninterrupted run.
+    tta : bool
+        Average each tile over the 8 dihedral transforms (8x the work).
+    probabilities : bool
+        Also write the per-class probabilities.
+    vectors : bool
+        Trace the classes as polygons (with ``out``).
+    on_progress : callable, optional
+        ``on_progress(done_pixels, total_pixels)`` after each finished stretch.
+
+    Returns
+    -------
+    xarray.DataArray or pathlib.Path
+        The ``(y, x)`` uint8 class map (``out`` None), else ``out``.
+
+    Raises
+    ------
+    BundleError
+        The bundle is not a map-predicting model or does not load.
+    UnknownBandError
+        The scene lacks a band the model reads.
+    InvalidInputError
+        Bad options, or ``resume`` into a folder left by a run with other settings.
+
+    Notes
+    -----
+    Memory is bounded by the tile, batch and a column band of 2048 pixels,
+    not by the scene. The tile grid is anchored on the scene, so results do
+    not depend on how the work is cut. Input pixels that are nodata in every
+    band are nodata (255) in the output; scene edges are reflect-padded.
+    """
+    if not isinstance(bundle, Bundle):
+        bundle = read_bundle(bundle)
+    runner = TileRunner(bundle, tta=tta)
+    tile, lap, batch = _settings(bundle, tile_size, overlap, batch_size)
+    source = open_source(image, list(bundle.bands))
+    plan = TilePlan(source.height, source.width, tile, lap)
+    fill = runner.mean.astype(np.float32)
+    total_pixels = source.height * source.width
+    progress = {"done": 0}
+
+    def advance(rows: tuple[int, int], cols: tuple[int, int]) -> None:
+        progress["done"] += (rows[1] - rows[0]) * (cols[1] - cols[0])
+        if on_progress is not None:
+            on_progress(progress["done"], total_pixels)
+
+    def encode(probs: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        layers = [np.argmax(probs, axis=0).astype(np.uint8)]
+        if probabilities:
+            layers.extend(np.rint(probs * PROBABILITY_STEPS).astype(np.uint8))
+        stack = np.stack(layers)
+        stack[:, ~valid] = NODATA
+        return stack
+
+    if out is None:
+        result = np.full((source.height, source.width), NODATA, dtype=np.uint8)
+
+        def keep(key: str, rows: tuple[int, int], cols: tuple[int, int], probs: np.ndarray,
+                 valid: np.ndarray) -> None:  # fmt: skip
+            result[rows[0] : rows[1], cols[0] : cols[1]] = encode(probs, valid)[0]
+            advance(rows, cols)
+
+        stream(source, runner, plan, fill=fill, sink=keep, block=_BLOCK, batch_size=batch)
+        da = grid_array(result[None], source, ["class"], NODATA).isel(band=0, drop=True)
+        da.name = "class"
+        da.attrs["classes"] = {int(k): v for k, v in bundle.classes.items()}
+        return da
+
+    folder = Path(os.fspath(out))
+    folder.mkdir(parents=True, exist_ok=True)
+    n_classes = runner.n_classes or 2
+    layers = 1 + (n_classes if probabilities else 0)
+    settings = {
+        "bundle": bundle.metadata.get("sha256") or str(bundle.path),
+        "scene": source.fingerprint,
+        "tile_size": tile,
+        "overlap": lap,
+        "batch_size": batch,
+        "tta": bool(tta),
+        "probabilities": bool(probabilities),
+    }
+    store = BlockStore(
+        folder,
+        layers=layers,
+        height=source.height,
+        width=source.width,
+        settings=settings,
+        resume=resume,
+    )
+    try:
+
+        def write(key: str, rows: tuple[int, int], cols: tuple[int, int], probs: np.ndarray,
+                  valid: np.ndarray) -> None:  # fmt: skip
+            stack = encode(probs, valid)
+            if stack.shape[0] != layers:
+                raise InvalidInputError(
+                    f"bundle {bundle.path}: the model gives {probs.shape[0]} classes, "
+                    f"bundle.json names {n_classes}"
+                )
+            store.write(key, rows, cols, stack)
+            advance(rows, cols)
+
+        stream(
+            source,
+            runner,
+            plan,
+            fill=fill,
+            sink=write,
+            done=store.done.__contains__,
+            block=_BLOCK,
+            batch_size=batch,
+        )
+        outputs = _write_outputs(store, source, bundle, folder, probabilities, vectors, n_classes)
+        outputs["item"] = write_item(
+            folder,
+            item_id=f"prediction-{Path(source.name).stem}",
+            classes=bundle.classes or {i: str(i) for i in range(n_classes)},
+            outputs=outputs,
+            properties={
+                "satlearn:model": bundle.metadata.get("name") or bundle.path.name,
+                "satlearn:task": bundle.task,
+                "satlearn:tile_size": tile,
+                "satlearn:overlap": lap,
+                "satlearn:tta": bool(tta),
+                "satlearn:execution_providers": runner.providers,
+            },
+        )
+    except BaseException:
+        store.close()
+        raise
+    store.remove()
+    return folder
+
+
+def _write_outputs(
+    store: BlockStore,
+    source: Any,
+    bundle: Bundle,
+    folder: Path,
+    probabilities: bool,
+    vectors: bool,
+    n_classes: int,
+) -> dict[str, Path]:
+    from satlearn.raster import save_cog
+
+    outputs: dict[str, Path] = {}
+    classes_da = grid_array(store.as_dask([0], 512), source, ["class"], NODATA)
+    outputs["classes"] = save_cog(classes_da, folder / CLASSES_COG, resampling="mode")
+    if probabilities:
+        names = [str(bundle.classes.get(i, i)) for i in range(n_classes)]
+        probs = grid_array(store.as_dask(list(range(1, 1 + n_classes)), 512), source, names, NODATA)
+        probs = probs.assign_coords(
+            scale=("band", [1.0 / PROBABILITY_STEPS] * n_classes),
+            offset=("band", [0.0] * n_classes),
+        )
+        outputs["probabilities"] = save_cog(probs, folder / PROBABILITIES_COG, resampling="average")
+    outputs["thumbnail"] = write_thumbnail(outputs["classes"], folder / THUMBNAIL, n_classes)
+    if vectors:
+        classes = bundle.classes or {i: str(i) for i in range(n_classes)}
+        polygons = list(
+            trace_classes(
+                lambda rows, cols: store.read(0, rows, cols),
+                height=source.height,
+                width=source.width,
+                transform=source.transform,
+                nodata=NODATA,
+                classes=classes,
+            )
+        )
+        parquet, geojson, _ = write_vectors(polygons, classes, source.crs, folder)
+        outputs["polygons"], outputs["polygons_geojson"] = parquet, geojson
+    return outputs

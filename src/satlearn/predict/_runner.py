@@ -1,0 +1,108 @@
+"""Running a bundle's graph on batches of tiles: normalise, run, activate, TTA."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from satlearn.bundle import Bundle
+from satlearn.errors import BundleError
+
+__all__ = ["TASKS", "TileRunner", "execution_providers"]
+
+#: Bundle tasks that predict maps (one output per input pixel).
+TASKS = ("semantic-segmentation",)
+
+# The eight symmetries of the square (D4): (number of 90-degree turns, flip).
+_DIHEDRAL = tuple((k, flip) for flip in (False, True) for k in range(4))
+
+
+def execution_providers() -> list[str]:
+    """ONNX Runtime providers to use: CUDA when this onnxruntime has it, then CPU."""
+    import onnxruntime as ort
+
+    available = ort.get_available_providers()
+    chosen = [p for p in ("CUDAExecutionProvider",) if p in available]
+    return [*chosen, "CPUExecutionProvider"]
+
+
+def _forward(x: np.ndarray, k: int, flip: bool) -> np.ndarray:
+    if flip:
+        x = x[..., ::-1]
+    return np.rot90(x, k, axes=(-2, -1))
+
+
+def _inverse(y: np.ndarray, k: int, flip: bool) -> np.ndarray:
+    y = np.rot90(y, -k, axes=(-2, -1))
+    return y[..., ::-1] if flip else y
+
+
+class TileRunner:
+    """Turns ``(N, C, T, T)`` tiles of stored values into ``(N, K, T, T)`` probabilities.
+
+    Parameters
+    ----------
+    bundle : Bundle
+        A ``semantic-segmentation`` bundle.
+    tta : bool
+        Average over the eight dihedral transforms of each tile (8x the work).
+    threads : int, optional
+        ONNX Runtime intra-op threads; default the CPU count.
+    """
+
+    def __init__(self, bundle: Bundle, *, tta: bool = False, threads: int | None = None) -> None:
+        if bundle.task not in TASKS:
+            raise BundleError(
+                f"bundle {bundle.path}: prediction over scenes supports tasks "
+                f"{', '.join(TASKS)}; this bundle's task is {bundle.task!r}"
+            )
+        import onnxruntime as ort
+
+        self.bundle = bundle
+        self.tta = bool(tta)
+        meta = bundle.metadata
+        norm = meta.get("normalisation") or {}
+        n_bands = len(bundle.bands)
+        mean = np.asarray(norm.get("mean", np.zeros(n_bands)), dtype=np.float32)
+        std = np.asarray(norm.get("std", np.ones(n_bands)), dtype=np.float32)
+        self.mean, self.std = mean[:, None, None], std[:, None, None]
+        output = meta.get("output") or {}
+        self.activation = output.get("activation", "softmax")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = int(threads or os.cpu_count() or 1)
+        try:
+            self.session = ort.InferenceSession(
+                str(bundle.model_path), sess_options=options, providers=execution_providers()
+            )
+        except Exception as err:  # onnxruntime raises its own untyped errors
+            raise BundleError(f"bundle {bundle.path}: onnxruntime cannot load it: {err}") from None
+        self.providers = self.session.get_providers()
+        self.input_name = self.session.get_inputs()[0].name
+        classes = bundle.classes
+        self.n_classes = max(2, len(classes)) if classes else None
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        (logits,) = self.session.run(None, {self.input_name: np.ascontiguousarray(x)})
+        logits = np.asarray(logits, dtype=np.float32)
+        if self.activation == "sigmoid" and logits.shape[1] == 1:
+            p = 1.0 / (1.0 + np.exp(-logits))
+            return np.concatenate([1.0 - p, p], axis=1)
+        if self.activation == "sigmoid":
+            return 1.0 / (1.0 + np.exp(-logits))
+        logits -= logits.max(axis=1, keepdims=True)
+        np.exp(logits, out=logits)
+        logits /= logits.sum(axis=1, keepdims=True)
+        return logits
+
+    def __call__(self, tiles: np.ndarray) -> np.ndarray:
+        """Probabilities ``(N, K, T, T)`` float32 of stored-value tiles ``(N, C, T, T)``."""
+        x = (tiles.astype(np.float32, copy=False) - self.mean) / self.std
+        if not self.tta:
+            return self._run(x)
+        total: np.ndarray | None = None
+        for k, flip in _DIHEDRAL:
+            y = _inverse(self._run(_forward(x, k, flip)), k, flip)
+            total = y.copy() if total is None else total + y
+        assert total is not None
+        return total / len(_DIHEDRAL)

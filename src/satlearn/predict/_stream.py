@@ -1,0 +1,201 @@
+"""The streaming loop: strips of tiles in, blended finished rows out.
+
+The scene is cut into column bands (``band_width`` output pixels wide) and
+each band is swept top to bottom one row of tiles at a time:
+
+1. read the strip of the scene under the row of tiles (one windowed read,
+   reflect-padded beyond the scene's edges), while a reader thread already
+   reads the next strip;
+2. run the tiles through the model in batches and add each tile's
+   probabilities, times the blending window, into the accumulators of the
+   output rows it covers;
+3. hand every stretch of ``block`` output rows that no later tile touches to
+   the sink, normalised by the summed weights, and forget it.
+
+Live memory is a few strips and stretches of one band, whatever the scene's
+size. Tiles on a band's edge are run for both bands it touches (each keeps
+its own side), a few per cent more work bought for memory that does not
+grow with the scene's width.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from satlearn.predict._blend import blend_window
+from satlearn.predict._plan import TilePlan
+from satlearn.predict._source import Source
+
+__all__ = ["stream"]
+
+#: A finished stretch: (key, rows, cols, probabilities (K, h, w) float32, valid (h, w)).
+Sink = Callable[[str, tuple[int, int], tuple[int, int], np.ndarray, np.ndarray], None]
+
+
+def _pad(size: int, lo: int, hi: int) -> tuple[int, int, int, int]:
+    """Clip ``[lo, hi)`` to ``[0, size)``; return the clip and the padding before/after."""
+    a, b = max(lo, 0), min(hi, size)
+    return a, b, a - lo, hi - b
+
+
+def read_strip(
+    source: Source, rows: tuple[int, int], cols: tuple[int, int], fill: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The scene over ``rows`` x ``cols`` (which may stick out), reflect-padded.
+
+    Invalid pixels are set to ``fill`` (the bands' means, so the model sees
+    neutral values rather than a nodata number); returns data and validity.
+    """
+    y0, y1, top, bottom = _pad(source.height, *rows)
+    x0, x1, left, right = _pad(source.width, *cols)
+    data, valid = source.read((y0, y1), (x0, x1))
+    data = np.where(valid, data, fill)
+    if top or bottom or left or right:
+        data = np.pad(data, ((0, 0), (top, bottom), (left, right)), mode="reflect")
+        valid = np.pad(valid, ((top, bottom), (left, right)), mode="constant")
+    return data, valid
+
+
+class _Stretch:
+    """Accumulators of ``block`` output rows of one band."""
+
+    def __init__(self, rows: tuple[int, int], cols: tuple[int, int], classes: int) -> None:
+        h, w = rows[1] - rows[0], cols[1] - cols[0]
+        self.rows, self.cols = rows, cols
+        self.total = np.zeros((classes, h, w), dtype=np.float32)
+        self.weight = np.zeros((h, w), dtype=np.float32)
+        self.valid = np.zeros((h, w), dtype=bool)
+
+
+def stream(
+    source: Source,
+    run: Callable[[np.ndarray], np.ndarray],
+    plan: TilePlan,
+    *,
+    fill: np.ndarray,
+    sink: Sink,
+    done: Callable[[str], bool] = lambda key: False,
+    band_width: int = 2048,
+    block: int = 256,
+    batch_size: int = 16,
+) -> None:
+    """Predict the whole scene, handing finished stretches to ``sink``.
+
+    Parameters
+    ----------
+    source : Source
+        The scene.
+    run : callable
+        ``(N, C, T, T)`` stored values -> ``(N, K, T, T)`` probabilities.
+    plan : TilePlan
+        The tiling.
+    fill : numpy.ndarray
+        ``(C, 1, 1)`` values that replace invalid input pixels.
+    sink : callable
+        Receives each finished stretch once (see :data:`Sink`).
+    done : callable
+        ``done(key)`` is True for a stretch an earlier run finished: it is
+        neither computed again nor handed to ``sink``.
+    band_width, block, batch_size : int
+        Column band width and stretch height in output pixels; tiles per
+        model call.
+    """
+    height, width, tile = source.height, source.width, plan.tile
+    window = blend_window(tile, plan.overlap)
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="satlearn-read") as pool:
+        for band, bx0 in enumerate(range(0, width, band_width)):
+            cols = (bx0, min(bx0 + band_width, width))
+            tile_cols = plan.covering(*cols, width)
+            strip_cols = (plan.start(tile_cols[0]), plan.start(tile_cols[-1]) + tile)
+
+            def key(unit: int, band: int = band) -> str:
+                return f"{band}:{unit}"
+
+            def wanted(ky: int, band: int = band) -> bool:
+                top = plan.start(ky)
+                first, last = max(top, 0) // block, (min(top + tile, height) - 1) // block
+                return any(not done(f"{band}:{u}") for u in range(first, last + 1))
+
+            rows_todo = [ky for ky in range(plan.rows) if wanted(ky)]
+            if not rows_todo:
+                continue
+
+            def submit(ky: int, strip_cols: tuple[int, int] = strip_cols) -> Future[Any]:
+                rows = (plan.start(ky), plan.start(ky) + tile)
+                return pool.submit(read_strip, source, rows, strip_cols, fill)
+
+            stretches: dict[int, _Stretch] = {}
+            pending = submit(rows_todo[0])
+            for i, ky in enumerate(rows_todo):
+                data, valid = pending.result()
+                if i + 1 < len(rows_todo):
+                    pending = submit(rows_todo[i + 1])
+                top = plan.start(ky)
+                probs = _run_row(data, run, plan, tile_cols, strip_cols[0], batch_size)
+                first = max(top, 0) // block
+                last = (min(top + tile, height) - 1) // block
+                for unit in range(first, last + 1):
+                    if done(key(unit)):
+                        continue
+                    if unit not in stretches:
+                        rows = (unit * block, min((unit + 1) * block, height))
+                        stretches[unit] = _Stretch(rows, cols, probs.shape[1])
+                    _add(stretches[unit], probs, valid, window, plan, tile_cols, top, strip_cols[0])
+                # Rows above the next tile row are final.
+                limit = plan.start(ky + 1) if ky + 1 < plan.rows else height
+                for unit in sorted(stretches):
+                    stretch = stretches[unit]
+                    if stretch.rows[1] <= limit:
+                        total, weight = stretch.total, stretch.weight
+                        total /= np.maximum(weight, np.float32(1e-12))
+                        sink(key(unit), stretch.rows, cols, total, stretch.valid)
+                        del stretches[unit]
+
+
+def _run_row(
+    data: np.ndarray,
+    run: Callable[[np.ndarray], np.ndarray],
+    plan: TilePlan,
+    tile_cols: range,
+    strip_x0: int,
+    batch_size: int,
+) -> np.ndarray:
+    """Probabilities of every tile of a strip, in batches of a fixed composition."""
+    tile = plan.tile
+    tiles = np.stack(
+        [data[:, :, plan.start(k) - strip_x0 : plan.start(k) - strip_x0 + tile] for k in tile_cols]
+    )
+    out = [run(tiles[i : i + batch_size]) for i in range(0, len(tiles), batch_size)]
+    return np.concatenate(out)
+
+
+def _add(
+    stretch: _Stretch,
+    probs: np.ndarray,
+    valid: np.ndarray,
+    window: np.ndarray,
+    plan: TilePlan,
+    tile_cols: range,
+    top: int,
+    strip_x0: int,
+) -> None:
+    """Add a row of tiles' weighted probabilities to the stretch they overlap."""
+    (r0, r1), (c0, c1) = stretch.rows, stretch.cols
+    y0, y1 = max(r0, top), min(r1, top + plan.tile)
+    ty = slice(y0 - top, y1 - top)
+    sy = slice(y0 - r0, y1 - r0)
+    stretch.valid[sy] = valid[ty, c0 - strip_x0 : c1 - strip_x0]
+    for n, k in enumerate(tile_cols):
+        left = plan.start(k)
+        x0, x1 = max(c0, left), min(c1, left + plan.tile)
+        if x0 >= x1:
+            continue
+        tx = slice(x0 - left, x1 - left)
+        sx = slice(x0 - c0, x1 - c0)
+        w = window[ty, tx]
+        stretch.total[:, sy, sx] += probs[n][:, ty, tx] * w
+        stretch.weight[sy, sx] += w
