@@ -5,7 +5,7 @@ What is compared, in the same run:
 * Real Sentinel-2 L1C patch (../shared/data/s2cloudless-testinputs, 856 x 512
   px, 13 bands) against its reference s2cloudless mask: F1, overall accuracy
   (satlearn.metrics.binary_scores) and best-of-N time of
-  ``cloud_mask(da, "rules" | "hollstein" | "s2cloudless")``, of a crude
+  ``cloud_mask(da, method="rules" | "hollstein" | "s2cloudless")``, of a crude
   two-test rule (blue > 0.2 and whiteness < 0.7), and of a random forest
   (``satlearn.pixelml.pixel``, 50 trees, bands + NDVI + NDSI + texture) trained
   on the left 60 % of columns (labels = the reference mask) and scored on
@@ -82,10 +82,10 @@ def real_patch(repeat: int) -> None:
     print(f"\nreal S2 L1C patch {reference.shape}, reference = s2cloudless mask "
           f"({100 * reference.mean():.1f} % cloud); best of {repeat}")  # fmt: skip
     print(f"{'detector':<22} {'F1':>6} {'OA':>6} {'ms':>9} {'vs s2cl':>9}")
-    s2c, t_s2c = best_of(lambda: cloud_mask(da, "s2cloudless").values, max(1, repeat // 3))
+    s2c, t_s2c = best_of(lambda: cloud_mask(da, method="s2cloudless").values, max(1, repeat // 3))
     rows = {"s2cloudless": (s2c, t_s2c)}
     rows["rules"] = best_of(lambda: cloud_mask(da).values, repeat)
-    rows["hollstein"] = best_of(lambda: cloud_mask(da, "hollstein").values, repeat)
+    rows["hollstein"] = best_of(lambda: cloud_mask(da, method="hollstein").values, repeat)
     rows["crude two-test rule"] = best_of(lambda: crude_rule(da), repeat)
     for name, (mask, seconds) in rows.items():
         print(row(name, binary_scores(mask, reference), seconds, t_s2c))
@@ -141,7 +141,7 @@ def eolearn(repeat: int) -> None:
         reference = clm[date].astype(bool)
         cells = []
         for method in METHODS_EO:
-            mask, seconds = best_of(lambda d=da, m=method: cloud_mask(d, m).values, repeat)
+            mask, seconds = best_of(lambda d=da, m=method: cloud_mask(d, method=m).values, repeat)
             totals[method][0] += int((mask == reference).sum())
             totals[method][1] += reference.size
             totals[method][2] += seconds
@@ -163,7 +163,7 @@ def synthetic() -> None:
         thick = scene.cloud_mask[t].values
         anycloud = thick | scene.cirrus_mask[t].values
         for method in ("rules", "hollstein", "s2cloudless"):
-            codes = classify_clouds(image, method)
+            codes = classify_clouds(image, method=method)
             values = codes.values
             f_thick = binary_scores(values == CLASSES["cloud"], thick).f1
             f_any = binary_scores(np.isin(values, [1, 2]), anycloud).f1

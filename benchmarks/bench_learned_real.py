@@ -9,7 +9,7 @@ classical method runs on the same held-out part in the same run:
     U-Net on the real Sentinel-2 L1C patch of s2cloudless' tests (856 x 512,
     13 bands, TOA reflectance). Train: rows 0-363 (rows 364-427 validate);
     score: rows 428-855, IoU against the patch's reference mask (which is
-    s2cloudless' own output). Peer: ``cloud_mask(da, "rules")``.
+    s2cloudless' own output). Peer: ``cloud_mask(da, method="rules")``.
 ``buildings``
     U-Net on the SpaceNet-4 Atlanta pan sample of solaris (900 x 900, 0.5 m).
     Train: rows 0-479 (480-599 validate); score: rows 600-899: pixel IoU, and
@@ -232,7 +232,7 @@ def clouds(scale: float) -> None:
         attrs={"sensor": "sentinel2_l1c"},
     )
     start = time.perf_counter()
-    rules = cloud_mask(da, "rules").values
+    rules = cloud_mask(da, method="rules").values
     t_rules = time.perf_counter() - start
     unet = binary_scores(pred, test_ref)
     line("unet w16 d3", unet, f"  {t_pred:.2f} s")

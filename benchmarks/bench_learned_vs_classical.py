@@ -270,7 +270,7 @@ def bench_clouds(result: Any, test: Any, rows: list, times: dict) -> None:
     truth = test.cloud_mask.values[0] | test.cirrus_mask.values[0]
     out, t_model = run_model(result, normalised(result, image.values))
     learned = out.argmax(axis=0) == 1
-    classical, t_classic = timed(lambda: cloud_mask(image, "rules").values)
+    classical, t_classic = timed(lambda: cloud_mask(image, method="rules").values)
     a, b = binary_scores(learned, truth), binary_scores(classical, truth)
     row(rows, "clouds", "IoU", a.iou, b.iou, 'U-Net vs cloud_mask("rules")')
     row(rows, "clouds", "F1", a.f1, b.f1, "")

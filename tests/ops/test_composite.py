@@ -97,7 +97,7 @@ def test_median_composite_with_a_cloud_detector_matches_masking_by_hand() -> Non
     scene = make_scene(96, seed=1, n_dates=3, misregistration=(0, 0), ships=False)
     cube = scene.image
     auto = median_composite(cube, cloud_mask="rules")
-    masks = xr.concat([cloud_mask(cube.isel(time=t), "rules") for t in range(3)], dim="time")
+    masks = xr.concat([cloud_mask(cube.isel(time=t), method="rules") for t in range(3)], dim="time")
     by_hand = median_composite(cube, cloud_mask=masks)
     np.testing.assert_array_equal(auto.values, by_hand.values)
     # Where the truth has cloud on a date, masking brings the blue band down
