@@ -1,17 +1,21 @@
-"""Pansharpening: kernels, grid handling, the chunked two-pass path, GDAL agreement, CLI."""
+"""Pansharpening: kernels, grid handling, the chunked two-pass path, GDAL agreement.
+
+The command line is tested in tests/cli/test_cli_pansharpen.py."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
+import warnings
 
 import numpy as np
 import pytest
 import rasterio
 import xarray as xr
 from affine import Affine
-from typer.testing import CliRunner
 
 from conftest import make_dataarray, write_geotiff
-from satlearn.cli.app import app
-from satlearn.errors import CRSMismatchError, InvalidInputError
+from satlearn.errors import CRSMismatchError, DimensionError, InvalidInputError
 from satlearn.ops import pansharpen as ps
 from satlearn.ops.pansharpen import (
     FusionStatistics,
@@ -25,6 +29,7 @@ from satlearn.ops.pansharpen import (
     method_parameters,
     mtf_sigma,
     pansharpen,
+    pansharpen_arrays,
     pca,
     resample_to_pan,
     simple_mean,
@@ -193,7 +198,7 @@ def test_auto_weights_recover_the_pan_spectral_response():
 
 def test_method_parameters_need_statistics_and_known_names():
     with pytest.raises(InvalidInputError, match="statistics"):
-        method_parameters("gram_schmidt", None, count=3)
+        method_parameters("gram-schmidt", None, count=3)
     with pytest.raises(InvalidInputError, match="unknown pansharpening method"):
         method_parameters("wavelets", None, count=3)
     with pytest.raises(InvalidInputError, match="'auto'"):
@@ -254,7 +259,7 @@ def test_every_method_but_the_mean_improves_on_the_upsampled_ms_for_the_syntheti
         return resample_to_pan(ms_low, pan_low)
 
     baseline = wald_protocol(ms, pan, method=upsampled_only, block_size=16)
-    for method in ("brovey", "ihs", "gram_schmidt", "hpf"):
+    for method in ("brovey", "ihs", "gram-schmidt", "hpf"):
         scores = wald_protocol(ms, pan, method=method, weights="auto", block_size=16)
         assert scores["ergas"] < baseline["ergas"], method
 
@@ -265,7 +270,7 @@ def test_chunked_path_matches_the_in_memory_path():
         ("brovey", {"weights": [0.1, 0.2, 0.3, 0.4]}),
         ("mean", {}),
         ("ihs", {}),
-        ("gram_schmidt", {"weights": "auto"}),
+        ("gram-schmidt", {"weights": "auto"}),
         ("pca", {}),
         ("hpf", {}),
         ("hpf", {"injection": "global"}),
@@ -279,11 +284,11 @@ def test_chunked_path_matches_the_in_memory_path():
 
 def test_dask_inputs_stay_lazy_and_the_statistics_come_from_a_block_sample():
     ms, pan = scene_pair(64, 64, 3)
-    lazy = pansharpen(ms.chunk({"y": 16, "x": 16}), pan, method="gram_schmidt", sample_pixels=1)
+    lazy = pansharpen(ms.chunk({"y": 16, "x": 16}), pan, method="gram-schmidt", sample_pixels=1)
     assert lazy.chunks is not None
     assert lazy.data.chunksize[1:] == (128, 128)
-    sampled = pansharpen(ms, pan, method="gram_schmidt", chunks=32, sample_pixels=2000)
-    full = pansharpen(ms, pan, method="gram_schmidt")
+    sampled = pansharpen(ms, pan, method="gram-schmidt", chunks=32, sample_pixels=2000)
+    full = pansharpen(ms, pan, method="gram-schmidt")
     # One in four blocks gives nearly the whole-image statistics on this homogeneous scene.
     assert np.mean(np.abs(sampled.values - full.values)) < 0.05 * np.mean(np.abs(full.values))
     strided = pansharpen(ms, pan, method="ihs", sample_pixels=500)
@@ -423,61 +428,6 @@ def test_hpf_beats_gdal_brovey_on_ergas_and_sam_for_both_real_pairs(shared_data)
         assert best["sam"] < reference["sam"]
 
 
-# --------------------------------------------------------------------------- CLI
-
-
-def test_cli_pansharpens_into_a_cog(tmp_path):
-    ms, pan = scene_pair(32, 32, 3)
-    ms_path, pan_path = write_pair(tmp_path, ms, pan)
-    out = tmp_path / "sharp.tif"
-    result = CliRunner().invoke(
-        app,
-        [
-            "pansharpen",
-            str(ms_path),
-            str(pan_path),
-            str(out),
-            "--method",
-            "gram_schmidt",
-            "--weights",
-            "auto",
-            "--bands",
-            "1,2",
-            "--chunk-size",
-            "32",
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    sharp = open_raster(out)
-    assert sharp.shape == (2, 64, 64)
-    assert sharp.rio.transform() == PAN_TRANSFORM
-    expected = pansharpen(ms.isel(band=[0, 1]), pan, method="gram_schmidt", weights="auto")
-    np.testing.assert_allclose(sharp.values, expected.values, rtol=1e-3, atol=0.5)
-
-
-def test_cli_reports_bad_weights_on_one_line(tmp_path):
-    ms, pan = scene_pair(16, 16, 3)
-    ms_path, pan_path = write_pair(tmp_path, ms, pan)
-    runner = CliRunner()
-    bad = runner.invoke(
-        app,
-        ["pansharpen", str(ms_path), str(pan_path), str(tmp_path / "o.tif"), "--weights", "a,b"],
-    )
-    assert bad.exit_code == 1
-    assert "--weights must be" in bad.output
-    wrong = runner.invoke(
-        app,
-        ["pansharpen", str(ms_path), str(pan_path), str(tmp_path / "o.tif"), "--weights", "1,2"],
-    )
-    assert wrong.exit_code == 1
-    assert "error: weights needs 3 values" in wrong.output
-    explicit = runner.invoke(
-        app,
-        ["pansharpen", str(ms_path), str(pan_path), str(tmp_path / "o.tif"), "--weights", "1,1,1"],
-    )
-    assert explicit.exit_code == 0, explicit.output
-
-
 def test_nearest_copies_ms_pixels_and_lanczos_goes_through_gdals_warper():
     ms, pan = scene_pair(24, 24, 3)
     nested = moved(pan, MS_TRANSFORM @ Affine.scale(0.5))
@@ -508,29 +458,6 @@ def test_a_multi_band_pan_is_refused_naming_the_band_count():
     ms, pan = scene_pair(16, 16, 3)
     with pytest.raises(InvalidInputError, match=r"got 3 bands.*swapped"):
         pansharpen(pan, ms)
-
-
-def test_cli_refuses_swapped_ms_and_pan_on_one_line(tmp_path):
-    ms, pan = scene_pair(16, 16, 3)
-    ms_path, pan_path = write_pair(tmp_path, ms, pan)
-    out = tmp_path / "o.tif"
-    result = CliRunner().invoke(app, ["pansharpen", str(pan_path), str(ms_path), str(out)])
-    assert result.exit_code == 1, result.output
-    [line] = result.output.strip().splitlines()
-    assert line.startswith("error: PAN (the second argument")
-    assert "has 3 bands" in line and "MS PAN OUT" in line
-    assert not out.exists()
-
-
-def test_cli_refuses_a_one_band_ms_coarser_pan_pair_given_in_the_wrong_order(tmp_path):
-    ms, pan = scene_pair(16, 16, 1)
-    ms_path, pan_path = write_pair(tmp_path, ms, pan)
-    out = tmp_path / "o.tif"
-    result = CliRunner().invoke(app, ["pansharpen", str(pan_path), str(ms_path), str(out)])
-    assert result.exit_code == 1, result.output
-    [line] = result.output.strip().splitlines()
-    assert "coarser than the MS" in line and "swapped" in line
-    assert not out.exists()
 
 
 def _keys_matrix(n_dst: int, n_src: int, scale: float, offset: float) -> tuple:
@@ -580,3 +507,111 @@ def test_cubic_resampling_is_the_keys_matrix_product_within_float32_rounding(chu
     # At 2x, 8 output rows and 8 output columns have a tap on the nodata pixel.
     assert np.isnan(up[1]).sum() == 64
     np.testing.assert_allclose(up, expected, rtol=0, atol=2e-6, equal_nan=True)
+
+
+# --------------------------------------------------------------------------- the package face
+
+
+def test_every_name_of_the_old_module_comes_from_the_face_without_a_warning():
+    old_names = [
+        "METHODS",
+        "FusionStatistics",
+        "brovey",
+        "component_substitution",
+        "estimate_statistics",
+        "fast_ihs",
+        "gdal_pansharpen",
+        "gram_schmidt",
+        "hpf",
+        "method_parameters",
+        "mtf_sigma",
+        "pansharpen",
+        "pca",
+        "resample_to_pan",
+        "simple_mean",
+        # made public for satlearn.ops.quality
+        "check_same_crs",
+        "ms_bands",
+        "pan_plane",
+    ]
+    for name in old_names:
+        assert name in ps.__all__, name
+        value = getattr(ps, name)
+        if name != "METHODS":
+            assert value.__module__.startswith("satlearn.ops.pansharpen._"), name
+
+
+def test_importing_the_face_loads_no_heavy_library():
+    heavy = ("xarray", "rioxarray", "rasterio", "scipy", "dask", "numba", "torch", "pandas")
+    code = (
+        "import sys\n"
+        "from satlearn.ops.pansharpen import brovey, pansharpen\n"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    assert done.stdout.strip() == "[]"
+
+
+def test_method_names_take_hyphens_and_the_underscore_spelling_warns_at_the_callers_line():
+    assert ps.METHODS == ("brovey", "mean", "ihs", "gram-schmidt", "pca", "hpf")
+    ms, pan = scene_pair(16, 16, 3)
+    hyphen = pansharpen(ms, pan, method="gram-schmidt")
+    # Recorded by hand: pytest.warns would also catch (and re-raise) rioxarray's own warnings.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        underscore = pansharpen(ms, pan, method="gram_schmidt")
+    [warning] = [w for w in caught if issubclass(w.category, DeprecationWarning)]
+    assert "'gram_schmidt' is spelt 'gram-schmidt'" in str(warning.message)
+    assert warning.filename == __file__
+    np.testing.assert_array_equal(underscore.values, hyphen.values)
+    assert underscore.attrs["pansharpen_method"] == "gram-schmidt"
+    # Aliases stay silent; their underscore spellings warn like the names.
+    assert pansharpen(ms, pan, method="GS").attrs["pansharpen_method"] == "gram-schmidt"
+    assert ps.canonical_method("fast-ihs") == "ihs"
+    with pytest.warns(DeprecationWarning, match="'simple-mean'"):
+        assert method_parameters("simple_mean", None, count=3) == {}
+    with pytest.warns(DeprecationWarning, match="spelt 'gram-schmidt'"):
+        pansharpen_arrays(ms.values, ms.values[0], method="gram_schmidt")
+    with pytest.raises(InvalidInputError, match="unknown pansharpening method 'wavelets'"):
+        pansharpen_arrays(ms.values, ms.values[0], method="wavelets")
+
+
+def test_the_whole_array_forms_are_pansharpen_arrays_and_agree_with_pansharpen():
+    ms, pan = scene_pair(24, 24, 3)
+    up = resample_to_pan(ms, pan).values
+    plane = pan.values[0]
+    np.testing.assert_array_equal(
+        fast_ihs(up, plane, weights="auto"),
+        pansharpen_arrays(up, plane, method="ihs", weights="auto"),
+    )
+    np.testing.assert_array_equal(
+        gram_schmidt(up, plane, ratio=2.0), pansharpen_arrays(up, plane, method="gram-schmidt")
+    )
+    np.testing.assert_array_equal(pca(up, plane), pansharpen_arrays(up, plane, method="pca"))
+    # At ratio 2 on a scene under sample_pixels both run the same statistics and kernel.
+    for method in ps.METHODS:
+        np.testing.assert_allclose(
+            pansharpen_arrays(up, plane, method=method, ratio=2.0),
+            pansharpen(ms, pan, method=method).values,
+            rtol=1e-6,
+            atol=1e-3,
+            equal_nan=True,
+            err_msg=method,
+        )
+
+
+def test_inputs_are_checked_by_check_raster_and_any_order_of_the_dims_still_works():
+    ms, pan = scene_pair(16, 16, 3)
+    with pytest.raises(DimensionError, match="ms must have dims"):
+        pansharpen(ms.isel(band=0), pan)
+    with pytest.raises(DimensionError, match=r"got 3 bands.*swapped"):
+        pansharpen(ms, ms)
+    with pytest.raises(DimensionError, match="time dimension"):
+        pansharpen(ms.expand_dims(time=2), pan)
+    with pytest.raises(DimensionError, match="numbers"):
+        pansharpen(ms.astype(str), pan)
+    expected = pansharpen(ms, pan).values
+    swapped_dims = pansharpen(ms.transpose("y", "x", "band"), pan.isel(band=0).transpose())
+    np.testing.assert_array_equal(swapped_dims.values, expected)
