@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +25,19 @@ def _parse_weights(text: str | None) -> list[float] | str | None:
         ) from None
 
 
+def _method(text: str) -> str:
+    """The canonical method name; an old spelling is a one-line warning on stderr."""
+    from satlearn.ops.pansharpen import canonical_method
+
+    # Python hides a DeprecationWarning raised inside a library: say it on stderr instead.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DeprecationWarning)
+        name = canonical_method(text)
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
+    return name
+
+
 @app.command()
 @errors_to_one_line
 def pansharpen(
@@ -30,7 +45,7 @@ def pansharpen(
     pan: Annotated[str, typer.Argument(help="Panchromatic raster, finer pixels, same CRS.")],
     out: Annotated[Path, typer.Argument(help="Output COG on the pan grid (float32).")],
     method: Annotated[
-        str, typer.Option(help="brovey, mean, ihs, gram_schmidt, pca or hpf.")
+        str, typer.Option(help="brovey, mean, ihs, gram-schmidt, pca or hpf.")
     ] = "brovey",
     weights: Annotated[
         str | None,
@@ -49,6 +64,7 @@ def pansharpen(
     from satlearn.ops.pansharpen import pansharpen as fuse
     from satlearn.raster import open_raster, save_cog
 
+    method = _method(method)
     selection: list[str | int] | None = None
     if bands:
         selection = [int(b) if b.strip().isdigit() else b.strip() for b in bands.split(",")]
