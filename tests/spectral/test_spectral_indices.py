@@ -374,3 +374,30 @@ def test_evaluate_formula_is_the_old_name_of_compute_formula(module):
     assert "evaluate_formula" not in face.__all__
     with pytest.raises(AttributeError, match="no attribute 'evaluate_formul'"):
         face.evaluate_formul  # noqa: B018
+
+
+def test_the_catalogue_and_kernel_load_no_xarray_and_compute_index_loads_it_on_first_use():
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys\n"
+        "heavy = ('dask', 'numba', 'rasterio', 'rioxarray', 'spyndex', 'xarray')\n"
+        "import satlearn.spectral as s\n"
+        "from satlearn.spectral import compute_formula, resolve_index_name\n"
+        "before = sorted(m for m in heavy if m in sys.modules)\n"
+        "assert {'compute_index', 'available_indices'} <= set(dir(s))\n"
+        "from satlearn.spectral import compute_index\n"
+        "from satlearn.spectral._dataarray import compute_index as real\n"
+        "assert compute_index is real and s.compute_index is real\n"
+        "print(json.dumps([before, sorted(m for m in heavy if m in sys.modules)]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    before, after = json.loads(done.stdout.strip().splitlines()[-1])
+    assert before == []
+    assert {"xarray", "rioxarray", "dask"} <= set(after)
+    assert "numba" not in after and "spyndex" not in after  # on the first large array / look-up

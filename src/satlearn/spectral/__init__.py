@@ -111,6 +111,9 @@ True
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from satlearn.deprecation import moved
 from satlearn.spectral._catalogue import (
     BAND_SYMBOLS,
@@ -118,8 +121,10 @@ from satlearn.spectral._catalogue import (
     index_names,
     resolve_index_name,
 )
-from satlearn.spectral._dataarray import available_indices, compute_index
 from satlearn.spectral._kernel import compute_formula
+
+if TYPE_CHECKING:
+    from satlearn.spectral._dataarray import available_indices, compute_index
 
 __all__ = [
     "BAND_SYMBOLS",
@@ -131,5 +136,26 @@ __all__ = [
     "resolve_index_name",
 ]
 
+# The DataArray layer brings xarray, rioxarray, dask and rasterio (about a
+# second); the catalogue and the kernel need none of them, so that layer is
+# imported when one of its names is first asked for (PEP 562).
+_LAZY = {
+    "available_indices": "satlearn.spectral._dataarray",
+    "compute_index": "satlearn.spectral._dataarray",
+}
+
 # Renamed in 0.2 (CHANGELOG.md); served with a DeprecationWarning for one release.
-__getattr__ = moved(__name__, {"evaluate_formula": "satlearn.spectral:compute_formula"})
+_renamed = moved(__name__, {"evaluate_formula": "satlearn.spectral:compute_formula"})
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        return _renamed(name)
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
