@@ -87,7 +87,8 @@ One private module per job, all names re-exported here:
 * ``_kernel``: :func:`compute_formula`, the pure kernel on NumPy arrays that
   picks the engine;
 * ``_dataarray``: :func:`compute_index` and :func:`available_indices` over
-  numpy- or dask-backed DataArrays.
+  numpy- or dask-backed DataArrays; imported on their first use, so the
+  catalogue and the kernel load without xarray, dask or rasterio.
 
 ``evaluate_formula`` is the old name of :func:`compute_formula` (*evaluate*
 scores a model against labels in satlearn; *compute* produces values); it
