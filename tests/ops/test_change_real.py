@@ -71,24 +71,24 @@ def taizhou(shared_data):
 
 def test_irmad_reaches_kappa_093_on_taizhou(taizhou):
     before, after, reference, labelled = taizhou
-    result = detect_change(before, after, "irmad", match_bands="position")
+    result = detect_change(before, after, method="irmad", match_bands="position")
     scores = result.scores(reference, valid=labelled)
     assert scores.kappa >= 0.93, scores
-    smoothed = detect_change(before, after, "irmad", match_bands="position", smooth=3)
+    smoothed = detect_change(before, after, method="irmad", match_bands="position", smooth_px=3)
     assert smoothed.scores(reference, valid=labelled).kappa > scores.kappa
 
 
 @pytest.mark.parametrize(("method", "floor"), [("cva", 0.88), ("pca-kmeans", 0.88)])
 def test_standardised_methods_on_taizhou(taizhou, method, floor):
     before, after, reference, labelled = taizhou
-    result = detect_change(before, after, method, match_bands="position")
+    result = detect_change(before, after, method=method, match_bands="position")
     assert result.scores(reference, valid=labelled).kappa > floor
 
 
 def test_bercy_changes_are_enriched_in_what_cva_flags(shared_data):
     before, after, reference = load_bercy(shared_data)
     rate = reference.mean()
-    result = detect_change(before, after, "cva", threshold="ki")
+    result = detect_change(before, after, method="cva", threshold="ki")
     scores = binary_scores(result.mask, reference)
     # No goal here (urban change at 10 m is hard for unsupervised methods);
     # what is flagged must still be far richer in change than the scene.
