@@ -45,12 +45,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from satlearn.ops.stereo import (
-    compute_disparity,
-    dem_accuracy,
-    disparity_to_height,
-    stretch_pair,
-)
+from satlearn.metrics import dem_accuracy
+from satlearn.ops.stereo import compute_disparity, disparity_to_height, stretch_pair
 from satlearn.synth import make_scene
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -91,7 +87,7 @@ def synthetic(sizes: list[int], seeds: int, repeat: int) -> None:
             left, right = scene.stereo_left.values, scene.stereo_right.values
             truth, dem = scene.disparity.values, scene.dem.values
             geometry = {
-                "pixel_size": scene.pixel_size_m,
+                "pixel_size_m": scene.pixel_size_m,
                 "base_to_height": scene.base_to_height,
                 "reference_height": float(dem.min()),
             }

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from conftest import write_geotiff
 from satlearn.cli import app
-from satlearn.ops.stereo import dem_accuracy
+from satlearn.metrics import dem_accuracy
 from satlearn.raster import validate_cog
 from satlearn.synth import make_scene
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import warnings
+
 import dask.array
 import numpy as np
 import pytest
@@ -9,17 +13,27 @@ import xarray as xr
 from affine import Affine
 
 from conftest import make_dataarray
-from satlearn.errors import CRSMismatchError, InvalidInputError, NoValidDataError
-from satlearn.ops import stereo
+from satlearn.errors import (
+    CRSMismatchError,
+    DimensionError,
+    GridMismatchError,
+    InvalidInputError,
+    NoValidDataError,
+)
+from satlearn.metrics import dem_accuracy
 from satlearn.ops.stereo import (
+    StereoResult,
     compute_disparity,
-    dem_accuracy,
     disparity_range,
     disparity_to_height,
     estimate_disparity_range,
     stereo_dem,
+    stereo_dem_details,
     stretch_pair,
 )
+from satlearn.ops.stereo import _range as stereo_range
+from satlearn.ops.stereo._disparity import rows_per_strip, strips
+from satlearn.ops.stereo._sgm import fill_rows
 from satlearn.synth import make_scene
 
 RANGE = {"min_disparity": -4, "num_disparities": 32}
@@ -178,7 +192,7 @@ def test_lucas_kanade_step_removes_sgbm_pixel_locking():
 def test_fill_rows_takes_the_lower_neighbour():
     disparity = np.array([[1.0, np.nan, np.nan, 5.0, np.nan], [np.nan, 2.0, np.nan, 0.5, 7.0]])
     valid = np.isfinite(disparity)
-    filled = stereo._fill_rows(disparity.astype(np.float32), valid)
+    filled = fill_rows(disparity.astype(np.float32), valid)
     np.testing.assert_array_equal(filled, [[1, 1, 1, 5, 5], [2, 2, 0.5, 0.5, 7]])
 
 
@@ -214,12 +228,12 @@ def test_strips_match_the_whole_image_away_from_strip_edges(pair):
 
 
 def test_strip_height_follows_the_memory_bound():
-    rows = stereo._strip_rows(10_000, 64, 5, memory_mb=256)
+    rows = rows_per_strip(10_000, 64, 5, memory_mb=256)
     padded = 10_000 + 2 * (64 + 5)
     assert 4 * padded * 64 * rows <= 256 * 2**20
     assert rows > 64
-    assert stereo._strip_rows(10_000, 64, 5, memory_mb=0.001) == 16
-    spans = list(stereo._strips(100, 40, 8))
+    assert rows_per_strip(10_000, 64, 5, memory_mb=0.001) == 16
+    spans = list(strips(100, 40, 8))
     assert spans == [(0, 48, 0, 40), (32, 88, 40, 80), (72, 100, 80, 100)]
 
 
@@ -241,17 +255,17 @@ def test_dask_inputs_give_the_numpy_result(pair):
 
 def test_disparity_range_from_heights_and_base_to_height():
     d_min, n_d = disparity_range(
-        (150.0, 400.0), pixel_size=5.0, base_to_height=0.5, reference_height=100.0
+        (150.0, 400.0), pixel_size_m=5.0, base_to_height=0.5, reference_height=100.0
     )
     # heights 50..250 m above the reference -> 5..25 px, widened by 2 px
     assert d_min == 3
     assert n_d % 16 == 0 and d_min + n_d >= 27
     with pytest.raises(InvalidInputError, match="low <= high"):
-        disparity_range((400.0, 150.0), pixel_size=5.0, base_to_height=0.5)
+        disparity_range((400.0, 150.0), pixel_size_m=5.0, base_to_height=0.5)
     with pytest.raises(InvalidInputError, match="base_to_height"):
-        disparity_range((0.0, 1.0), pixel_size=5.0, base_to_height=0.0)
+        disparity_range((0.0, 1.0), pixel_size_m=5.0, base_to_height=0.0)
     with pytest.raises(InvalidInputError, match="pixel_size"):
-        disparity_range((0.0, 1.0), pixel_size=-1.0, base_to_height=0.5)
+        disparity_range((0.0, 1.0), pixel_size_m=-1.0, base_to_height=0.5)
 
 
 def test_sift_range_covers_the_true_disparities(pair):
@@ -271,7 +285,7 @@ def test_sift_range_covers_the_true_disparities(pair):
 
 def test_sift_range_downsamples_large_images(monkeypatch, pair):
     left, right, truth = pair
-    monkeypatch.setattr(stereo, "_SIFT_MAX_SIDE", 96)
+    monkeypatch.setattr(stereo_range, "SIFT_MAX_SIDE", 96)
     result = compute_disparity(left, right, fill=None)
     assert result.min_disparity <= np.percentile(truth, 1)
     assert result.min_disparity + result.num_disparities >= np.percentile(truth, 99)
@@ -383,7 +397,7 @@ def test_stereo_dem_honours_nodata_and_pixel_size(scene):
     assert np.isfinite(dem.values[0, 20:, 20:]).all()
     # heights scale with the pixel size given
     doubled = stereo_dem(left16, right16, base_to_height=scene.base_to_height,
-                         height_range=(0.0, 600.0), pixel_size=20.0)  # fmt: skip
+                         height_range=(0.0, 600.0), pixel_size_m=20.0)  # fmt: skip
     ratio = np.nanmedian(doubled.values[0, 20:, 20:] / dem.values[0, 20:, 20:].clip(1))
     assert ratio == pytest.approx(2.0, rel=0.05)
     empty = left16.copy(data=np.zeros_like(left16.values))
@@ -400,32 +414,96 @@ def test_stereo_dem_accepts_two_dimensional_dask_inputs(scene):
     np.testing.assert_array_equal(dem.values, eager.values)
 
 
-# --------------------------------------------------------------------------- heights, scores
+# --------------------------------------------------------------------------- heights
 
 
 def test_disparity_to_height():
     heights = disparity_to_height(
-        np.array([-1.0, 0.0, 3.0]), pixel_size=0.5, base_to_height=0.25, reference_height=100.0
+        np.array([-1.0, 0.0, 3.0]), pixel_size_m=0.5, base_to_height=0.25, reference_height=100.0
     )
     np.testing.assert_allclose(heights, [98.0, 100.0, 106.0])
     assert heights.dtype == np.float32
 
 
-def test_dem_accuracy_reports_robust_and_plain_figures():
-    rng = np.random.default_rng(0)
-    reference = rng.uniform(100, 200, 100_000)
-    errors = rng.normal(0.5, 2.0, reference.size)
-    errors[:1000] = 500.0  # 1 % blunders: RMSE feels them, NMAD does not
-    score = dem_accuracy(reference + errors, reference)
-    assert score.nmad == pytest.approx(2.0, rel=0.05)
-    assert score.median == pytest.approx(0.5, abs=0.05)
-    assert score.rmse > 40
-    assert score.max_abs == pytest.approx(500.0)
-    assert score.n == reference.size
-    masked = dem_accuracy(reference + errors, reference, valid=errors < 100)
-    assert masked.rmse == pytest.approx(np.sqrt(0.25 + 4.0), rel=0.05)
-    assert set(score.as_dict()) == {"rmse", "nmad", "bias", "median", "le90", "max_abs", "n"}
-    with pytest.raises(InvalidInputError, match="shape"):
-        dem_accuracy(reference[:10], reference)
-    with pytest.raises(NoValidDataError):
-        dem_accuracy(np.full(5, np.nan), np.ones(5))
+# --------------------------------------------------------------------------- convention
+
+
+def test_the_detailed_form_gives_the_dem_its_disparity_matches_and_scores(scene):
+    kwargs = {"base_to_height": scene.base_to_height, "reference_height": float(scene.dem.min())}
+    details = stereo_dem_details(scene.stereo_left, scene.stereo_right, **kwargs)
+    assert isinstance(details, StereoResult)
+    xr.testing.assert_identical(
+        details.dem, stereo_dem(scene.stereo_left, scene.stereo_right, **kwargs)
+    )
+    assert details.disparity.dims == details.mask.dims == ("y", "x")
+    assert details.mask.dtype == bool
+    assert details.valid_fraction == pytest.approx(details.dem.attrs["valid_fraction"])
+    assert details.scores(scene.dem) == dem_accuracy(details.dem, scene.dem)
+    matched = details.scores(scene.dem, matched_only=True)
+    assert matched.n == int(details.mask.sum())
+
+
+def test_pixel_size_is_spelt_with_its_unit_and_the_old_keyword_warns(scene):
+    kwargs = {"base_to_height": 0.5, "reference_height": 100.0}
+    with pytest.warns(DeprecationWarning, match=r"pixel_size=\.\.\.\) is spelt pixel_size_m"):
+        old = disparity_range((150.0, 400.0), pixel_size=5.0, **kwargs)
+    assert old == disparity_range((150.0, 400.0), pixel_size_m=5.0, **kwargs)
+    with pytest.warns(DeprecationWarning, match="pixel_size_m"):
+        heights = disparity_to_height([3.0], pixel_size=0.5, base_to_height=0.25)
+    np.testing.assert_array_equal(heights, [6.0])
+    pair = {"base_to_height": scene.base_to_height, "height_range": (0.0, 600.0)}
+    # Recorded by hand: pytest.warns would re-raise rioxarray's own Affine `*` warning,
+    # which the suite's filters ignore.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        dem = stereo_dem(scene.stereo_left, scene.stereo_right, pixel_size=20.0, **pair)
+    assert [
+        w for w in caught if w.category is DeprecationWarning and "pixel_size_m" in str(w.message)
+    ]
+    assert dem.attrs["pixel_size_m"] == 20.0
+
+
+def test_dem_accuracy_moved_to_metrics_and_the_old_path_warns():
+    import satlearn.metrics
+    import satlearn.ops.stereo
+
+    with pytest.warns(
+        DeprecationWarning, match=r"ops\.stereo\.dem_accuracy moved to satlearn\.metrics"
+    ):
+        assert satlearn.ops.stereo.dem_accuracy is satlearn.metrics.dem_accuracy
+    with pytest.warns(DeprecationWarning, match="DemAccuracy"):
+        from satlearn.ops.stereo import DemAccuracy
+    assert DemAccuracy is satlearn.metrics.DemAccuracy
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        satlearn.ops.stereo.nope  # noqa: B018
+
+
+def test_fill_and_subpixel_names_share_one_wording(pair):
+    left, right, _ = pair
+    with pytest.raises(
+        InvalidInputError, match="unknown fill method 'zeros'; known: inpaint, rows"
+    ):
+        compute_disparity(left, right, **RANGE, fill="zeros")
+    with pytest.raises(InvalidInputError, match="unknown subpixel method 'cubic'; known: lk, sgbm"):
+        compute_disparity(left, right, **RANGE, subpixel="cubic")
+
+
+def test_stereo_inputs_go_through_the_common_raster_check(scene):
+    left, right = dataarrays(scene)
+    with pytest.raises(DimensionError, match=r"right must have dims \(band, y, x\) or \(y, x\)"):
+        stereo_dem(left, right.transpose("x", "y", "band"), base_to_height=0.6)
+    with pytest.raises(GridMismatchError, match="different grids"):
+        stereo_dem(left, right.assign_coords(y=right.y - 10.0), base_to_height=0.6)
+    with pytest.raises(CRSMismatchError, match="None"):
+        stereo_dem(left, right.drop_vars("spatial_ref"), base_to_height=0.6)
+
+
+def test_importing_the_package_loads_numpy_only():
+    code = (
+        "import sys\n"
+        "import satlearn.ops.stereo\n"
+        "heavy = ('cv2', 'scipy', 'xarray', 'rioxarray', 'dask')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -67,7 +67,7 @@ def stereo(
             fill=None if fill == "none" else fill,
             subpixel=subpixel,
             memory_mb=memory_mb,
-            pixel_size=pixel_size,
+            pixel_size_m=pixel_size,
         )
     with progress(f"writing {out}"):
         save_cog(dem, out, nodata=float("nan"), resampling="average")
