@@ -14,7 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 
 from satlearn.cli.app import app, errors_to_one_line, progress
@@ -57,8 +56,8 @@ def change(
     index: Annotated[
         str | None, typer.Option(help="Compare spectral indices instead of bands, e.g. ndvi.")
     ] = None,
-    smooth: Annotated[int, typer.Option(help="Mean filter side before the decision.")] = 1,
-    block_size: Annotated[int, typer.Option(help="pca-kmeans block side h.")] = 5,
+    smooth: Annotated[int, typer.Option(help="Mean filter side (pixels) before the decision.")] = 1,
+    block_size: Annotated[int, typer.Option(help="pca-kmeans block side h (pixels).")] = 5,
     match_bands: Annotated[
         str, typer.Option(help="Pair bands by 'name' or by 'position'.")
     ] = "name",
@@ -80,32 +79,25 @@ def change(
         result = detect_change(
             first,
             second,
-            method,
+            method=method,
             threshold=_threshold(threshold),
             index=index,
-            smooth=smooth,
-            block_size=block_size,
+            smooth_px=smooth,
+            block_px=block_size,
             match_bands=match_bands,
-        )
-        # Both outputs and the summary come from one computed mask.
-        magnitude = result.magnitude.compute()
-        valid = result.valid.compute()
-        mask = result.mask.compute()
+        ).compute()  # the files and the summary come from one pass over the inputs
     mask_path, magnitude_path, geojson_path = output_paths(out)
-    coded = mask.astype(np.uint8).where(valid, _MASK_NODATA).astype(np.uint8)
-    coded.rio.write_nodata(_MASK_NODATA, inplace=True)
     with progress(f"writing {mask_path}"):
-        save_cog(coded, mask_path, nodata=_MASK_NODATA)
-        save_cog(magnitude, magnitude_path, nodata=float("nan"), resampling="average")
-        computed = type(result)(magnitude, mask, valid, result.method, result.threshold)
-        features = computed.to_features(min_pixels=min_pixels)
+        save_cog(result.coded_mask(nodata=_MASK_NODATA), mask_path, nodata=_MASK_NODATA)
+        save_cog(result.magnitude, magnitude_path, nodata=float("nan"), resampling="average")
+        features = result.to_features(min_pixels=min_pixels)
         write_geojson(features, geojson_path)
-    n_valid = int(valid.sum())
-    n_changed = int(mask.sum())
+    n_valid = int(result.valid.sum())
+    n_changed = int(result.mask.sum())
     share = 100.0 * n_changed / n_valid if n_valid else 0.0
     rule = "k-means" if result.threshold is None else f"threshold {result.threshold:.4g}"
     print(
         f"{mask_path}: {n_changed} changed pixels ({share:.2f}% of {n_valid} valid), "
-        f"{len(features)} areas, {method} ({rule}); "
+        f"{len(features)} areas, {result.method} ({rule}); "
         f"magnitude {magnitude_path.name}, polygons {geojson_path.name}"
     )
