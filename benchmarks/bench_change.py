@@ -7,7 +7,7 @@ What is compared, in the same run:
   ``skimage.filters.threshold_otsu`` -- ten lines of numpy.
 * satlearn's methods (``difference``, ``ratio``, ``log-ratio``, ``cva``,
   ``pca-kmeans``, ``irmad``, plus ``difference`` on NDVI and ``irmad`` with
-  ``smooth=3``) with their default thresholds.
+  ``smooth_px=3``) with their default thresholds.
 
 On three pairs:
 
@@ -61,9 +61,9 @@ RUNS = {
     "cva": {"method": "cva"},
     "cva ki": {"method": "cva", "threshold": "ki"},
     "pca-kmeans": {"method": "pca-kmeans"},
-    "pca-kmeans h=3": {"method": "pca-kmeans", "block_size": 3},
+    "pca-kmeans h=3": {"method": "pca-kmeans", "block_px": 3},
     "irmad": {"method": "irmad"},
-    "irmad smooth=3": {"method": "irmad", "smooth": 3},
+    "irmad smooth=3": {"method": "irmad", "smooth_px": 3},
 }
 
 
@@ -187,9 +187,13 @@ def scaling(repeat):
     big_a = xr.DataArray(np.tile(after.values, tiles)[:, :2048, :2048], dims=("band", "y", "x"))
     print("\n== scaling: 6 bands, 2048 x 2048 (Taizhou tiled), numpy vs dask (512 chunks) ==")
     for method in ("cva", "irmad"):
-        t_np, m_np = best_time(lambda m=method: detect_change(big_b, big_a, m).mask.values, repeat)
+        t_np, m_np = best_time(
+            lambda m=method: detect_change(big_b, big_a, method=m).mask.values, repeat
+        )
         chunked = [da.chunk({"y": 512, "x": 512}) for da in (big_b, big_a)]
-        t_dk, m_dk = best_time(lambda m=method, c=chunked: detect_change(*c, m).mask.values, repeat)
+        t_dk, m_dk = best_time(
+            lambda m=method, c=chunked: detect_change(*c, method=m).mask.values, repeat
+        )
         agree = float((m_np == m_dk).mean())
         print(f"{method:<8} numpy {t_np:7.2f} s   dask {t_dk:7.2f} s   masks agree {agree:.5f}")
 

@@ -239,7 +239,7 @@ def bench_change(result: Any, test: Any, rows: list, times: dict) -> None:
     best_name, best_scores, t_best = "", None, 0.0
     for method in ("difference", "cva", "irmad"):
         mask, seconds = timed(
-            lambda m=method: detect_change(before, after, m, valid=valid).mask.values
+            lambda m=method: detect_change(before, after, method=m, valid=valid).mask.values
         )
         s = binary_scores(mask, truth, valid=clear)
         print(f"  change {method:<10} F1 {s.f1:.3f}  ({seconds:.2f} s)")
@@ -255,7 +255,7 @@ def bench_change(result: Any, test: Any, rows: list, times: dict) -> None:
     no_cirrus = clear & ~test.cirrus_mask.values.any(axis=0)
     a = binary_scores(prob > threshold, truth, valid=no_cirrus)
     b = max(
-        (binary_scores(detect_change(before, after, m, valid=valid).mask.values, truth,
+        (binary_scores(detect_change(before, after, method=m, valid=valid).mask.values, truth,
                        valid=no_cirrus) for m in ("difference", "cva", "irmad")),
         key=lambda s: s.f1,
     )  # fmt: skip
