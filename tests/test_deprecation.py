@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import warnings
 
 import pytest
@@ -28,6 +29,16 @@ class TestMethodName:
             InvalidInputError, match=r"unknown change method 'banana'; known: cva, "
         ):
             method_name("banana", KNOWN, what="change method")
+
+    def test_the_warning_names_the_callers_line_through_a_decorator(self):
+        @renamed_keywords(old="new")
+        def op(*, method: str = "cva", new: int = 0) -> str:
+            return method_name(method, KNOWN, stacklevel=4)
+
+        line = inspect.currentframe().f_lineno + 2
+        with pytest.warns(DeprecationWarning, match="spelt") as caught:
+            op(method="pca_kmeans")
+        assert [(w.filename, w.lineno) for w in caught] == [(__file__, line)]
 
 
 class TestKeywordOnly:

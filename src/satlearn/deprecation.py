@@ -31,7 +31,9 @@ __all__ = ["keyword_only", "method_name", "moved", "renamed_keywords"]
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def method_name(method: Any, known: Iterable[str], *, what: str = "method") -> str:
+def method_name(
+    method: Any, known: Iterable[str], *, what: str = "method", stacklevel: int = 3
+) -> str:
     """The canonical (hyphenated, lower-case) spelling of a ``method=`` value.
 
     Parameters
@@ -42,6 +44,11 @@ def method_name(method: Any, known: Iterable[str], *, what: str = "method") -> s
         The canonical names (hyphens), in the order the message lists them.
     what : str
         How the message names the option (``"change method"``).
+    stacklevel : int
+        Of the warning, as for :func:`warnings.warn`: the default names the
+        line that called the function calling this one; one more for each
+        decorator (:func:`renamed_keywords`...) between that function and
+        its caller.
 
     Returns
     -------
@@ -67,7 +74,7 @@ def method_name(method: Any, known: Iterable[str], *, what: str = "method") -> s
             f"{what} {method!r} is spelt {hyphenated!r} now; the underscore spelling goes "
             "in the next release",
             DeprecationWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
         return hyphenated
     raise InvalidInputError(f"unknown {what} {method!r}; known: {', '.join(names)}")
