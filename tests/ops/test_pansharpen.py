@@ -140,7 +140,7 @@ def test_pca_puts_the_pan_into_the_first_principal_component():
     ms = 1 + smooth_field((3, 32, 32))
     pan = RNG.uniform(0, 1, (32, 32))
     out = pca(ms, pan)
-    stats = estimate_statistics(ms, pan, sigma=1.0)
+    stats = estimate_statistics(ms, pan, sigma_px=1.0)
     first = np.linalg.eigh(stats.cov[:3, :3])[1][:, -1]
     projected = np.tensordot(first, out, axes=1)
     assert abs(np.corrcoef(projected.ravel(), pan.ravel())[0, 1]) > 0.999
@@ -150,10 +150,10 @@ def test_hpf_adds_nothing_from_a_flat_pan_and_its_modulation_keeps_angles():
     ms = 1 + smooth_field((2, 24, 24))
     flat = np.full((24, 24), 3.0)
     for injection in ("local", "global", "modulation"):
-        np.testing.assert_allclose(hpf(ms, flat, sigma=1.0, injection=injection), ms, rtol=1e-6)
+        np.testing.assert_allclose(hpf(ms, flat, sigma_px=1.0, injection=injection), ms, rtol=1e-6)
     pan = 1 + RNG.random((24, 24))
-    assert sam(ms, hpf(ms, pan, sigma=1.0, injection="modulation")) < 1e-5
-    assert sam(ms, hpf(ms, pan, sigma=1.0, injection="global", gains=[1.0, -1.0])) > 1.0
+    assert sam(ms, hpf(ms, pan, sigma_px=1.0, injection="modulation")) < 1e-5
+    assert sam(ms, hpf(ms, pan, sigma_px=1.0, injection="global", gains=[1.0, -1.0])) > 1.0
 
 
 def test_hpf_local_gains_follow_the_sign_of_each_bands_relation_to_the_pan():
@@ -162,7 +162,7 @@ def test_hpf_local_gains_follow_the_sign_of_each_bands_relation_to_the_pan():
 
     low = ndimage.gaussian_filter(pan, 1.0)
     ms = np.stack([low, 3 - low])  # the second band is anti-correlated with the pan
-    out = hpf(ms, pan, sigma=1.0, window=5, regularization=1e-9)
+    out = hpf(ms, pan, sigma_px=1.0, window_px=5, regularization=1e-9)
     detail = pan - low
     np.testing.assert_allclose(out[0] - ms[0], detail, atol=1e-3)
     np.testing.assert_allclose(out[1] - ms[1], -detail, atol=1e-3)
@@ -170,9 +170,9 @@ def test_hpf_local_gains_follow_the_sign_of_each_bands_relation_to_the_pan():
 
 def test_hpf_rejects_bad_options():
     with pytest.raises(InvalidInputError, match="injection"):
-        hpf(np.ones((1, 8, 8)), np.ones((8, 8)), sigma=1.0, injection="sideways")
+        hpf(np.ones((1, 8, 8)), np.ones((8, 8)), sigma_px=1.0, injection="sideways")
     with pytest.raises(InvalidInputError, match="window"):
-        hpf(np.ones((1, 8, 8)), np.ones((8, 8)), sigma=1.0, window=0)
+        hpf(np.ones((1, 8, 8)), np.ones((8, 8)), sigma_px=1.0, window_px=0)
 
 
 def test_mtf_sigma_gives_the_requested_gain_at_the_coarse_nyquist():
@@ -215,7 +215,7 @@ def test_method_parameters_need_statistics_and_known_names():
 
 def test_statistics_need_valid_pixels():
     with pytest.raises(InvalidInputError, match="valid pixels"):
-        estimate_statistics(np.full((2, 4, 4), np.nan), np.ones((4, 4)), sigma=1.0)
+        estimate_statistics(np.full((2, 4, 4), np.nan), np.ones((4, 4)), sigma_px=1.0)
 
 
 # --------------------------------------------------------------------------- grids
@@ -348,7 +348,7 @@ def test_pansharpen_errors_name_the_problem():
     with pytest.raises(InvalidInputError, match="injection"):
         pansharpen(ms, pan, method="hpf", injection="sideways")
     with pytest.raises(InvalidInputError, match="window"):
-        pansharpen(ms, pan, method="hpf", window=0)
+        pansharpen(ms, pan, method="hpf", window_px=0)
     with pytest.raises(InvalidInputError, match="resampling"):
         pansharpen(ms, pan, resampling="magic")
 
@@ -570,8 +570,9 @@ def test_method_names_take_hyphens_and_the_underscore_spelling_warns_at_the_call
     # Aliases stay silent; their underscore spellings warn like the names.
     assert pansharpen(ms, pan, method="GS").attrs["pansharpen_method"] == "gram-schmidt"
     assert ps.canonical_method("fast-ihs") == "ihs"
-    with pytest.warns(DeprecationWarning, match="'simple-mean'"):
+    with pytest.warns(DeprecationWarning, match="'simple-mean'") as caught:
         assert method_parameters("simple_mean", None, count=3) == {}
+    assert [w.filename for w in caught] == [__file__]
     with pytest.warns(DeprecationWarning, match="spelt 'gram-schmidt'"):
         pansharpen_arrays(ms.values, ms.values[0], method="gram_schmidt")
     with pytest.raises(InvalidInputError, match="unknown pansharpening method 'wavelets'"):
@@ -615,3 +616,29 @@ def test_inputs_are_checked_by_check_raster_and_any_order_of_the_dims_still_work
     expected = pansharpen(ms, pan).values
     swapped_dims = pansharpen(ms.transpose("y", "x", "band"), pan.isel(band=0).transpose())
     np.testing.assert_array_equal(swapped_dims.values, expected)
+
+
+def test_the_old_keywords_sigma_and_window_still_work_with_a_warning():
+    ms, pan = scene_pair(16, 16, 3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        old = pansharpen(ms, pan, method="hpf", window=3)
+    [warning] = [w for w in caught if issubclass(w.category, DeprecationWarning)]
+    assert "window_px=" in str(warning.message)
+    assert warning.filename == __file__
+    new = pansharpen(ms, pan, method="hpf", window_px=3)
+    np.testing.assert_array_equal(old.values, new.values)
+    with pytest.raises(TypeError, match="new name"):
+        pansharpen(ms, pan, window=3, window_px=3)
+    x, p = 1 + smooth_field((2, 24, 24)), 1 + RNG.random((24, 24))
+    with pytest.warns(DeprecationWarning, match="spelt") as caught:
+        kernel = hpf(x, p, sigma=1.0, window=3)
+    assert sorted(str(w.message).split("(")[1].split(")")[0] for w in caught) == [
+        "sigma=...",
+        "window=...",
+    ]
+    np.testing.assert_array_equal(kernel, hpf(x, p, sigma_px=1.0, window_px=3))
+    with pytest.warns(DeprecationWarning, match="sigma_px="):
+        estimate_statistics(x, p, sigma=1.0)
+    with pytest.warns(DeprecationWarning, match="window_px="):
+        assert method_parameters("mean", None, count=2, window=3) == {}

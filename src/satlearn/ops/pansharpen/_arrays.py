@@ -36,7 +36,7 @@ def pansharpen_arrays(
     ratio: float = 2.0,
     mtf_gain: float = 0.3,
     injection: str = "local",
-    window: int | None = None,
+    window_px: int | None = None,
 ) -> np.ndarray:
     """Pansharpen numpy arrays on one grid, with statistics from these arrays (global).
 
@@ -60,7 +60,7 @@ def pansharpen_arrays(
         MS MTF gain at Nyquist (:func:`mtf_sigma`).
     injection : {"local", "global", "modulation"}
         HPF only (see :func:`hpf`).
-    window : int, optional
+    window_px : int, optional
         HPF local-gain window in pan pixels; default ``2 * ratio + 1``.
 
     Returns
@@ -78,19 +78,19 @@ def pansharpen_arrays(
     name = ALIASES.get(name, name)
     ms, pan = kernel_arrays(ms, pan)
     sigma = mtf_sigma(ratio, mtf_gain=mtf_gain)
-    if window is None:
-        window = 2 * max(round(ratio), 1) + 1
+    if window_px is None:
+        window_px = 2 * max(round(ratio), 1) + 1
     stats = None
     if needs_statistics(name, weights, injection):
-        stats = estimate_statistics(ms, pan, sigma=sigma)
+        stats = estimate_statistics(ms, pan, sigma_px=sigma)
     options = method_parameters(
         name,
         stats,
         count=ms.shape[0],
         weights=weights,
-        sigma=sigma,
+        sigma_px=sigma,
         injection=injection,
-        window=window,
+        window_px=window_px,
     )
     return run_kernel(name, ms, pan, options)
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from satlearn.deprecation import renamed_keywords
 from satlearn.errors import InvalidInputError
 from satlearn.ops.pansharpen._inputs import band_vector, kernel_arrays
 from satlearn.ops.pansharpen._statistics import FusionStatistics, gaussian_low_pass, moments
@@ -35,14 +36,15 @@ def check_injection(injection: Any) -> None:
         )
 
 
+@renamed_keywords(sigma="sigma_px", window="window_px")
 def hpf(
     ms: np.ndarray,
     pan: np.ndarray,
     *,
-    sigma: float,
+    sigma_px: float,
     injection: str = "local",
     gains: Sequence[float] | None = None,
-    window: int = 5,
+    window_px: int = 5,
     regularization: float | None = None,
 ) -> np.ndarray:
     """High-pass filter fusion: inject ``PAN - G_sigma * PAN`` into each band.
@@ -54,12 +56,13 @@ def hpf(
     ----------
     ms, pan : ndarray
         (B, H, W) MS on the pan grid and the (H, W) pan.
-    sigma : float
+    sigma_px : float
         Standard deviation, in pan pixels, of the Gaussian low-pass
         (:func:`mtf_sigma` gives one matched to the MS sensor's MTF).
+        ``sigma=`` is its old spelling (one release, with a warning).
     injection : {"local", "global", "modulation"}
         How much detail each band gets. ``"local"``: gains regressed in a
-        ``window`` x ``window`` neighbourhood, ``cov(MS_k, PAN_low) /
+        ``window_px`` x ``window_px`` neighbourhood, ``cov(MS_k, PAN_low) /
         (var(PAN_low) + regularization)``, so that a band anti-correlated
         with the pan (NIR over vegetation) gets the detail with the right
         sign — the context-adaptive injection of Aiazzi et al. (2002).
@@ -68,8 +71,9 @@ def hpf(
         * PAN / PAN_low``.
     gains : sequence of B floats, optional
         Global gains (``injection="global"``).
-    window : int
-        Side of the local-regression window, in pan pixels (odd).
+    window_px : int
+        Side of the local-regression window, in pan pixels (odd); ``window=``
+        is its old spelling (one release, with a warning).
     regularization : float, optional
         Added to the local variance of ``PAN_low``; default 1 % of its
         global variance, which keeps flat areas from getting huge gains.
@@ -84,14 +88,14 @@ def hpf(
 
     Examples
     --------
-    >>> flat = hpf(np.ones((1, 8, 8)), np.full((8, 8), 5.0), sigma=1.0)
+    >>> flat = hpf(np.ones((1, 8, 8)), np.full((8, 8), 5.0), sigma_px=1.0)
     >>> float(flat.max())
     1.0
     """
     from scipy import ndimage
 
     ms, pan = kernel_arrays(ms, pan)
-    pan_low = gaussian_low_pass(pan, sigma)
+    pan_low = gaussian_low_pass(pan, sigma_px)
     if injection == "modulation":
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(pan_low != 0, pan / pan_low, 0).astype(ms.dtype, copy=False)
@@ -104,13 +108,13 @@ def hpf(
         g = band_vector(gains, ms.shape[0], "gains").astype(ms.dtype)
         return ms + g[:, None, None] * detail
     check_injection(injection)
-    if not isinstance(window, int | np.integer) or window < 1:
-        raise InvalidInputError(f"window must be a positive int, got {window!r}")
+    if not isinstance(window_px, int | np.integer) or window_px < 1:
+        raise InvalidInputError(f"window_px must be a positive int, got {window_px!r}")
     if regularization is None:
         regularization = 0.01 * float(np.nanvar(pan_low))
 
     def box(image: np.ndarray) -> np.ndarray:
-        return ndimage.uniform_filter(image, int(window), mode="reflect")
+        return ndimage.uniform_filter(image, int(window_px), mode="reflect")
 
     mean_low = box(pan_low)
     var_low = box(pan_low * pan_low) - mean_low * mean_low
@@ -126,9 +130,9 @@ def hpf_parameters(
     stats: FusionStatistics | None,
     *,
     count: int,
-    sigma: float,
+    sigma_px: float,
     injection: str = "local",
-    window: int = 5,
+    window_px: int = 5,
 ) -> dict[str, Any]:
     """The :func:`hpf` options, from the first pass (none needed for ``"modulation"``).
 
@@ -138,14 +142,14 @@ def hpf_parameters(
         An unknown ``injection``, or no statistics where they are needed.
     """
     if injection == "modulation":
-        return {"sigma": sigma, "injection": injection}
+        return {"sigma_px": sigma_px, "injection": injection}
     if stats is None:
         raise InvalidInputError("method 'hpf' needs image statistics")
-    options: dict[str, Any] = {"sigma": sigma, "injection": injection}
+    options: dict[str, Any] = {"sigma_px": sigma_px, "injection": injection}
     if injection == "global":
         options["gains"] = stats.cov[:count, -1] / max(stats.cov[-1, -1], 1e-24)
     elif injection == "local":
-        options["window"] = window
+        options["window_px"] = window_px
         options["regularization"] = 0.01 * float(stats.cov[-1, -1])
     else:
         check_injection(injection)
@@ -154,4 +158,4 @@ def hpf_parameters(
 
 def hpf_halo(options: dict[str, Any]) -> int:
     """Pan pixels a block needs around it: scipy's 4-sigma Gaussian plus half the window."""
-    return int(4 * options["sigma"] + 0.5) + int(options.get("window", 1)) // 2 + 1
+    return int(4 * options["sigma_px"] + 0.5) + int(options.get("window_px", 1)) // 2 + 1

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from satlearn.deprecation import method_name
+from satlearn.deprecation import method_name, renamed_keywords
 from satlearn.errors import InvalidInputError
 from satlearn.ops.pansharpen._brovey import brovey
 from satlearn.ops.pansharpen._gram_schmidt import gram_schmidt_parameters
@@ -78,15 +78,16 @@ def needs_statistics(method: str, weights: Any, injection: str = "local") -> boo
     return method != "mean"
 
 
+@renamed_keywords(sigma="sigma_px", window="window_px")
 def method_parameters(
     method: str,
     stats: FusionStatistics | None,
     *,
     count: int,
     weights: Any = None,
-    sigma: float = 1.0,
+    sigma_px: float = 1.0,
     injection: str = "local",
-    window: int = 5,
+    window_px: int = 5,
 ) -> dict[str, Any]:
     """The keyword options of ``method``'s kernel, given the first-pass statistics.
 
@@ -99,9 +100,10 @@ def method_parameters(
         needs none (:func:`needs_statistics`).
     count : int
         Number of MS bands.
-    weights, sigma, injection, window
-        As for :func:`pansharpen` (``sigma``: the pan low-pass, pan pixels;
-        ``window``: HPF's local window, pan pixels).
+    weights, sigma_px, injection, window_px
+        As for :func:`pansharpen` (``sigma_px``: the pan low-pass, pan
+        pixels; ``window_px``: HPF's local window, pan pixels). ``sigma=``
+        and ``window=`` are their old spellings (one release, with a warning).
 
     Returns
     -------
@@ -115,15 +117,18 @@ def method_parameters(
         An unknown method or injection, bad weights, or no statistics where
         the method needs them.
     """
-    # method_name directly, not canonical_method: its warning then names the caller's line.
-    name = method_name(method, SPELLINGS, what=WHAT)
+    # method_name directly, not canonical_method, and one level up for renamed_keywords:
+    # its warning then names the caller's line.
+    name = method_name(method, SPELLINGS, what=WHAT, stacklevel=4)
     method = ALIASES.get(name, name)
     if method == "mean":
         return {}
     if method == "brovey":
         return {"weights": resolve_weights(weights, stats, count)}
     if method == "hpf":
-        return hpf_parameters(stats, count=count, sigma=sigma, injection=injection, window=window)
+        return hpf_parameters(
+            stats, count=count, sigma_px=sigma_px, injection=injection, window_px=window_px
+        )
     if stats is None:
         raise InvalidInputError(f"method {method!r} needs image statistics")
     if method == "pca":

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from satlearn.deprecation import method_name
+from satlearn.deprecation import method_name, renamed_keywords
 from satlearn.errors import InvalidInputError
 from satlearn.ops.pansharpen._hpf import check_injection, hpf_halo
 from satlearn.ops.pansharpen._inputs import (
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["pansharpen"]
 
 
+@renamed_keywords(window="window_px")
 def pansharpen(
     ms: xr.DataArray,
     pan: xr.DataArray,
@@ -52,7 +53,7 @@ def pansharpen(
     weights: Sequence[float] | str | None = None,
     resampling: str = "cubic",
     injection: str = "local",
-    window: int | None = None,
+    window_px: int | None = None,
     mtf_gain: float = 0.3,
     sample_pixels: int = 4_000_000,
     chunks: int | None = None,
@@ -64,7 +65,7 @@ def pansharpen(
     statistics (IHS, Gram-Schmidt, PCA, ``weights="auto"``, HPF's gains) fit
     them first (*global*, on a sample of about ``sample_pixels`` pixels); the
     fusion is then *blockwise*, and for HPF *blockwise with a halo* of
-    ``int(4 sigma + 0.5) + window // 2 + 1`` pan pixels (``sigma`` =
+    ``int(4 sigma + 0.5) + window_px // 2 + 1`` pan pixels (``sigma`` =
     :func:`mtf_sigma` of the ratio: 7 px at ratio 2 with the defaults).
 
     Parameters
@@ -89,8 +90,9 @@ def pansharpen(
     injection : {"local", "global", "modulation"}
         HPF only: local regression gains (default), one gain per band, or
         high-pass modulation (see :func:`hpf`).
-    window : int, optional
+    window_px : int, optional
         HPF local-gain window in pan pixels; default ``2 * ratio + 1``.
+        ``window=`` is its old spelling (one release, with a warning).
     mtf_gain : float
         MS MTF gain at Nyquist, sets the pan low-pass of HPF and of the
         statistics (:func:`mtf_sigma`).
@@ -125,8 +127,9 @@ def pansharpen(
     >>> sharp.sizes == {"band": ms.sizes["band"], **pan.sizes}  # doctest: +SKIP
     True
     """
-    # method_name directly, not canonical_method: its warning then names the caller's line.
-    name = method_name(method, SPELLINGS, what=WHAT)
+    # method_name directly, not canonical_method, and one level up for renamed_keywords:
+    # its warning then names the caller's line.
+    name = method_name(method, SPELLINGS, what=WHAT, stacklevel=4)
     name = ALIASES.get(name, name)
     check_injection(injection)
     ms = ms_bands(ms)
@@ -153,10 +156,10 @@ def pansharpen(
     ratio = ms_res / pan_res
     ms_up = resample_to_pan(ms, pan, resampling=resampling)
     sigma = mtf_sigma(ratio, mtf_gain=mtf_gain)
-    if window is None:
-        window = 2 * max(round(ratio), 1) + 1
-    if not isinstance(window, int) or isinstance(window, bool) or window < 1:
-        raise InvalidInputError(f"window must be a positive int, got {window!r}")
+    if window_px is None:
+        window_px = 2 * max(round(ratio), 1) + 1
+    if not isinstance(window_px, int) or isinstance(window_px, bool) or window_px < 1:
+        raise InvalidInputError(f"window_px must be a positive int, got {window_px!r}")
     pan_data = as_float_nan(pan.data, pan.rio.nodata)
     lazy = pan.chunks is not None
     stats = None
@@ -168,9 +171,9 @@ def pansharpen(
         stats,
         count=count,
         weights=weights,
-        sigma=sigma,
+        sigma_px=sigma,
         injection=injection,
-        window=window,
+        window_px=window_px,
     )
     data = _apply(name, ms_up.data, pan_data, options, lazy)
     out = ms_up.copy(data=data)

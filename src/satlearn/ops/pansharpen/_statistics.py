@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from satlearn.deprecation import renamed_keywords
 from satlearn.errors import InvalidInputError
 from satlearn.ops.pansharpen._inputs import F32, band_vector, kernel_arrays
 
@@ -74,44 +75,46 @@ def moments(ms: np.ndarray, pan: np.ndarray, pan_low: np.ndarray) -> FusionStati
     return FusionStatistics(stack.mean(axis=1), np.cov(stack), int(stack.shape[1]))
 
 
-def estimate_statistics(ms: np.ndarray, pan: np.ndarray, *, sigma: float) -> FusionStatistics:
+@renamed_keywords(sigma="sigma_px")
+def estimate_statistics(ms: np.ndarray, pan: np.ndarray, *, sigma_px: float) -> FusionStatistics:
     """Mean and covariance of the MS bands, the pan and the low-passed pan (global).
 
     Parameters
     ----------
     ms, pan : ndarray
         (B, H, W) MS on the pan grid and (H, W) pan; NaN marks nodata.
-    sigma : float
-        Gaussian low-pass of the pan, in pan pixels (:func:`mtf_sigma`).
+    sigma_px : float
+        Gaussian low-pass of the pan, in pan pixels (:func:`mtf_sigma`);
+        ``sigma=`` is its old spelling (one release, with a warning).
 
     Examples
     --------
     >>> rng = np.random.default_rng(0)
-    >>> stats = estimate_statistics(rng.random((3, 16, 16)), rng.random((16, 16)), sigma=1.0)
+    >>> stats = estimate_statistics(rng.random((3, 16, 16)), rng.random((16, 16)), sigma_px=1.0)
     >>> stats.cov.shape
     (5, 5)
     """
     ms, pan = kernel_arrays(ms, pan)
-    return moments(ms, pan, gaussian_low_pass(pan, sigma))
+    return moments(ms, pan, gaussian_low_pass(pan, sigma_px))
 
 
-def gaussian_low_pass(pan: np.ndarray, sigma: float) -> np.ndarray:
-    """The pan through a Gaussian of ``sigma`` pan pixels, edges reflected (scipy: 4 sigma)."""
+def gaussian_low_pass(pan: np.ndarray, sigma_px: float) -> np.ndarray:
+    """The pan through a Gaussian of ``sigma_px`` pan pixels, edges reflected (scipy: 4 sigma)."""
     from scipy import ndimage
 
-    return ndimage.gaussian_filter(pan, sigma, mode="reflect")
+    return ndimage.gaussian_filter(pan, sigma_px, mode="reflect")
 
 
-def low_pass(pan: Any, sigma: float, lazy: bool) -> Any:
+def low_pass(pan: Any, sigma_px: float, lazy: bool) -> Any:
     """:func:`gaussian_low_pass` of a numpy pan, or of a dask one with a 4-sigma halo."""
     if not lazy:
-        return gaussian_low_pass(pan, sigma)
+        return gaussian_low_pass(pan, sigma_px)
     import dask.array as dsa
 
-    depth = int(4 * sigma + 0.5) + 1  # scipy truncates the Gaussian at 4 sigma
+    depth = int(4 * sigma_px + 0.5) + 1  # scipy truncates the Gaussian at 4 sigma
     depth = min(depth, *(min(c) for c in pan.chunks))
     return dsa.map_overlap(
-        gaussian_low_pass, pan, depth=depth, boundary="reflect", dtype=F32, sigma=sigma
+        gaussian_low_pass, pan, depth=depth, boundary="reflect", dtype=F32, sigma_px=sigma_px
     )
 
 
