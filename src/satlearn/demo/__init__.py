@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from satlearn.demo._report import write_report
 from satlearn.demo._result import StepResult
 
-__all__ = ["StepResult"]
+__all__ = ["StepResult", "write_report"]
