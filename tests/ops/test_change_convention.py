@@ -68,7 +68,7 @@ def _deprecated(match):
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        yield
+        yield caught
     messages = [str(w.message) for w in caught if issubclass(w.category, DeprecationWarning)]
     assert any(re.search(match, m) for m in messages), messages
 
@@ -140,9 +140,14 @@ def test_options_are_keyword_only_and_the_old_positional_method_warns(pair):
 
 def test_underscore_method_spellings_work_with_a_warning(pair):
     before, after, _ = pair
-    with _deprecated("'pca_kmeans' is spelt 'pca-kmeans'"):
+    with _deprecated("'pca_kmeans' is spelt 'pca-kmeans'") as caught:
         result = detect_change(before, after, method="pca_kmeans")
     assert result.method == "pca-kmeans"
+    with _deprecated("'log_ratio' is spelt 'log-ratio'") as more:
+        mask = change_mask(before, after, method="log_ratio")
+    np.testing.assert_array_equal(mask, _silently(change_mask, before, after, method="log-ratio"))
+    # Shown where the call is, not inside satlearn (Python hides those by default).
+    assert {w.filename for w in caught + more if "is spelt" in str(w.message)} == {__file__}
     with _deprecated("'kittler_illingworth' is spelt"):
         ki = detect_change(before, after, method="cva", threshold="kittler_illingworth")
     assert (

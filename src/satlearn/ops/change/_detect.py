@@ -58,6 +58,9 @@ _F32 = np.float32
 _DEFAULT_THRESHOLD = {"irmad": "kittler-illingworth"}
 # The keywords that gained their unit in 0.2 (old -> new), for both forms.
 _RENAMED = {"smooth": "smooth_px", "block_size": "block_px"}
+# A method-spelling warning names the caller's line: past method_name, the
+# op itself and the keyword_only and renamed_keywords wrappers.
+_CALLER = 5
 
 
 # --------------------------------------------------------------------------- options
@@ -355,7 +358,7 @@ def detect_change(
     >>> result.threshold, result.details["irmad"].rho  # doctest: +SKIP
     >>> ndvi = detect_change(before, after, method="difference", index="ndvi")  # doctest: +SKIP
     """
-    method = method_name(method, METHODS, what="change method")
+    method = method_name(method, METHODS, what="change method", stacklevel=_CALLER)
     before = _checked(before, "before")
     after = _checked(after, "after")
     _check_pair(before, after)
@@ -504,4 +507,5 @@ def change_mask(
     >>> int(mask.sum())  # doctest: +SKIP
     1834
     """
+    method = method_name(method, METHODS, what="change method", stacklevel=_CALLER)
     return detect_change(before, after, method=method, **options).mask
