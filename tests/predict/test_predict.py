@@ -71,11 +71,15 @@ def test_in_memory_result_is_the_class_cog(seg_bundle, scene, tmp_path):
 
 
 def test_file_dask_and_item_inputs_give_the_same_map(seg_bundle, scene, tmp_path):
-    path = save_cog(scene, tmp_path / "scene.tif", blocksize=64)
+    path = save_cog(scene, tmp_path / "scene.tif", blocksize=128)
     in_memory = predict(seg_bundle, scene, tile_size=64).values
     assert np.array_equal(predict(seg_bundle, str(path), tile_size=64).values, in_memory)
-    lazy = scene.chunk({"y": 70, "x": 90})
-    assert np.array_equal(predict(seg_bundle, lazy, tile_size=64).values, in_memory)
+    lazy = predict(seg_bundle, scene.chunk({"y": 70, "x": 90}), tile_size=64)
+    assert lazy.chunks is not None  # nothing computed yet
+    assert lazy.rio.transform() == scene.rio.transform()
+    assert np.array_equal(lazy.values, in_memory)  # chunk-invariant
+    other = predict(seg_bundle, scene.chunk({"y": 128, "x": 300}), tile_size=64, overlap=32)
+    assert np.array_equal(other.values, predict(seg_bundle, scene, tile_size=64, overlap=32).values)
     item = {
         "type": "Feature",
         "stac_version": "1.1.0",

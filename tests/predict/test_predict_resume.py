@@ -38,7 +38,7 @@ KILLER = textwrap.dedent(
 @pytest.fixture
 def tall_scene(tmp_path, scene_factory):
     # 1300 rows: six stretches of 256 rows in one column band.
-    return save_cog(scene_factory(1300, 200, seed=4), tmp_path / "tall.tif", blocksize=64)
+    return save_cog(scene_factory(1300, 200, seed=4), tmp_path / "tall.tif", blocksize=128)
 
 
 def _read(folder):

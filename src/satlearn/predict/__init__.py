@@ -32,6 +32,7 @@ import xarray as xr
 
 from satlearn.bundle import Bundle, read_bundle
 from satlearn.errors import InvalidInputError
+from satlearn.predict._lazy import lazy_classes
 from satlearn.predict._outputs import (
     CLASSES_COG,
     GEOJSON,
@@ -186,6 +187,13 @@ def predict(
         stack[:, ~valid] = NODATA
         return stack
 
+    if out is None and source.lazy_data is not None:
+        lazy = lazy_classes(source, source.lazy_data, runner, plan, fill=fill, encode=encode,
+                            batch_size=batch)  # fmt: skip
+        da = grid_array(lazy[None], source, ["class"], NODATA).isel(band=0, drop=True)
+        da.name = "class"
+        da.attrs["classes"] = {int(k): v for k, v in bundle.classes.items()}
+        return da
     if out is None:
         result = np.full((source.height, source.width), NODATA, dtype=np.uint8)
 

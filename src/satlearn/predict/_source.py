@@ -51,6 +51,8 @@ class Source:
     name: str
     _read: Any = field(repr=False)
     fingerprint: dict[str, Any] = field(default_factory=dict)
+    #: The selected bands as a dask array, for a dask-backed DataArray scene.
+    lazy_data: Any = field(default=None, repr=False)
 
     def read(self, rows: tuple[int, int], cols: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         """Bands ``(C, h, w)`` float32 and validity ``(h, w)`` of an in-scene window."""
@@ -87,6 +89,7 @@ def _from_dataarray(da: xr.DataArray, bands: Sequence[str]) -> Source:
         name=str(da.attrs.get("source", "the image")),
         _read=read,
         fingerprint={"source": "dataarray", "shape": list(da.shape)},
+        lazy_data=selected.data if selected.chunks is not None else None,
     )
 
 

@@ -79,11 +79,12 @@ def stream(
     fill: np.ndarray,
     sink: Sink,
     done: Callable[[str], bool] = lambda key: False,
+    region: tuple[tuple[int, int], tuple[int, int]] | None = None,
     band_width: int = 2048,
     block: int = 256,
     batch_size: int = 16,
 ) -> None:
-    """Predict the whole scene, handing finished stretches to ``sink``.
+    """Predict the scene (or a region of it), handing finished stretches to ``sink``.
 
     Parameters
     ----------
@@ -96,31 +97,38 @@ def stream(
     fill : numpy.ndarray
         ``(C, 1, 1)`` values that replace invalid input pixels.
     sink : callable
-        Receives each finished stretch once (see :data:`Sink`).
+        Receives each finished stretch once (see :data:`Sink`); its key is
+        ``"{column band}:{stretch}"``.
     done : callable
         ``done(key)`` is True for a stretch an earlier run finished: it is
         neither computed again nor handed to ``sink``.
+    region : ((row0, row1), (col0, col1)), optional
+        Predict only these output pixels (a dask block); default the scene.
+        The tiles stay on the scene's grid, so a region's pixels equal the
+        whole scene's.
     band_width, block, batch_size : int
         Column band width and stretch height in output pixels; tiles per
         model call.
     """
     height, width, tile = source.height, source.width, plan.tile
+    (r0, r1), (c0, c1) = region or ((0, height), (0, width))
     window = blend_window(tile, plan.overlap)
+    tile_rows = plan.covering(r0, r1, height)
+
+    def units(ky: int) -> range:
+        top = plan.start(ky)
+        return range((max(top, r0) - r0) // block, (min(top + tile, r1) - 1 - r0) // block + 1)
+
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="satlearn-read") as pool:
-        for band, bx0 in enumerate(range(0, width, band_width)):
-            cols = (bx0, min(bx0 + band_width, width))
+        for band, bx0 in enumerate(range(c0, c1, band_width)):
+            cols = (bx0, min(bx0 + band_width, c1))
             tile_cols = plan.covering(*cols, width)
             strip_cols = (plan.start(tile_cols[0]), plan.start(tile_cols[-1]) + tile)
 
             def key(unit: int, band: int = band) -> str:
                 return f"{band}:{unit}"
 
-            def wanted(ky: int, band: int = band) -> bool:
-                top = plan.start(ky)
-                first, last = max(top, 0) // block, (min(top + tile, height) - 1) // block
-                return any(not done(f"{band}:{u}") for u in range(first, last + 1))
-
-            rows_todo = [ky for ky in range(plan.rows) if wanted(ky)]
+            rows_todo = [ky for ky in tile_rows if any(not done(key(u)) for u in units(ky))]
             if not rows_todo:
                 continue
 
@@ -136,17 +144,15 @@ def stream(
                     pending = submit(rows_todo[i + 1])
                 top = plan.start(ky)
                 probs = _run_row(data, run, plan, tile_cols, strip_cols[0], batch_size)
-                first = max(top, 0) // block
-                last = (min(top + tile, height) - 1) // block
-                for unit in range(first, last + 1):
+                for unit in units(ky):
                     if done(key(unit)):
                         continue
                     if unit not in stretches:
-                        rows = (unit * block, min((unit + 1) * block, height))
+                        rows = (r0 + unit * block, min(r0 + (unit + 1) * block, r1))
                         stretches[unit] = _Stretch(rows, cols, probs.shape[1])
                     _add(stretches[unit], probs, valid, window, plan, tile_cols, top, strip_cols[0])
                 # Rows above the next tile row are final.
-                limit = plan.start(ky + 1) if ky + 1 < plan.rows else height
+                limit = plan.start(ky + 1) if ky != tile_rows[-1] else r1
                 for unit in sorted(stretches):
                     stretch = stretches[unit]
                     if stretch.rows[1] <= limit:

@@ -1,0 +1,80 @@
+"""The lazy form: a dask-backed class map, each block predicted when computed.
+
+Each output block is predicted from its input block plus a halo of one tile
+on every side (``dask.array.overlap``, no padding at the scene's edges: the
+tile grid's own reflect padding handles those). Because the tiles stay on the
+scene's grid, a block's pixels equal the same pixels of a whole-scene run, so
+the result does not depend on the chunking.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from satlearn.predict._plan import TilePlan
+from satlearn.predict._source import Source
+from satlearn.predict._stream import stream
+
+__all__ = ["lazy_classes"]
+
+
+def lazy_classes(
+    source: Source,
+    data: Any,
+    run: Any,
+    plan: TilePlan,
+    *,
+    fill: np.ndarray,
+    encode: Any,
+    batch_size: int,
+) -> Any:
+    """A ``(y, x)`` uint8 dask array of classes over the ``(band, y, x)`` dask ``data``.
+
+    Blockwise with a halo of ``plan.tile`` pixels.
+    """
+    import dask.array as dsa
+
+    halo = plan.tile
+    # overlap() needs every chunk at least as deep as the halo; say so up front
+    # so that the output's chunks are the padded input's.
+    from dask.array.overlap import ensure_minimum_chunksize
+
+    data = data.rechunk(
+        (-1, *(ensure_minimum_chunksize(halo, data.chunks[axis]) for axis in (1, 2)))
+    )
+    chunks = data.chunks
+    starts = [np.concatenate([[0], np.cumsum(c)]) for c in chunks]
+    padded = dsa.overlap.overlap(data, depth={0: 0, 1: halo, 2: halo}, boundary="none")
+
+    def predict_block(block: np.ndarray, block_info: Any = None) -> np.ndarray:
+        _, iy, ix = block_info[0]["chunk-location"]
+        (y0, y1), (x0, x1) = starts[1][iy : iy + 2], starts[2][ix : ix + 2]
+        hy, hx = max(0, y0 - halo), max(0, x0 - halo)
+
+        def read(rows: tuple[int, int], cols: tuple[int, int]) -> np.ndarray:
+            return block[:, rows[0] - hy : rows[1] - hy, cols[0] - hx : cols[1] - hx]
+
+        local = Source(
+            height=source.height,
+            width=source.width,
+            crs=source.crs,
+            transform=source.transform,
+            nodata=source.nodata,
+            name=source.name,
+            _read=read,
+        )
+        out = np.empty((int(y1 - y0), int(x1 - x0)), dtype=np.uint8)
+
+        def keep(key: str, rows: Any, cols: Any, probs: np.ndarray, valid: np.ndarray) -> None:
+            out[rows[0] - y0 : rows[1] - y0, cols[0] - x0 : cols[1] - x0] = encode(probs, valid)[0]
+
+        stream(local, run, plan, fill=fill, sink=keep, region=((int(y0), int(y1)),
+               (int(x0), int(x1))), batch_size=batch_size)  # fmt: skip
+        return out
+
+    return padded.map_blocks(
+        predict_block, chunks=(chunks[1], chunks[2]), drop_axis=0, dtype=np.uint8,
+        meta=np.empty((0, 0), np.uint8),
+    )  # fmt: skip
