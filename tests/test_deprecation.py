@@ -101,3 +101,17 @@ class TestRenamedKeywords:
     def test_both_spellings_are_a_type_error(self):
         with pytest.raises(TypeError, match="new name 'pixel_size_m'"):
             self.op(1, pixel_size=5.0, pixel_size_m=5.0)
+
+
+def test_stacked_wrappers_name_the_callers_line():
+    from satlearn.deprecation import keyword_only, renamed_keywords
+
+    @renamed_keywords(size="size_px")
+    @keyword_only("method")
+    def op(image, *, method="a", size_px=1):
+        return method, size_px
+
+    with pytest.warns(DeprecationWarning) as caught:
+        assert op(1, "b", size=3) == ("b", 3)
+    assert len(caught) == 2
+    assert {w.filename for w in caught} == {__file__}

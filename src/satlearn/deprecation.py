@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
+import sys
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
@@ -29,6 +30,20 @@ from satlearn.errors import InvalidInputError
 __all__ = ["keyword_only", "method_name", "moved", "renamed_keywords"]
 
 _F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` that names the first frame outside this module's wrappers.
+
+    Decorators stack (``renamed_keywords`` over ``keyword_only``), so a fixed
+    level would name a wrapper here, a frame Python's default filters hide.
+    """
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and frame.f_code.co_filename == __file__:
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def method_name(
@@ -118,7 +133,7 @@ def keyword_only(*names: str) -> Callable[[_F], _F]:
                     f"pass {', '.join(moved_names)} to {func.__name__}() by keyword "
                     f"({moved_names[0]}=...); positional use goes in the next release",
                     DeprecationWarning,
-                    stacklevel=2,
+                    stacklevel=_caller_stacklevel(),
                 )
                 for name, value in zip(moved_names, args[len(positional) :], strict=True):
                     if name in kwargs:
@@ -191,7 +206,7 @@ def renamed_keywords(**renames: str) -> Callable[[_F], _F]:
                     f"{func.__name__}({old}=...) is spelt {new}=... now; the old keyword goes "
                     "in the next release",
                     DeprecationWarning,
-                    stacklevel=2,
+                    stacklevel=_caller_stacklevel(),
                 )
                 kwargs[new] = kwargs.pop(old)
             return func(*args, **kwargs)
