@@ -28,6 +28,7 @@ class _Scan(HTMLParser):
         self.tags: list[str] = []
         self.doctype: str | None = None
         self.attrs_of: dict[str, list[dict[str, str | None]]] = {}
+        self._in_style = False
 
     def handle_decl(self, decl: str) -> None:
         self.doctype = decl
@@ -35,6 +36,7 @@ class _Scan(HTMLParser):
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
         self.tags.append(tag)
+        self._in_style = tag == "style"
         self.attrs_of.setdefault(tag, []).append(a)
         if a.get("id"):
             self.ids.add(a["id"] or "")
@@ -46,8 +48,12 @@ class _Scan(HTMLParser):
             if a.get(key) is not None:
                 self.srcs.append(a[key] or "")
 
+    def handle_endtag(self, tag: str) -> None:
+        self._in_style = False
+
     def handle_data(self, data: str) -> None:
-        self.text.append(data)
+        if not self._in_style:  # the text a reader sees, not the style sheet
+            self.text.append(data)
 
 
 def _scan(path: Path) -> _Scan:
@@ -199,6 +205,7 @@ def test_every_link_is_relative_and_exists(report, tmp_path):
     }
     assert {os.path.normpath(p) for p in expected} <= linked
     assert "clouds/cloud%20mask.tif" in scan.hrefs
+    assert "clouds/cloud mask.tif" in " ".join(scan.text)  # shown as a person reads it
 
 
 def test_nothing_refers_outside_the_page(report):
@@ -232,7 +239,8 @@ def test_a_failed_step_shows_its_error_and_failed(report):
     assert "ValueError: the pair has no overlap <left/right>" in text
     assert "&lt;left/right&gt;" in html_text
     assert '<p class="error" role="alert">' in html_text
-    assert "failed" in text and "4 steps, 1 failed" in text
+    assert "4 steps, 1 failed" in text
+    assert '<td class="status-failed">failed</td>' in html_text
     # Its missing files are named, not linked.
     assert "dem.tif (missing)" in text
     assert "picture missing: dem.png" in text
@@ -284,3 +292,15 @@ def test_rewriting_the_report_replaces_it(report):
     steps[0].title = "Clouds, again"
     write_report(steps, path.parent)
     assert "Clouds, again" in path.read_text(encoding="utf-8")
+
+
+def test_a_skipped_step_says_why_and_is_no_failure(tmp_path):
+    step = StepResult(name="pansharpen", title="Pansharpening", notes=["no pan band"])
+    step.skipped = "the scene has no pan band"  # a field newer than the first StepResult
+    path = write_report([step, StepResult(name="clouds", title="Clouds")], tmp_path)
+    html_text = path.read_text(encoding="utf-8")
+    text = " ".join(_scan(path).text)
+    assert "Skipped: the scene has no pan band" in text
+    assert '<td class="status-skipped">skipped</td>' in html_text
+    assert "2 steps, 1 skipped" in text
+    assert "failed" not in text

@@ -18,7 +18,7 @@ import shutil
 import struct
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from satlearn import __version__
 from satlearn.atomic import atomic_output
@@ -59,9 +59,11 @@ table { border-collapse: collapse; width: 100%; margin: .5rem 0 1rem; }
 th, td { border: 1px solid var(--line); padding: .35rem .6rem; text-align: left;
          vertical-align: top; }
 th { background: #f6f8fa; }
+table.scores { width: auto; min-width: 16rem; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .status-ok { color: var(--ok); font-weight: 600; }
 .status-failed { color: var(--bad); font-weight: 600; }
+.status-skipped { color: var(--muted); font-weight: 600; }
 .error { color: var(--bad); background: #fff1f0; border-left: 4px solid var(--bad);
          padding: .5rem .75rem; white-space: pre-wrap; font-family: ui-monospace, monospace; }
 .gallery { display: flex; flex-wrap: wrap; gap: 1rem; }
@@ -69,9 +71,8 @@ figure { margin: 0; max-width: 22rem; }
 figure img { max-width: 100%; height: auto; border: 1px solid var(--line);
              image-rendering: pixelated; background: #f6f8fa; }
 figcaption { font-size: .9rem; color: var(--muted); }
-ul.scores { list-style: none; padding: 0; margin: 0; }
-.missing { color: var(--muted); font-style: italic; }
-code { font-family: ui-monospace, monospace; font-size: .9em; }
+.missing, .skipped { color: var(--muted); font-style: italic; }
+code { font-family: ui-monospace, monospace; font-size: .9em; overflow-wrap: anywhere; }
 footer { margin-top: 3rem; color: var(--muted); font-size: .85rem; }
 """
 
@@ -86,10 +87,11 @@ def write_report(
 ) -> Path:
     """Write ``out_dir/report.html``, a self-contained page of the demo's steps.
 
-    The page has a header (total time, how many steps failed), the input
-    quicklooks, a summary table (each step's time, scores to 3 decimals and
-    status) and one section per step with its pictures, scores, notes, links to
-    its files and, if it failed, its error. It needs no network and no
+    The page has a header (total time, how many steps failed or were
+    skipped), the input quicklooks, a summary table (each step's time, scores
+    to 3 decimals and status: ok, failed or skipped) and one section per step
+    with its pictures, scores, notes, links to its files and, if it failed,
+    its error (or why it was skipped). It needs no network and no
     JavaScript: quicklooks under :data:`EMBED_LIMIT_BYTES` are embedded as
     ``data:`` URIs, larger ones are referenced by a relative path (copied into
     ``out_dir/report-images/`` when they lie outside ``out_dir``), and files
@@ -214,7 +216,8 @@ class _Page:
         if url is None:
             missing = f'<span class="missing">{_e(path.name)} (missing)</span>'
             return f"<li>{_e(label)}: {missing}</li>"
-        return f'<li>{_e(label)}: <a href="{_e(url)}"><code>{_e(url)}</code></a></li>'
+        shown = unquote(url)  # the path as a person reads it; the href stays encoded
+        return f'<li>{_e(label)}: <a href="{_e(url)}"><code>{_e(shown)}</code></a></li>'
 
     def inputs(self, inputs: dict[str, Path]) -> str:
         if not inputs:
@@ -266,6 +269,8 @@ class _Page:
         ]
         if step.error:
             parts.append(f'<p class="error" role="alert">{_e(step.error)}</p>')
+        elif _skipped(step):
+            parts.append(f'<p class="skipped">Skipped: {_e(_skipped(step))}</p>')
         if step.images:
             figures = "".join(self.figure(c, p) for c, p in step.images.items())
             parts.append(f'<div class="gallery">{figures}</div>')
@@ -299,8 +304,10 @@ class _Page:
                 anchor, n = f"{_anchor(step.name)}-{n}", n + 1
             anchors.append(anchor)
         total = sum(s.seconds for s in results) if total is None else total
-        failed = sum(1 for s in results if s.error)
-        verdict = f"{len(results)} steps, " + (f"{failed} failed" if failed else "all ok")
+        counts = {k: sum(1 for s in results if _status(s) == k) for k in ("failed", "skipped")}
+        verdict = f"{len(results)} steps, " + (
+            ", ".join(f"{n} {k}" for k, n in counts.items() if n) or "all ok"
+        )
         body = [
             "<header>",
             f"<h1>{_e(title)}</h1>",
@@ -327,5 +334,12 @@ class _Page:
         )
 
 
+def _skipped(step: StepResult) -> str | None:
+    # StepResult.skipped came after the first StepResult; read it so either works.
+    return getattr(step, "skipped", None)
+
+
 def _status(step: StepResult) -> str:
-    return "failed" if step.error else "ok"
+    if step.error:
+        return "failed"
+    return "skipped" if _skipped(step) else "ok"
