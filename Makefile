@@ -45,4 +45,4 @@ bench: $(STAMP)
 	@for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(DEMO_OUT) .pytest_cache .ruff_cache .coverage htmlcov
+	rm -rf $(DEMO_OUT) test-artifacts .pytest_cache .ruff_cache .coverage htmlcov
