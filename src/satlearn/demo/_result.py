@@ -33,6 +33,10 @@ class StepResult:
     error : str or None
         The one-line error of a step that failed (the report shows it and the
         demo exits 1).
+    skipped : str or None
+        Why a step did not run: it does not apply to the scene (a user's scene
+        has no pan band, no second date, no labels) or a step it builds on
+        failed. Also in ``notes``; a skipped step is not a failure.
     """
 
     name: str
@@ -43,3 +47,4 @@ class StepResult:
     images: dict[str, Path] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     error: str | None = None
+    skipped: str | None = None
