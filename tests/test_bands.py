@@ -203,3 +203,22 @@ class TestReflectance:
 
         da = xr.DataArray(np.full((1, 2, 2), 0.25, np.float64), dims=("band", "y", "x"))
         np.testing.assert_array_equal(reflectance(da).values, np.full((1, 2, 2), 0.25, np.float32))
+
+
+def test_reflectance_of_a_scene_chunked_along_band_scales_each_band():
+    import xarray as xr
+
+    from satlearn.bands import reflectance
+
+    data = np.arange(3 * 4 * 5, dtype=np.uint16).reshape(3, 4, 5) + 1
+    da = xr.DataArray(
+        data,
+        dims=("band", "y", "x"),
+        coords={"band": ["red", "green", "nir"], "scale": ("band", [1e-4, 2e-4, 3e-4]),
+                "offset": ("band", [0.0, -0.1, 0.1])},
+    )  # fmt: skip
+    expected = reflectance(da).values
+    lazy = reflectance(da.chunk({"band": 1, "y": 2}))
+    assert lazy.chunks is not None
+    np.testing.assert_allclose(lazy.values, expected, rtol=1e-6)
+    np.testing.assert_allclose(expected[2], data[2] * np.float32(3e-4) + np.float32(0.1), rtol=1e-6)

@@ -440,13 +440,9 @@ def reflectance(image: Any, bands: Sequence[str] | None = None) -> Any:
     scale = np.array([band_scale_offset(image, i)[0] for i in range(n)], np.float32)
     offset = np.array([band_scale_offset(image, i)[1] for i in range(n)], np.float32)
     nodata = nodata_value(image)
-    band_axis = image.dims.index("band")
-    shape = [1] * image.ndim
-    shape[band_axis] = n
-    scale, offset = scale.reshape(shape), offset.reshape(shape)
     rescale = bool(np.any(scale != 1.0) or np.any(offset != 0.0))
 
-    def kernel(block: np.ndarray) -> np.ndarray:
+    def kernel(block: np.ndarray, scale: np.ndarray, offset: np.ndarray) -> np.ndarray:
         out = block.astype(np.float32)  # one float32 copy; the rest is in place
         if nodata is not None and not np.isnan(nodata):
             out[block == nodata] = np.nan
@@ -454,6 +450,23 @@ def reflectance(image: Any, bands: Sequence[str] | None = None) -> Any:
             out *= scale
             out += offset
         return out
+
+    plain = image.drop_vars([c for c in ("scale", "offset") if c in image.coords])
+    # Scale and offset travel as arrays along `band`, so that apply_ufunc cuts them
+    # like the image: a block holding some of the bands gets their factors only.
+    factors = [
+        xr.DataArray(v, dims=("band",), coords={"band": plain.coords["band"]})
+        if "band" in plain.coords
+        else xr.DataArray(v, dims=("band",))
+        for v in (scale, offset)
+    ]
+    if plain.chunks is not None:
+        chunks = dict(zip(plain.dims, plain.chunks, strict=True))["band"]
+        factors = [f.chunk({"band": chunks}) for f in factors]
+    out = xr.apply_ufunc(
+        kernel, plain, *factors, dask="parallelized", output_dtypes=[np.float32], keep_attrs=True
+    )
+    return out
 
     plain = image.drop_vars([c for c in ("scale", "offset") if c in image.coords])
     out = xr.apply_ufunc(
