@@ -100,9 +100,7 @@ def run_segmentation(ctx: DemoContext, result: StepResult) -> None:
             },
         }
     )  # fmt: skip
-    data = TaskData(
-        "segmentation", train_chips, val, bands, list(LAND_COVER_CLASSES), plan["chip"]
-    )
+    data = TaskData("segmentation", train_chips, val, bands, list(LAND_COVER_CLASSES), plan["chip"])
     trained = train(config, data=data, progress=False)
     result.outputs["model bundle"] = trained.bundle
     result.notes.append(

@@ -90,7 +90,8 @@ def run_clouds(ctx: DemoContext, result: StepResult) -> None:
         )  # fmt: skip
         counts = clouds.counts()
         share = 100 * (counts["cloud"] + counts["cirrus"]) / max(1, sum(counts.values()))
-        note = f"{date}: {share:.1f} % cloud, {counts['shadow']} shadow px, {counts['snow']} snow px"
+        note = f"{date}: {share:.1f} % cloud, {counts['shadow']} shadow px"
+        note += f", {counts['snow']} snow px"
         if clouds.cloud_height_m is not None:
             note += f", shadows cast from {clouds.cloud_height_m:.0f} m"
         result.notes.append(note)
@@ -173,7 +174,7 @@ def write_geoparquet(features: list[dict[str, Any]], crs: Any, path: Path) -> Pa
 
     # Parquet columns need one type: list-valued properties become text.
     rows = [
-        {k: (str(v) if isinstance(v, list | tuple | dict) else v) for k, v in f["properties"].items()}
+        {k: str(v) if isinstance(v, list | tuple | dict) else v for k, v in f["properties"].items()}
         for f in features
     ]
     frame = gpd.GeoDataFrame.from_features(

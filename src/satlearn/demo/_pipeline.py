@@ -57,23 +57,29 @@ PIPELINE: tuple[Step, ...] = (
         "clouds", "Cloud, shadow and snow masks", run_clouds, applies=missing_bands(*_CLOUD_BANDS)
     ),
     Step("indices", "Spectral indices", run_indices, applies=missing_bands("red", "nir")),
+    Step("registration", "Co-registration of the second date", run_registration, applies=two_dates),
     Step(
-        "registration", "Co-registration of the second date", run_registration, applies=two_dates
-    ),
-    Step(
-        "change", "Change detection", run_change, needs=("clouds", "registration"),
+        "change",
+        "Change detection",
+        run_change,
+        needs=("clouds", "registration"),
         applies=two_dates,
-    ),  # fmt: skip
+    ),
     Step("water", "Water mask", run_water, applies=missing_bands("green", "nir")),
     Step("ships", "Ship detection", run_ships, applies=missing_bands("green", "nir")),
     Step(
-        "landcover", "Land cover: k-means and a pixel classifier", run_landcover,
-        needs=("clouds",), applies=missing_bands("green", "red", "nir"),
-    ),  # fmt: skip
+        "landcover",
+        "Land cover: k-means and a pixel classifier",
+        run_landcover,
+        needs=("clouds",),
+        applies=missing_bands("green", "red", "nir"),
+    ),
     Step(
-        "segmentation", "A U-Net trained on the scene's labels, predicted tile by tile",
-        run_segmentation, applies=_with_labels,
-    ),  # fmt: skip
+        "segmentation",
+        "A U-Net trained on the scene's labels, predicted tile by tile",
+        run_segmentation,
+        applies=_with_labels,
+    ),
     Step("pansharpen", "Pansharpening to 5 m", run_pansharpen, applies=with_pan),
     Step("stereo", "A DEM from the stereo pair", run_stereo, applies=with_stereo),
     Step("catalog", "A STAC catalogue of every output", run_catalog),
@@ -271,9 +277,7 @@ def run_demo(
             if step.name == "scene":
                 result.notes.append(f"scene made or read in {prepared:.1f} s (before the steps)")
             results.append(result)
-            _write_results(
-                target, key, ctx.source, results, "running", time.perf_counter() - start
-            )
+            _write_results(target, key, ctx.source, results, "running", time.perf_counter() - start)
             if on_step is not None:
                 on_step(result, True)
         status = "finished"
