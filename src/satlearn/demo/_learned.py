@@ -10,6 +10,9 @@ southern part, never trained on, scores it.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -19,7 +22,13 @@ from satlearn.demo._context import DemoContext, score
 from satlearn.demo._pictures import write_classes_png
 from satlearn.demo._result import StepResult
 
-__all__ = ["SEGMENTATION_BANDS", "chip_samples", "run_segmentation", "training_plan"]
+__all__ = [
+    "SEGMENTATION_BANDS",
+    "chip_samples",
+    "run_segmentation",
+    "torch_threads",
+    "training_plan",
+]
 
 #: The bands the model reads: visible, NIR and the two SWIR bands.
 SEGMENTATION_BANDS = ("blue", "green", "red", "nir", "swir16", "swir22")
@@ -34,6 +43,23 @@ def training_plan(size: int) -> dict[str, int]:
     if size >= 512:
         return {"chip": 64, "stride": 32, "epochs": 12, "steps": 40}
     return {"chip": 32, "stride": 16, "epochs": 6, "steps": 20}
+
+
+@contextmanager
+def torch_threads() -> Iterator[None]:
+    """Train on all cores but one (one on a 2-core machine), then restore.
+
+    OpenMP threads spin at every barrier: two of them on two cores shared with
+    anything else ran epochs 4-5x slower than one thread did.
+    """
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, min(before, (os.cpu_count() or 1) - 1)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def chip_samples(
@@ -101,7 +127,8 @@ def run_segmentation(ctx: DemoContext, result: StepResult) -> None:
         }
     )  # fmt: skip
     data = TaskData("segmentation", train_chips, val, bands, list(LAND_COVER_CLASSES), plan["chip"])
-    trained = train(config, data=data, progress=False)
+    with torch_threads():
+        trained = train(config, data=data, progress=False)
     result.outputs["model bundle"] = trained.bundle
     result.notes.append(
         f"U-Net width 16, depth 3, on {len(train_chips)} chips of {plan['chip']} px from the "
