@@ -9,6 +9,8 @@ number of validation errors: 0 is a valid catalogue.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 
 from satlearn.demo._context import DemoContext, score
@@ -22,10 +24,13 @@ def run_catalog(ctx: DemoContext, result: StepResult) -> None:
     from satlearn.catalog import build_catalog, validate_catalog
 
     da = ctx.image
-    when = None
+    # Outputs carry no date of their own: they are of the first date's scene,
+    # or, when the scene names none, of this run.
     if "time" in da.coords and da.coords["time"].size == 1:
-        # Outputs carry no date of their own: they are of the first date's scene.
         when = str(np.datetime_as_string(da.coords["time"].values, unit="D"))
+    else:
+        when = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat()
+        result.notes.append(f"the scene names no acquisition time: outputs dated {when}")
     skipped: list = []
     target = ctx.out / "catalog"
     catalog = build_catalog(
