@@ -1,4 +1,4 @@
-"""``satlearn info``, ``cog``, ``synth`` and ``demo``: the foundation's command line."""
+"""``satlearn info``, ``cog`` and ``synth``: the foundation's command line."""
 
 from __future__ import annotations
 
@@ -134,17 +134,3 @@ def test_synth_refuses_to_mix_two_scenes_in_one_folder(tmp_path):
         == 0
     )
     assert json.loads((tmp_path / "scene.json").read_text())["seed"] == 2
-
-
-def test_demo_writes_valid_cogs_and_quicklooks(tmp_path):
-    out = tmp_path / "demo"
-    result = RUNNER.invoke(app, ["demo", "--out", str(out), "--size", "128"])
-    assert result.exit_code == 0, result.output
-    pngs = sorted(out.glob("quicklook_*.png"))
-    assert len(pngs) == 2
-    assert pngs[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    cogs = sorted((out / "scene").glob("*.tif"))
-    assert len(cogs) > 10
-    assert all(validate_cog(p)[0] for p in cogs)
-    assert "valid COGs" in result.stdout
-    assert str(pngs[0]) in result.stdout.replace("\n", "")
