@@ -134,6 +134,10 @@ def run_segmentation(ctx: DemoContext, result: StepResult) -> None:
         f"U-Net width 16, depth 3, on {len(train_chips)} chips of {plan['chip']} px from the "
         f"northern {TRAIN_SHARE:.0%}; {trained.epochs_run} epochs, best {trained.best_epoch}"
     )
+    seen = np.unique(np.concatenate([s["mask"].ravel() for s in train_chips]))
+    absent = [c for i, c in enumerate(LAND_COVER_CLASSES) if i not in seen]
+    if absent:  # a class the north does not hold cannot be learned for the south
+        result.notes.append(f"no training pixel of: {', '.join(absent)}")
     predicted = predict(trained.bundle, ctx.image, tile_size=256, out=folder / "prediction")
     for label, name in (
         ("predicted classes", CLASSES_COG),
