@@ -49,7 +49,7 @@ from satlearn.predict._outputs import (
 )
 from satlearn.predict._plan import TilePlan
 from satlearn.predict._runner import TASKS, TileRunner
-from satlearn.predict._source import open_source
+from satlearn.predict._source import CACHE_BYTES, open_source
 from satlearn.predict._store import BlockStore
 from satlearn.predict._stream import stream
 from satlearn.predict._vectors import trace_classes
@@ -160,10 +160,37 @@ def predict(
     Notes
     -----
     Memory is bounded by the tile, batch and a column band of 2048 pixels,
-    not by the scene. The tile grid is anchored on the scene, so results do
-    not depend on how the work is cut. Input pixels that are nodata in every
-    band are nodata (255) in the output; scene edges are reflect-padded.
+    not by the scene (GDAL's block cache is held to 64 MB meanwhile, unless
+    ``GDAL_CACHEMAX`` is set in the environment). The tile grid is anchored
+    on the scene, so results do not depend on how the work is cut. Input
+    pixels that are nodata in every band are nodata (255) in the output;
+    scene edges are reflect-padded.
     """
+    import rasterio
+
+    cache = {} if "GDAL_CACHEMAX" in os.environ else {"GDAL_CACHEMAX": CACHE_BYTES}
+    with rasterio.Env(**cache):
+        return _predict(
+            bundle, image, tile_size=tile_size, overlap=overlap, batch_size=batch_size, out=out,
+            resume=resume, tta=tta, probabilities=probabilities, vectors=vectors,
+            on_progress=on_progress,
+        )  # fmt: skip
+
+
+def _predict(
+    bundle: str | os.PathLike[str] | Bundle,
+    image: Any,
+    *,
+    tile_size: int | None,
+    overlap: int | None,
+    batch_size: int | None,
+    out: str | os.PathLike[str] | None,
+    resume: bool,
+    tta: bool,
+    probabilities: bool,
+    vectors: bool,
+    on_progress: Callable[[int, int], None] | None,
+) -> xr.DataArray | Path:
     if not isinstance(bundle, Bundle):
         bundle = read_bundle(bundle)
     runner = TileRunner(bundle, tta=tta)

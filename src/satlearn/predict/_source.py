@@ -24,7 +24,13 @@ import xarray as xr
 from satlearn.bands import nodata_value
 from satlearn.errors import InvalidInputError
 
-__all__ = ["Source", "open_source"]
+__all__ = ["CACHE_BYTES", "Source", "open_source"]
+
+#: GDAL's block cache while predicting. Its default (5 % of the RAM) fills with
+#: every block read or written, so resident memory would grow with the scene;
+#: prediction touches each block a few times in a row at most, so a small cache
+#: loses nothing. ``GDAL_CACHEMAX`` in the environment overrides it.
+CACHE_BYTES = 64 * 2**20
 
 
 @dataclass
@@ -94,21 +100,35 @@ def _from_dataarray(da: xr.DataArray, bands: Sequence[str]) -> Source:
 
 
 class _FileReader:
-    """Window reads of one raster file or URL, one rasterio dataset per thread."""
+    """Window reads of one raster file or URL, one rasterio dataset per thread.
+
+    GDAL keeps every block it decodes in its block cache (5 % of the RAM by
+    default), so a sweep over a big scene would grow resident memory with the
+    scene until the cache is full. Each thread's dataset is therefore
+    reopened after every ``REOPEN_BYTES`` read, which frees its cached blocks:
+    a strip reads each block at most a few times in a row, so nothing useful
+    is lost, and memory stays flat.
+    """
+
+    REOPEN_BYTES = 64 * 2**20
 
     def __init__(self, href: str, indexes: list[int]) -> None:
         self.href, self.indexes = href, indexes
         self._local = threading.local()
+
+    def env(self) -> Any:
+        """The GDAL settings reads run under (rasterio keeps them per thread)."""
+        from satlearn.raster import gdal_env
+
+        cache = {} if "GDAL_CACHEMAX" in os.environ else {"GDAL_CACHEMAX": CACHE_BYTES}
+        return gdal_env(**cache)
 
     def dataset(self) -> Any:
         ds = getattr(self._local, "dataset", None)
         if ds is None:
             import rasterio
 
-            from satlearn.raster import gdal_env
-
-            with gdal_env():
-                ds = self._local.dataset = rasterio.open(self.href)
+            ds = self._local.dataset = rasterio.open(self.href)
         return ds
 
     def __call__(self, rows: tuple[int, int], cols: tuple[int, int]) -> np.ndarray:
@@ -118,11 +138,17 @@ class _FileReader:
 
         window = Window.from_slices(rows, cols)
         try:
-            return self.dataset().read(self.indexes, window=window)
+            with self.env():
+                data = self.dataset().read(self.indexes, window=window)
         except Exception as err:  # rasterio raises RasterioIOError, CPLE_* and more
             raise RasterIOError(
                 f"{self.href}: cannot read window {rows} x {cols} ({err})"
             ) from None
+        self._local.read = getattr(self._local, "read", 0) + data.nbytes
+        if self._local.read > self.REOPEN_BYTES:
+            self._local.dataset.close()
+            self._local.dataset, self._local.read = None, 0
+        return data
 
 
 def _from_file(href: str, bands: Sequence[str]) -> Source:
