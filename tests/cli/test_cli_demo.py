@@ -110,3 +110,17 @@ def test_another_scene_in_the_folder_needs_overwrite(tmp_path, overwrite):
         assert result.exit_code == 1
         assert "holds the demo of another scene" in result.stderr
         assert "--overwrite" in result.stderr
+
+
+def test_without_the_report_module_the_demo_says_so_and_succeeds(tmp_path, monkeypatch):
+    import sys
+
+    import satlearn.demo
+
+    monkeypatch.delitem(vars(satlearn.demo), "write_report", raising=False)
+    monkeypatch.setitem(sys.modules, "satlearn.demo._report", None)  # as if not installed
+    out = tmp_path / "demo"
+    result = RUNNER.invoke(app, ["demo", "--out", str(out), "--size", "64", "--steps", "indices"])
+    assert result.exit_code == 0, result.output
+    assert "warning: no HTML report in this build" in result.stderr
+    assert not (out / "report.html").exists() and (out / "results.json").is_file()

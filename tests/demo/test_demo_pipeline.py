@@ -170,3 +170,41 @@ def test_the_output_folder_must_be_a_demos(tmp_path):
     assert result.error is None
     assert json.loads((out / "scene" / "scene.json").read_text())["seed"] == 1
     assert np.isfinite(read_results(out)["total_seconds"])
+
+
+def test_a_stac_item_names_the_users_scene(tmp_path):
+    scene = make_scene(64, seed=5, n_dates=1)
+    image = scene.image.isel(time=0)
+    save_cog(image, tmp_path / "mine.tif")
+    bands = [{"name": str(b)} for b in image["band"].values]
+    item = {
+        "type": "Feature", "stac_version": "1.0.0", "id": "mine", "properties": {},
+        "assets": {"data": {"href": "mine.tif", "roles": ["data"], "eo:bands": bands}},
+    }  # fmt: skip
+    (tmp_path / "item.json").write_text(json.dumps(item))
+    results = run_demo(tmp_path / "out", scene=tmp_path / "item.json", steps="indices")
+    assert results[0].error is None and results[0].outputs
+    (tmp_path / "bad.json").write_text(json.dumps({"type": "Collection"}))
+    with pytest.raises(InvalidInputError, match="not a STAC item"):
+        run_demo(tmp_path / "out2", scene=tmp_path / "bad.json", steps="indices")
+
+
+def test_a_stac_item_of_single_band_assets_is_stacked(tmp_path):
+    import copy
+
+    from satlearn.catalog import item_from_raster
+
+    image = make_scene(64, seed=5, n_dates=1).image.isel(time=0)
+    bands = ["green", "red", "nir", "swir16"]
+    for band in bands:
+        save_cog(image.sel(band=[band]), tmp_path / f"{band}.tif")
+    item = item_from_raster(tmp_path / "red.tif", id="mine", datetime="2024-04-18").to_dict()
+    template = item["assets"].pop("data")
+    for band in bands:
+        asset = copy.deepcopy(template)
+        asset["href"] = str(tmp_path / f"{band}.tif")
+        asset["eo:bands"] = [{"name": band, "common_name": band}]
+        item["assets"][band] = asset
+    (tmp_path / "item.json").write_text(json.dumps(item))
+    (result,) = run_demo(tmp_path / "out", scene=tmp_path / "item.json", steps="water")
+    assert result.error is None and validate_cog(result.outputs["water mask"])[0]

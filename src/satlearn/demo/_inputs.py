@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -21,7 +20,7 @@ from satlearn.demo._pictures import write_classes_png
 from satlearn.demo._result import StepResult
 from satlearn.errors import InvalidInputError
 
-__all__ = ["describe", "open_user_scene", "run_scene", "synthetic_context", "user_context"]
+__all__ = ["open_user_scene", "run_scene", "synthetic_context", "user_context"]
 
 #: Chunk side for a user's scene: read by windows, never whole unless a step must.
 USER_CHUNKS = 1024
@@ -145,11 +144,3 @@ def run_scene(ctx: DemoContext, result: StepResult) -> None:
         write_classes_png(
             ctx.truth.landcover, ctx.picture(result, "land-cover truth", "landcover_truth")
         )
-
-
-def describe(ctx: DemoContext) -> dict[str, Any]:
-    """What identifies the run's scene (compared with a previous run in the same folder)."""
-    if ctx.synthetic:
-        shape = ctx.image.shape
-        return {"kind": "synthetic", "seed": ctx.seed, "height": shape[-2], "width": shape[-1]}
-    return {"kind": "user", "source": ctx.source}
