@@ -60,3 +60,29 @@ def scene_factory():
 @pytest.fixture
 def scene():
     return make_scene(300, 410)
+
+
+@pytest.fixture(scope="session")
+def change_bundle(tmp_path_factory):
+    """A two-date early-fusion UNet (random weights, spread as for seg_bundle)."""
+    import torch
+
+    from satlearn.models import build_model
+    from satlearn.models.export import export_bundle
+
+    torch.manual_seed(1)
+    model = build_model("early-fusion-unet", in_channels=6, num_classes=2, width=8, depth=2)
+    last = [m for m in model.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+    with torch.no_grad():
+        last.weight *= 30
+        last.bias.zero_()
+    return export_bundle(
+        model,
+        tmp_path_factory.mktemp("bundles") / "change" / "1",
+        task="change-detection",
+        classes=["same", "changed"],
+        bands=BANDS,
+        normalisation={"mean": [100.0] * 3, "std": [30.0] * 3},
+        tile_size=64,
+        exporter="legacy",
+    )

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from satlearn.cli.app import app, errors_to_one_line, make_console
+from satlearn.cli.app import app, errors_to_one_line
 
 
 @app.command()
@@ -40,6 +40,13 @@ def predict(
         bool, typer.Option(help="Also write per-class probabilities (uint8, p x 254).")
     ] = False,
     vectors: Annotated[bool, typer.Option(help="Trace the classes as polygons.")] = True,
+    after: Annotated[
+        str | None,
+        typer.Option(help="The second date for a change-detection bundle (path, URL or item)."),
+    ] = None,
+    register: Annotated[
+        bool, typer.Option(help="Co-register --after onto SCENE first (phase correlation).")
+    ] = False,
 ) -> None:
     """Predict a whole scene tile by tile in bounded memory: blended, resumable, with polygons."""
     import time
@@ -67,7 +74,7 @@ def predict(
 
         folder = run_predict(
             bundle,
-            scene,
+            scene if after is None else (scene, after),
             tile_size=tile_size,
             overlap=overlap,
             batch_size=batch_size,
@@ -76,11 +83,12 @@ def predict(
             tta=tta,
             probabilities=probabilities,
             vectors=vectors,
+            register=register,
             on_progress=on_progress,
         )
     elapsed = time.perf_counter() - started
-    console = make_console()
+    # Plain prints: paths must not be wrapped to the terminal's width.
     for path in sorted(Path(folder).iterdir()):
         if not path.name.startswith("."):
-            console.print(f"wrote {path}")
-    console.print(f"predicted {scene} in {elapsed:.1f} s")
+            print(f"wrote {path}")
+    print(f"predicted {scene} in {elapsed:.1f} s")

@@ -49,7 +49,7 @@ from satlearn.predict._outputs import (
 )
 from satlearn.predict._plan import TilePlan
 from satlearn.predict._runner import TASKS, TileRunner
-from satlearn.predict._source import CACHE_BYTES, open_source
+from satlearn.predict._source import CACHE_BYTES, open_pair, open_source
 from satlearn.predict._store import BlockStore
 from satlearn.predict._stream import stream
 from satlearn.predict._vectors import trace_classes
@@ -103,6 +103,7 @@ def predict(
     tta: bool = False,
     probabilities: bool = False,
     vectors: bool = True,
+    register: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> xr.DataArray | Path:
     """Predict a whole scene with a bundle's model, tile by tile.
@@ -110,12 +111,13 @@ def predict(
     Parameters
     ----------
     bundle : path or Bundle
-        A ``semantic-segmentation`` bundle (folder or :class:`~satlearn.bundle.Bundle`).
-    image : DataArray, path, URL or STAC item
+        A ``semantic-segmentation`` or ``change-detection`` bundle (folder or
+        :class:`~satlearn.bundle.Bundle`).
+    image : DataArray, path, URL or STAC item; or a (before, after) pair of them
         The scene: a ``(band, y, x)`` DataArray (numpy or dask) holding the
         bundle's bands, a raster path or ``http(s)://``/``s3://`` URL (read by
         windows with range requests), or a STAC item JSON whose data asset
-        holds the bands.
+        holds the bands. A change-detection bundle takes two scenes.
     tile_size : int, optional
         Model input side in pixels; default the bundle's ``tile_size``, else 256.
     overlap : int, optional
@@ -140,6 +142,9 @@ def predict(
         Also write the per-class probabilities.
     vectors : bool
         Trace the classes as polygons (with ``out``).
+    register : bool
+        For two scenes: co-register the second onto the first first
+        (phase correlation, resampled onto the first's grid; loads both).
     on_progress : callable, optional
         ``on_progress(done_pixels, total_pixels)`` after each finished stretch.
 
@@ -173,7 +178,7 @@ def predict(
         return _predict(
             bundle, image, tile_size=tile_size, overlap=overlap, batch_size=batch_size, out=out,
             resume=resume, tta=tta, probabilities=probabilities, vectors=vectors,
-            on_progress=on_progress,
+            register=register, on_progress=on_progress,
         )  # fmt: skip
 
 
@@ -189,13 +194,27 @@ def _predict(
     tta: bool,
     probabilities: bool,
     vectors: bool,
+    register: bool,
     on_progress: Callable[[int, int], None] | None,
 ) -> xr.DataArray | Path:
     if not isinstance(bundle, Bundle):
         bundle = read_bundle(bundle)
     runner = TileRunner(bundle, tta=tta)
     tile, lap, batch = _settings(bundle, tile_size, overlap, batch_size)
-    source = open_source(image, list(bundle.bands))
+    if isinstance(image, tuple | list):
+        if len(image) != 2 or runner.dates != 2:
+            raise InvalidInputError(
+                f"bundle {bundle.path} reads {runner.dates} date(s); give "
+                f"{'one scene' if runner.dates == 1 else 'two scenes (before, after)'}, "
+                f"not {len(image)}"
+            )
+        source = open_pair(image[0], image[1], list(bundle.bands), register=register)
+    elif runner.dates == 2:
+        raise InvalidInputError(
+            f"bundle {bundle.path} detects change: give two scenes (before, after)"
+        )
+    else:
+        source = open_source(image, list(bundle.bands))
     plan = TilePlan(source.height, source.width, tile, lap)
     fill = runner.mean.astype(np.float32)
     total_pixels = source.height * source.width

@@ -12,7 +12,7 @@ from satlearn.errors import BundleError
 __all__ = ["TASKS", "TileRunner", "execution_providers"]
 
 #: Bundle tasks that predict maps (one output per input pixel).
-TASKS = ("semantic-segmentation",)
+TASKS = ("semantic-segmentation", "change-detection")
 
 # The eight symmetries of the square (D4): (number of 90-degree turns, flip).
 _DIHEDRAL = tuple((k, flip) for flip in (False, True) for k in range(4))
@@ -44,7 +44,8 @@ class TileRunner:
     Parameters
     ----------
     bundle : Bundle
-        A ``semantic-segmentation`` bundle.
+        A ``semantic-segmentation`` or ``change-detection`` bundle (the latter
+        reads both dates stacked on the channels, before then after).
     tta : bool
         Average over the eight dihedral transforms of each tile (8x the work).
     threads : int, optional
@@ -63,9 +64,13 @@ class TileRunner:
         self.tta = bool(tta)
         meta = bundle.metadata
         norm = meta.get("normalisation") or {}
-        n_bands = len(bundle.bands)
-        mean = np.asarray(norm.get("mean", np.zeros(n_bands)), dtype=np.float32)
-        std = np.asarray(norm.get("std", np.ones(n_bands)), dtype=np.float32)
+        #: Dates the graph reads stacked on the channels (2 for change detection).
+        self.dates = int((meta.get("input_layout") or {}).get("dates", 1))
+        n_channels = len(bundle.bands) * self.dates
+        mean = np.asarray(norm.get("mean", np.zeros(n_channels)), dtype=np.float32)
+        std = np.asarray(norm.get("std", np.ones(n_channels)), dtype=np.float32)
+        if mean.size * self.dates == n_channels:  # statistics of one date serve both
+            mean, std = np.tile(mean, self.dates), np.tile(std, self.dates)
         self.mean, self.std = mean[:, None, None], std[:, None, None]
         output = meta.get("output") or {}
         self.activation = output.get("activation", "softmax")

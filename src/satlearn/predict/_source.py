@@ -207,6 +207,60 @@ def _from_item(path: Path, bands: Sequence[str]) -> Source:
     return _from_file(href, bands)
 
 
+def open_pair(before: Any, after: Any, bands: Sequence[str], *, register: bool) -> Source:
+    """A :class:`Source` reading two dates stacked on the bands (before, then after).
+
+    With ``register``, ``after`` is first co-registered onto ``before``
+    (:func:`satlearn.ops.registration.coregister`, a phase-correlation shift,
+    resampled onto the first date's grid; it loads the two scenes). Otherwise
+    both must share one grid.
+
+    Raises
+    ------
+    GridMismatchError
+        The two scenes are not on one grid (and ``register`` is False).
+    """
+    from satlearn.errors import GridMismatchError
+
+    if register:
+        from satlearn.ops.registration import coregister
+        from satlearn.raster import open_raster
+
+        def as_array(image: Any) -> xr.DataArray:
+            if isinstance(image, xr.DataArray):
+                return image.isel(band=_positions(image, bands, "the image"))
+            return open_raster(open_source(image, bands).name, bands=list(bands))
+
+        first = as_array(before)
+        after = coregister(first, as_array(after), resample=True)
+        before = first
+    a, b = open_source(before, bands), open_source(after, bands)
+    if (a.height, a.width) != (b.height, b.width) or a.transform != b.transform or a.crs != b.crs:
+        raise GridMismatchError(
+            f"{a.name} and {b.name} are not on one grid ({a.height} x {a.width} vs "
+            f"{b.height} x {b.width}, or another transform or CRS); co-register them "
+            "(--register) or reproject one onto the other"
+        )
+
+    def read(rows: tuple[int, int], cols: tuple[int, int]) -> np.ndarray:
+        first, second = a.read(rows, cols), b.read(rows, cols)
+        # A pixel is nodata when either date lacks it: NaN where a date is invalid.
+        stacked = np.concatenate([first[0], second[0]])
+        stacked[:, ~(first[1] & second[1])] = np.nan
+        return stacked
+
+    return Source(
+        height=a.height,
+        width=a.width,
+        crs=a.crs,
+        transform=a.transform,
+        nodata=None,
+        name=a.name,
+        _read=read,
+        fingerprint={"before": a.fingerprint, "after": b.fingerprint, "registered": register},
+    )
+
+
 def open_source(image: Any, bands: Sequence[str]) -> Source:
     """A :class:`Source` for a DataArray, a raster path or URL, or a STAC item JSON.
 
