@@ -1,4 +1,4 @@
-"""A small segmentation bundle and scenes for the prediction tests."""
+"""Fixtures of tests/predict: a small segmentation bundle, a change bundle and scenes."""
 
 from __future__ import annotations
 
