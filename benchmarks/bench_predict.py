@@ -129,7 +129,9 @@ def run(mode: str, bundle: Path, scene: Path, out: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="2048,8192,16384")
-    parser.add_argument("--plain-max", type=int, default=8192, help="largest size for the plain loop")
+    parser.add_argument(
+        "--plain-max", type=int, default=8192, help="largest size for the plain loop"
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     import rasterio

@@ -111,7 +111,7 @@ def test_stacked_wrappers_name_the_callers_line():
     def op(image, *, method="a", size_px=1):
         return method, size_px
 
-    with pytest.warns(DeprecationWarning) as caught:
+    with pytest.warns(DeprecationWarning, match="next release") as caught:
         assert op(1, "b", size=3) == ("b", 3)
     assert len(caught) == 2
     assert {w.filename for w in caught} == {__file__}
