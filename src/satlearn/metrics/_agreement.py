@@ -18,9 +18,12 @@ __all__ = [
     "cohen_kappa",
     "confusion_matrix",
     "flat_pair",
+    "label_pair",
     "label_values",
     "match_clusters",
     "safe_ratio",
+    "scored_confusion",
+    "valid_mask",
 ]
 
 
@@ -34,20 +37,32 @@ def label_values(name: str, array: Any) -> np.ndarray:
     return values
 
 
-def flat_pair(predicted: Any, reference: Any, valid: Any) -> tuple[np.ndarray, np.ndarray]:
+def label_pair(predicted: Any, reference: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The label arrays of a predicted and a reference map, checked to share one shape."""
     pred = label_values("predicted", predicted)
     ref = label_values("reference", reference)
     if pred.shape != ref.shape:
         raise InvalidInputError(
             f"predicted has shape {pred.shape} but reference has shape {ref.shape}"
         )
-    if valid is not None:
-        mask = np.asarray(getattr(valid, "values", valid))
-        if mask.shape != pred.shape:
-            raise InvalidInputError(
-                f"valid mask has shape {mask.shape}, the maps have shape {pred.shape}"
-            )
-        pred, ref = pred[mask.astype(bool)], ref[mask.astype(bool)]
+    return pred, ref
+
+
+def valid_mask(valid: Any, shape: tuple[int, ...]) -> np.ndarray | None:
+    """``valid`` as a boolean array of the maps' ``shape`` (None stays None)."""
+    if valid is None:
+        return None
+    mask = np.asarray(getattr(valid, "values", valid))
+    if mask.shape != shape:
+        raise InvalidInputError(f"valid mask has shape {mask.shape}, the maps have shape {shape}")
+    return mask.astype(bool)
+
+
+def flat_pair(predicted: Any, reference: Any, valid: Any) -> tuple[np.ndarray, np.ndarray]:
+    pred, ref = label_pair(predicted, reference)
+    mask = valid_mask(valid, pred.shape)
+    if mask is not None:
+        pred, ref = pred[mask], ref[mask]
     return pred.reshape(-1), ref.reshape(-1)
 
 
@@ -93,6 +108,28 @@ def confusion_matrix(
         raise InvalidInputError(f"class id {largest} does not fit n_classes={n_classes}")
     counts = np.bincount(ref * n_classes + pred, minlength=n_classes * n_classes)
     return counts.reshape(n_classes, n_classes)
+
+
+def scored_confusion(
+    predicted: Any,
+    reference: Any,
+    *,
+    n_classes: int | None,
+    valid: Any,
+    ignore: int | None,
+) -> np.ndarray:
+    """The confusion matrix of the pixels a class score counts.
+
+    Pixels outside ``valid`` and those whose reference id is ``ignore`` are
+    left out; :class:`~satlearn.errors.NoValidDataError` when none is left.
+    """
+    pred, ref = flat_pair(predicted, reference, valid)
+    if ignore is not None:
+        keep = ref != ignore
+        pred, ref = pred[keep], ref[keep]
+    if pred.size == 0:
+        raise NoValidDataError("no valid pixel to score (everything is masked or ignored)")
+    return confusion_matrix(pred, ref, n_classes=n_classes)
 
 
 def cohen_kappa(confusion: np.ndarray) -> float:
@@ -241,13 +278,9 @@ def class_scores(
     >>> float(s.accuracy), round(float(s.macro_f1), 3)
     (0.75, 0.778)
     """
-    pred, ref = flat_pair(predicted, reference, valid)
-    if ignore is not None:
-        keep = ref != ignore
-        pred, ref = pred[keep], ref[keep]
-    if pred.size == 0:
-        raise NoValidDataError("no valid pixel to score (everything is masked or ignored)")
-    confusion = confusion_matrix(pred, ref, n_classes=n_classes)
+    confusion = scored_confusion(
+        predicted, reference, n_classes=n_classes, valid=valid, ignore=ignore
+    )
     tp = np.diag(confusion).astype(np.float64)
     in_reference = confusion.sum(axis=1)
     denominator = in_reference + confusion.sum(axis=0)

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from satlearn.errors import InvalidInputError, NoValidDataError
-from satlearn.metrics._agreement import confusion_matrix, flat_pair, label_values, safe_ratio
+from satlearn.metrics._agreement import label_pair, safe_ratio, scored_confusion, valid_mask
 
 __all__ = [
     "BoundaryScores",
@@ -89,13 +89,9 @@ def segmentation_scores(
     >>> s.iou.round(3).tolist(), round(s.miou, 3)
     ([0.5, 0.667], 0.583)
     """
-    pred, ref = flat_pair(predicted, reference, valid)
-    if ignore is not None:
-        keep = ref != ignore
-        pred, ref = pred[keep], ref[keep]
-    if pred.size == 0:
-        raise NoValidDataError("no valid pixel to score (everything is masked or ignored)")
-    confusion = confusion_matrix(pred, ref, n_classes=n_classes)
+    confusion = scored_confusion(
+        predicted, reference, n_classes=n_classes, valid=valid, ignore=ignore
+    )
     return segmentation_scores_from_confusion(confusion)
 
 
@@ -215,23 +211,12 @@ def boundary_f1(
     >>> boundary_f1(pred, ref, tolerance=1).f1, boundary_f1(pred, ref, tolerance=0).f1
     (1.0, 0.5)
     """
-    pred = label_values("predicted", predicted)
-    ref = label_values("reference", reference)
-    if pred.shape != ref.shape:
-        raise InvalidInputError(
-            f"predicted has shape {pred.shape} but reference has shape {ref.shape}"
-        )
+    pred, ref = label_pair(predicted, reference)
     if pred.ndim not in (2, 3):
         raise InvalidInputError(f"boundary_f1 takes (y, x) or (n, y, x) maps, got {pred.shape}")
     if not tolerance >= 0:
         raise InvalidInputError(f"tolerance must be >= 0, got {tolerance}")
-    mask = None
-    if valid is not None:
-        mask = np.asarray(getattr(valid, "values", valid)).astype(bool)
-        if mask.shape != pred.shape:
-            raise InvalidInputError(
-                f"valid mask has shape {mask.shape}, the maps have shape {pred.shape}"
-            )
+    mask = valid_mask(valid, pred.shape)
     from scipy.ndimage import distance_transform_edt
 
     if pred.ndim == 2:
