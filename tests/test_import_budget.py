@@ -45,6 +45,13 @@ def test_light_imports_load_no_heavy_library(statement) -> None:
     assert _heavy_modules_after(statement) == []
 
 
+def test_the_command_line_loads_no_numpy_until_a_command_runs() -> None:
+    # numpy costs about 0.1-0.2 s of every `satlearn ... --help`.
+    code = "import sys\nimport satlearn.cli\nprint('numpy' in sys.modules)\n"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "False", done.stderr
+
+
 def test_the_public_raster_names_still_work_and_load_rioxarray_on_first_use() -> None:
     loaded = _heavy_modules_after(
         "import satlearn\n"

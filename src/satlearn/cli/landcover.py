@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 
 from satlearn.cli.app import app, errors_to_one_line, progress
@@ -19,7 +18,7 @@ def _read_labels(labels: str, image: object) -> object:
     if labels.lower().endswith((".json", ".geojson")):
         return labels
     raster = open_raster(labels, bands=1)
-    return raster.isel(band=0, drop=True).astype(np.int32)
+    return raster.isel(band=0, drop=True).astype("int32")
 
 
 @app.command()

@@ -6,7 +6,6 @@ import math
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 
 from satlearn.cli.app import app, errors_to_one_line, progress
@@ -94,6 +93,6 @@ def water(
 def _save_mask(mask: object, dst: Path) -> None:
     from satlearn.raster import save_cog
 
-    as_bytes = mask.astype(np.uint8).expand_dims(band=["water"])  # type: ignore[attr-defined]
+    as_bytes = mask.astype("uint8").expand_dims(band=["water"])  # type: ignore[attr-defined]
     as_bytes.attrs = dict(mask.attrs)  # type: ignore[attr-defined]
     save_cog(as_bytes, dst, nodata=None, resampling="mode")

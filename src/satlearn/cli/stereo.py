@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import numpy as np
 import typer
 
 from satlearn.cli.app import app, errors_to_one_line, progress
@@ -72,6 +71,8 @@ def stereo(
     with progress(f"writing {out}"):
         save_cog(dem, out, nodata=float("nan"), resampling="average")
     values = dem.values
+    import numpy as np
+
     finite = np.isfinite(values)
     low, high = (float(values[finite].min()), float(values[finite].max())) if finite.any() else (
         float("nan"), float("nan"),
