@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
@@ -82,6 +83,11 @@ def main(
 ) -> None:
     """satlearn: read, process, learn from and serve satellite imagery."""
     _state["debug"] = debug
+    # A command-line user can act on satlearn's own messages, not on a library's
+    # notice to its developers (rioxarray's Affine `*`, for one): those stay hidden
+    # here even where a library resets the filters (the torch ONNX exporter does).
+    warnings.filterwarnings("ignore", category=PendingDeprecationWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"(?!satlearn)")
     from satlearn.atomic import handle_sigterm  # stdlib only: cheap at start-up
 
     handle_sigterm()  # SIGTERM unwinds like SIGINT, so writers remove their temporaries
