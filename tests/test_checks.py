@@ -12,6 +12,7 @@ from affine import Affine
 from satlearn.checks import (
     check_raster,
     check_same_grid,
+    check_valid_mask,
     metres_per_unit,
     pixel_area_m2,
     pixel_size_m,
@@ -165,3 +166,17 @@ class TestGridMeasures:
     def test_pixels_not_square_are_refused(self):
         with pytest.raises(GridMismatchError, match=r"pixels are not square \(10.0 x 20.0\)"):
             pixel_size_m(_image(res=(10.0, 20.0)))
+
+
+class TestCheckValidMask:
+    def test_a_dataarray_or_array_becomes_a_boolean_mask(self):
+        mask = xr.DataArray(np.array([[1, 0], [0, 2]]), dims=("y", "x"))
+        out = check_valid_mask(mask, (2, 2))
+        assert out.dtype == bool
+        assert out.tolist() == [[True, False], [False, True]]
+
+    def test_another_shape_is_refused_naming_both(self):
+        with pytest.raises(
+            InvalidInputError, match=r"valid mask has shape \(3, 3\), the image grid is \(2, 2\)"
+        ):
+            check_valid_mask(np.ones((3, 3), bool), (2, 2))

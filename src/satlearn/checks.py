@@ -13,6 +13,8 @@ the same way and a new operation cannot forget one:
   grid of the first: same shape, same CRS, same transform. Raises
   :class:`~satlearn.errors.GridMismatchError` or
   :class:`~satlearn.errors.CRSMismatchError`.
+* :func:`check_valid_mask`: a ``valid=`` mask of the image grid's shape.
+  Raises :class:`~satlearn.errors.InvalidInputError`.
 * :func:`metres_per_unit`, :func:`pixel_area_m2`, :func:`pixel_size_m`: the
   grid measures operations need to turn metres into pixels.
 
@@ -36,11 +38,12 @@ import rioxarray  # noqa: F401  (registers the .rio accessor used here)
 import xarray as xr
 
 from satlearn.bands import band_indices
-from satlearn.errors import CRSMismatchError, DimensionError, GridMismatchError
+from satlearn.errors import CRSMismatchError, DimensionError, GridMismatchError, InvalidInputError
 
 __all__ = [
     "check_raster",
     "check_same_grid",
+    "check_valid_mask",
     "metres_per_unit",
     "pixel_area_m2",
     "pixel_size_m",
@@ -182,6 +185,32 @@ def check_same_grid(other: Any, image: xr.DataArray, *, what: str) -> Any:
             f"{(image.sizes['y'], image.sizes['x'])} (y, x)"
         )
     return data
+
+
+def check_valid_mask(valid: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """``valid`` (array or DataArray) as a boolean mask of the image grid's ``shape``.
+
+    Parameters
+    ----------
+    valid : array_like of bool or DataArray
+        The pixels an operation may use (dask-backed ones are computed).
+    shape : tuple of int
+        The image grid, ``(y, x)``.
+
+    Raises
+    ------
+    InvalidInputError
+        The mask has another shape.
+
+    Examples
+    --------
+    >>> check_valid_mask(np.ones((2, 3), int), (2, 3)).dtype
+    dtype('bool')
+    """
+    mask = np.asarray(getattr(valid, "values", valid))
+    if mask.shape != tuple(shape):
+        raise InvalidInputError(f"valid mask has shape {mask.shape}, the image grid is {shape}")
+    return mask.astype(bool)
 
 
 def metres_per_unit(image: xr.DataArray) -> float:

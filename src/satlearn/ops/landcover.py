@@ -50,6 +50,7 @@ import numpy as np
 import rioxarray  # noqa: F401  (registers the .rio accessor used here)
 import xarray as xr
 
+from satlearn.checks import check_valid_mask
 from satlearn.errors import InvalidInputError, NoValidDataError
 from satlearn.metrics import ClassScores, class_scores, match_clusters
 from satlearn.pixelml.features import FeatureSpec, check_image, pixel_features
@@ -190,10 +191,7 @@ def kmeans_landcover(
             raise InvalidInputError(f"{name} must be an int >= {low}, got {value!r}")
     mask = None
     if valid is not None:
-        mask = np.asarray(getattr(valid, "values", valid)).astype(bool)
-        shape = (image.sizes["y"], image.sizes["x"])
-        if mask.shape != shape:
-            raise InvalidInputError(f"valid mask has shape {mask.shape}, the image grid is {shape}")
+        mask = check_valid_mask(valid, (image.sizes["y"], image.sizes["x"]))
     spec = FeatureSpec.from_image(image, bands=bands, indices=indices, texture=texture)
     stack = pixel_features(image, spec)
     blocks = _blocks(stack.data)

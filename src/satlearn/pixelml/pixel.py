@@ -69,6 +69,7 @@ import rioxarray  # noqa: F401  (registers the .rio accessor used here)
 import xarray as xr
 
 from satlearn.bundle import read_bundle, write_bundle
+from satlearn.checks import check_valid_mask
 from satlearn.errors import (
     BundleError,
     CRSMismatchError,
@@ -658,12 +659,7 @@ def train_pixel_classifier(
         labels_crs=labels_crs,
     )
     if valid is not None:
-        mask = np.asarray(getattr(valid, "values", valid))
-        if mask.shape != values.shape:
-            raise InvalidInputError(
-                f"valid mask has shape {mask.shape}, the image grid is {values.shape}"
-            )
-        labelled &= mask.astype(bool)
+        labelled &= check_valid_mask(valid, values.shape)
     if not labelled.any():
         raise NoValidDataError("labels: no labelled pixel (inside the valid mask) to train on")
     stack = pixel_features(image, spec, extra)
@@ -766,12 +762,7 @@ def evaluate(
     check_image(image)
     values, labelled, _ = _label_raster(labels, image, ignore, **label_options)
     if valid is not None:
-        mask = np.asarray(getattr(valid, "values", valid))
-        if mask.shape != values.shape:
-            raise InvalidInputError(
-                f"valid mask has shape {mask.shape}, the image grid is {values.shape}"
-            )
-        labelled &= mask.astype(bool)
+        labelled &= check_valid_mask(valid, values.shape)
     predicted = np.asarray(classifier.predict(image, extra).values)
     labelled &= predicted != NODATA
     if (values[labelled] < 0).any():
