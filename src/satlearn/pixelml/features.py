@@ -57,7 +57,7 @@ import xarray as xr
 from scipy import ndimage
 
 from satlearn.bands import band_positions
-from satlearn.errors import InvalidInputError, NoValidDataError, UnknownBandError
+from satlearn.errors import InvalidInputError, NoValidDataError, SatlearnError, UnknownBandError
 
 __all__ = [
     "FeatureSpec",
@@ -289,6 +289,24 @@ def extra_names(extra: xr.DataArray | None) -> tuple[str, ...]:
     return tuple(str(n) for n in extra.coords[dim].values)
 
 
+def _require(
+    needed: Iterable[str],
+    have: Iterable[str],
+    *,
+    lacks: str,
+    holds: str,
+    error: type[SatlearnError],
+) -> None:
+    """Raise ``error`` naming the ``needed`` names not in ``have``, and those there are."""
+    present = list(have)
+    missing = [n for n in needed if n not in present]
+    if missing:
+        raise error(
+            f"{lacks}(s) {', '.join(missing)} that the features need; "
+            f"{holds} {', '.join(present) or 'none'}"
+        )
+
+
 def _extra_layers(extra: Any, spec: FeatureSpec, image: xr.DataArray) -> list[Any]:
     """The spec's extra layers as (y, x) dask arrays chunked like ``image`` (row-chunked)."""
     if extra is None:
@@ -297,12 +315,7 @@ def _extra_layers(extra: Any, spec: FeatureSpec, image: xr.DataArray) -> list[An
             "(a (feature, y, x) DataArray holding them)"
         )
     have = extra_names(extra)
-    missing = [n for n in spec.extra if n not in have]
-    if missing:
-        raise InvalidInputError(
-            f"extra lacks layer(s) {', '.join(missing)} that the features need; "
-            f"it holds {', '.join(have) or 'none'}"
-        )
+    _require(spec.extra, have, lacks="extra lacks layer", holds="it holds", error=InvalidInputError)
     extra = extra.rename({extra.dims[0]: "feature"})
     shape = (image.sizes["y"], image.sizes["x"])
     if (extra.sizes["y"], extra.sizes["x"]) != shape:
@@ -371,12 +384,13 @@ def pixel_features(
         want = "a (band, y, x) image" if spec.n_times is None else f"{spec.n_times} dates"
         raise InvalidInputError(f"the features need {want}, the image has {have}")
     lookup = band_names(image)
-    missing = [b for b in spec.bands if b not in lookup]
-    if missing:
-        raise UnknownBandError(
-            f"the image lacks band(s) {', '.join(missing)} that the features need; "
-            f"its bands are {', '.join(lookup) or 'none'}"
-        )
+    _require(
+        spec.bands,
+        lookup,
+        lacks="the image lacks band",
+        holds="its bands are",
+        error=UnknownBandError,
+    )
     image = row_chunks(image)
     layers: list[Any] = []  # (time, y, x) or (y, x) dask arrays, one per band / index
     if spec.bands:
