@@ -1,4 +1,4 @@
-"""The lazy form: a dask-backed class map, each block predicted when computed.
+"""The lazy form: a dask-backed class map or super-resolved bands, computed block by block.
 
 Each output block is predicted from its input block plus a halo of one tile
 on every side (``dask.array.overlap``, no padding at the scene's edges: the
@@ -17,7 +17,7 @@ from satlearn.predict._plan import TilePlan
 from satlearn.predict._source import Source
 from satlearn.predict._stream import stream
 
-__all__ = ["lazy_classes"]
+__all__ = ["lazy_classes", "lazy_layers"]
 
 
 def lazy_classes(
@@ -33,6 +33,32 @@ def lazy_classes(
     """A ``(y, x)`` uint8 dask array of classes over the ``(band, y, x)`` dask ``data``.
 
     Blockwise with a halo of ``plan.tile`` pixels.
+    """
+
+    def first(probs: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        return encode(probs, valid)[:1]  # the class layer only
+
+    return lazy_layers(source, data, run, plan, fill=fill, encode=first, layers=1,
+                       batch_size=batch_size)[0]  # fmt: skip
+
+
+def lazy_layers(
+    source: Source,
+    data: Any,
+    run: Any,
+    plan: TilePlan,
+    *,
+    fill: np.ndarray,
+    encode: Any,
+    layers: int,
+    batch_size: int,
+    dtype: Any = np.uint8,
+    scale: int = 1,
+) -> Any:
+    """A ``(layers, s*y, s*x)`` dask array of ``encode(probs, valid)`` over the dask ``data``.
+
+    Blockwise with a halo of ``plan.tile`` input pixels; ``scale`` (``s``) is
+    the model's output pixels per input pixel (super-resolution).
     """
     import dask.array as dsa
 
@@ -65,16 +91,20 @@ def lazy_classes(
             name=source.name,
             _read=read,
         )
-        out = np.empty((int(y1 - y0), int(x1 - x0)), dtype=np.uint8)
+        s = scale
+        out = np.empty((layers, int(y1 - y0) * s, int(x1 - x0) * s), dtype=dtype)
 
         def keep(key: str, rows: Any, cols: Any, probs: np.ndarray, valid: np.ndarray) -> None:
-            out[rows[0] - y0 : rows[1] - y0, cols[0] - x0 : cols[1] - x0] = encode(probs, valid)[0]
+            # rows and cols are on the output grid (s times the input's).
+            out[:, rows[0] - y0 * s : rows[1] - y0 * s, cols[0] - x0 * s : cols[1] - x0 * s] = (
+                encode(probs, valid)
+            )
 
         stream(local, run, plan, fill=fill, sink=keep, region=((int(y0), int(y1)),
-               (int(x0), int(x1))), batch_size=batch_size)  # fmt: skip
+               (int(x0), int(x1))), batch_size=batch_size, scale=scale)  # fmt: skip
         return out
 
+    out_chunks = ((layers,), *(tuple(c * scale for c in chunks[axis]) for axis in (1, 2)))
     return padded.map_blocks(
-        predict_block, chunks=(chunks[1], chunks[2]), drop_axis=0, dtype=np.uint8,
-        meta=np.empty((0, 0), np.uint8),
+        predict_block, chunks=out_chunks, dtype=dtype, meta=np.empty((0, 0, 0), dtype),
     )  # fmt: skip

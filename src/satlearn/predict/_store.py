@@ -26,13 +26,46 @@ import numpy as np
 
 from satlearn.errors import InvalidInputError
 
-__all__ = ["BlockStore"]
+__all__ = ["STATE_DIR", "BlockStore", "open_state"]
 
 STATE_DIR = ".satlearn-predict"
 
 
+def open_state(folder: Path, settings: dict[str, Any], *, resume: bool) -> Path:
+    """The run's state folder ``folder/.satlearn-predict``, with its ``settings.json``.
+
+    With ``resume`` an earlier run's state is kept if its settings are these
+    (else refused); without, any earlier state is cleared.
+
+    Raises
+    ------
+    InvalidInputError
+        ``resume`` into a folder whose interrupted run had other settings.
+    """
+    root = Path(folder) / STATE_DIR
+    settings_path = root / "settings.json"
+    if resume and settings_path.is_file():
+        try:
+            before = json.loads(settings_path.read_text(encoding="utf-8"))
+        except ValueError:
+            before = None
+        if before != json.loads(json.dumps(settings)):
+            raise InvalidInputError(
+                f"{folder}: the interrupted run there used other settings or another "
+                "scene or model; run again without --resume to start afresh"
+            )
+    elif root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True, exist_ok=True)
+    if not settings_path.is_file():
+        tmp = settings_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(settings, indent=2), encoding="utf-8")
+        os.replace(tmp, settings_path)
+    return root
+
+
 class BlockStore:
-    """Layers of ``height`` x ``width`` uint8 pixels on disk, with a journal.
+    """Layers of ``height`` x ``width`` pixels (uint8 unless told) on disk, with a journal.
 
     Parameters
     ----------
@@ -45,6 +78,9 @@ class BlockStore:
         run with other settings is refused.
     resume : bool
         Keep what an earlier run journalled; otherwise start afresh.
+    dtype : numpy dtype
+        The pixels' type (default uint8: classes and quantised probabilities;
+        float32 for super-resolved bands).
     """
 
     def __init__(
@@ -56,31 +92,21 @@ class BlockStore:
         width: int,
         settings: dict[str, Any],
         resume: bool,
+        dtype: Any = np.uint8,
     ) -> None:
-        self.root = Path(folder) / STATE_DIR
         self.layers, self.height, self.width = layers, height, width
+        self.dtype = np.dtype(dtype)
+        self.itemsize = self.dtype.itemsize
         settings = {**settings, "layers": layers, "height": height, "width": width}
-        settings_path = self.root / "settings.json"
-        if resume and settings_path.is_file():
-            try:
-                before = json.loads(settings_path.read_text(encoding="utf-8"))
-            except ValueError:
-                before = None
-            if before != json.loads(json.dumps(settings)):
-                raise InvalidInputError(
-                    f"{folder}: the interrupted run there used other settings or another "
-                    "scene or model; run again without --resume to start afresh"
-                )
-        elif self.root.exists():
-            shutil.rmtree(self.root)
-        self.root.mkdir(parents=True, exist_ok=True)
-        if not settings_path.is_file():
-            tmp = settings_path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(settings, indent=2), encoding="utf-8")
-            os.replace(tmp, settings_path)
-        self.data_path = self.root / "layers.u8"
+        if self.dtype != np.uint8:
+            # Recorded only when not uint8, so a uint8 run left by an older
+            # satlearn (no "dtype" key) still resumes.
+            settings["dtype"] = self.dtype.str
+        self.root = open_state(folder, settings, resume=resume)
+        suffix = "u8" if self.dtype == np.uint8 else self.dtype.str.lstrip("<>|=")
+        self.data_path = self.root / f"layers.{suffix}"
         self.fd = os.open(self.data_path, os.O_RDWR | os.O_CREAT, 0o644)
-        os.ftruncate(self.fd, layers * height * width)
+        os.ftruncate(self.fd, layers * height * width * self.itemsize)
         self.journal_path = self.root / "journal.txt"
         self.done = self._read_journal()
         self.journal = open(self.journal_path, "a", encoding="utf-8")  # noqa: SIM115
@@ -95,13 +121,14 @@ class BlockStore:
     def write(
         self, key: str, rows: tuple[int, int], cols: tuple[int, int], data: np.ndarray
     ) -> None:
-        """Write ``data`` ``(layers, h, w)`` uint8 at ``rows`` x ``cols``, then journal ``key``."""
-        data = np.ascontiguousarray(data, dtype=np.uint8)
+        """Write ``data`` ``(layers, h, w)`` at ``rows`` x ``cols``, then journal ``key``."""
+        data = np.ascontiguousarray(data, dtype=self.dtype)
         (y0, y1), (x0, _) = rows, cols
+        size = self.itemsize
         for layer in range(self.layers):
             base = layer * self.height * self.width
             for i, y in enumerate(range(y0, y1)):
-                os.pwrite(self.fd, data[layer, i].tobytes(), base + y * self.width + x0)
+                os.pwrite(self.fd, data[layer, i].tobytes(), (base + y * self.width + x0) * size)
         os.fsync(self.fd)
         self.journal.write(key + "\n")
         self.journal.flush()
@@ -109,14 +136,14 @@ class BlockStore:
         self.done.add(key)
 
     def read(self, layer: int, rows: tuple[int, int], cols: tuple[int, int]) -> np.ndarray:
-        """One layer's pixels over a window, ``(h, w)`` uint8."""
+        """One layer's pixels over a window, ``(h, w)`` of the store's dtype."""
         (y0, y1), (x0, x1) = rows, cols
-        out = np.empty((y1 - y0, x1 - x0), dtype=np.uint8)
+        out = np.empty((y1 - y0, x1 - x0), dtype=self.dtype)
         base = layer * self.height * self.width
+        size = self.itemsize
         for i, y in enumerate(range(y0, y1)):
-            out[i] = np.frombuffer(
-                os.pread(self.fd, x1 - x0, base + y * self.width + x0), dtype=np.uint8
-            )
+            chunk = os.pread(self.fd, (x1 - x0) * size, (base + y * self.width + x0) * size)
+            out[i] = np.frombuffer(chunk, dtype=self.dtype)
         return out
 
     def as_dask(self, layers: list[int], chunk: int) -> Any:
@@ -132,7 +159,7 @@ class BlockStore:
             return self.read(layers[b0], rows, cols)[None]
 
         return dsa.map_blocks(
-            block, chunks=chunks, dtype=np.uint8, meta=np.empty((0, 0, 0), np.uint8)
+            block, chunks=chunks, dtype=self.dtype, meta=np.empty((0, 0, 0), self.dtype)
         )
 
     def close(self) -> None:

@@ -16,13 +16,18 @@ Live memory is a few strips and stretches of one band, whatever the scene's
 size. Tiles on a band's edge are run for both bands it touches (each keeps
 its own side), a few per cent more work bought for memory that does not
 grow with the scene's width.
+
+A model whose output grid is ``scale`` times finer than its input
+(super-resolution) is blended the same way on the fine grid: the plan,
+stretches and keys stay on the input grid, the accumulators and what the sink
+receives are ``scale`` times bigger. :func:`read_ahead` and :func:`run_row`
+serve the other sweeps (object detection) too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -30,9 +35,10 @@ from satlearn.predict._blend import blend_window
 from satlearn.predict._plan import TilePlan
 from satlearn.predict._source import Source
 
-__all__ = ["stream"]
+__all__ = ["read_ahead", "read_strip", "reader_pool", "run_row", "stream"]
 
 #: A finished stretch: (key, rows, cols, probabilities (K, h, w) float32, valid (h, w)).
+#: With ``scale`` > 1, rows, cols and both arrays are on the fine grid.
 Sink = Callable[[str, tuple[int, int], tuple[int, int], np.ndarray, np.ndarray], None]
 
 
@@ -60,15 +66,39 @@ def read_strip(
     return data, valid
 
 
-class _Stretch:
-    """Accumulators of ``block`` output rows of one band."""
+Window = tuple[tuple[int, int], tuple[int, int]]
 
-    def __init__(self, rows: tuple[int, int], cols: tuple[int, int], classes: int) -> None:
+
+def reader_pool() -> ThreadPoolExecutor:
+    """The reader threads: two, so that the next strip is read while the model runs."""
+    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="satlearn-read")
+
+
+def read_ahead(
+    pool: ThreadPoolExecutor, source: Source, windows: Sequence[Window], fill: np.ndarray
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """:func:`read_strip` of each window in turn, the next one read by ``pool`` meanwhile."""
+    if not windows:
+        return
+    pending = pool.submit(read_strip, source, *windows[0], fill)
+    for i in range(len(windows)):
+        data, valid = pending.result()
+        if i + 1 < len(windows):
+            pending = pool.submit(read_strip, source, *windows[i + 1], fill)
+        yield data, valid
+
+
+class _Stretch:
+    """Accumulators of ``block`` output rows of one band (``scale`` times finer)."""
+
+    def __init__(
+        self, rows: tuple[int, int], cols: tuple[int, int], classes: int, scale: int = 1
+    ) -> None:
         h, w = rows[1] - rows[0], cols[1] - cols[0]
-        self.rows, self.cols = rows, cols
-        self.total = np.zeros((classes, h, w), dtype=np.float32)
-        self.weight = np.zeros((h, w), dtype=np.float32)
-        self.valid = np.zeros((h, w), dtype=bool)
+        self.rows, self.cols, self.scale = rows, cols, scale
+        self.total = np.zeros((classes, h * scale, w * scale), dtype=np.float32)
+        self.weight = np.zeros((h * scale, w * scale), dtype=np.float32)
+        self.valid = np.zeros((h, w), dtype=bool)  # on the input grid
 
 
 def stream(
@@ -83,6 +113,7 @@ def stream(
     band_width: int = 2048,
     block: int = 256,
     batch_size: int = 16,
+    scale: int = 1,
 ) -> None:
     """Predict the scene (or a region of it), handing finished stretches to ``sink``.
 
@@ -91,7 +122,8 @@ def stream(
     source : Source
         The scene.
     run : callable
-        ``(N, C, T, T)`` stored values -> ``(N, K, T, T)`` probabilities.
+        ``(N, C, T, T)`` stored values -> ``(N, K, sT, sT)`` probabilities
+        (or any values blended as such: super-resolved bands).
     plan : TilePlan
         The tiling.
     fill : numpy.ndarray
@@ -107,19 +139,22 @@ def stream(
         The tiles stay on the scene's grid, so a region's pixels equal the
         whole scene's.
     band_width, block, batch_size : int
-        Column band width and stretch height in output pixels; tiles per
+        Column band width and stretch height in input pixels; tiles per
         model call.
+    scale : int
+        How many output pixels the model gives per input pixel along each
+        axis (``s`` above; 1 but for super-resolution).
     """
     height, width, tile = source.height, source.width, plan.tile
     (r0, r1), (c0, c1) = region or ((0, height), (0, width))
-    window = blend_window(tile, plan.overlap)
+    window = blend_window(tile * scale, plan.overlap * scale)
     tile_rows = plan.covering(r0, r1, height)
 
     def units(ky: int) -> range:
         top = plan.start(ky)
         return range((max(top, r0) - r0) // block, (min(top + tile, r1) - 1 - r0) // block + 1)
 
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="satlearn-read") as pool:
+    with reader_pool() as pool:
         for band, bx0 in enumerate(range(c0, c1, band_width)):
             cols = (bx0, min(bx0 + band_width, c1))
             tile_cols = plan.covering(*cols, width)
@@ -132,24 +167,18 @@ def stream(
             if not rows_todo:
                 continue
 
-            def submit(ky: int, strip_cols: tuple[int, int] = strip_cols) -> Future[Any]:
-                rows = (plan.start(ky), plan.start(ky) + tile)
-                return pool.submit(read_strip, source, rows, strip_cols, fill)
-
+            windows = [((plan.start(ky), plan.start(ky) + tile), strip_cols) for ky in rows_todo]
             stretches: dict[int, _Stretch] = {}
-            pending = submit(rows_todo[0])
-            for i, ky in enumerate(rows_todo):
-                data, valid = pending.result()
-                if i + 1 < len(rows_todo):
-                    pending = submit(rows_todo[i + 1])
+            strips = read_ahead(pool, source, windows, fill)
+            for ky, (data, valid) in zip(rows_todo, strips, strict=True):
                 top = plan.start(ky)
-                probs = _run_row(data, run, plan, tile_cols, strip_cols[0], batch_size)
+                probs = run_row(data, run, plan, tile_cols, strip_cols[0], batch_size)
                 for unit in units(ky):
                     if done(key(unit)):
                         continue
                     if unit not in stretches:
                         rows = (r0 + unit * block, min(r0 + (unit + 1) * block, r1))
-                        stretches[unit] = _Stretch(rows, cols, probs.shape[1])
+                        stretches[unit] = _Stretch(rows, cols, probs.shape[1], scale)
                     _add(stretches[unit], probs, valid, window, plan, tile_cols, top, strip_cols[0])
                 # Rows above the next tile row are final.
                 limit = plan.start(ky + 1) if ky != tile_rows[-1] else r1
@@ -158,11 +187,19 @@ def stream(
                     if stretch.rows[1] <= limit:
                         total, weight = stretch.total, stretch.weight
                         total /= np.maximum(weight, np.float32(1e-12))
-                        sink(key(unit), stretch.rows, cols, total, stretch.valid)
+                        valid_out = stretch.valid
+                        if scale > 1:  # each input pixel's validity covers its s x s outputs
+                            valid_out = valid_out.repeat(scale, axis=0).repeat(scale, axis=1)
+                        sink(key(unit), _times(stretch.rows, scale), _times(cols, scale), total,
+                             valid_out)  # fmt: skip
                         del stretches[unit]
 
 
-def _run_row(
+def _times(span: tuple[int, int], scale: int) -> tuple[int, int]:
+    return span[0] * scale, span[1] * scale
+
+
+def run_row(
     data: np.ndarray,
     run: Callable[[np.ndarray], np.ndarray],
     plan: TilePlan,
@@ -170,7 +207,11 @@ def _run_row(
     strip_x0: int,
     batch_size: int,
 ) -> np.ndarray:
-    """Probabilities of every tile of a strip, in batches of a fixed composition."""
+    """The model's output for every tile of a strip, in batches of a fixed composition.
+
+    The strip starts at column ``strip_x0`` of the scene and holds the tiles
+    ``tile_cols`` of one tile row; the output is their outputs stacked.
+    """
     tile = plan.tile
     tiles = np.stack(
         [data[:, :, plan.start(k) - strip_x0 : plan.start(k) - strip_x0 + tile] for k in tile_cols]
@@ -190,18 +231,19 @@ def _add(
     strip_x0: int,
 ) -> None:
     """Add a row of tiles' weighted probabilities to the stretch they overlap."""
-    (r0, r1), (c0, c1) = stretch.rows, stretch.cols
+    (r0, r1), (c0, c1), s = stretch.rows, stretch.cols, stretch.scale
     y0, y1 = max(r0, top), min(r1, top + plan.tile)
-    ty = slice(y0 - top, y1 - top)
-    sy = slice(y0 - r0, y1 - r0)
-    stretch.valid[sy] = valid[ty, c0 - strip_x0 : c1 - strip_x0]
+    stretch.valid[y0 - r0 : y1 - r0] = valid[y0 - top : y1 - top, c0 - strip_x0 : c1 - strip_x0]
+    # The weights and outputs are on the output grid: s times the input's.
+    ty = slice((y0 - top) * s, (y1 - top) * s)
+    sy = slice((y0 - r0) * s, (y1 - r0) * s)
     for n, k in enumerate(tile_cols):
         left = plan.start(k)
         x0, x1 = max(c0, left), min(c1, left + plan.tile)
         if x0 >= x1:
             continue
-        tx = slice(x0 - left, x1 - left)
-        sx = slice(x0 - c0, x1 - c0)
+        tx = slice((x0 - left) * s, (x1 - left) * s)
+        sx = slice((x0 - c0) * s, (x1 - c0) * s)
         w = window[ty, tx]
         stretch.total[:, sy, sx] += probs[n][:, ty, tx] * w
         stretch.weight[sy, sx] += w
