@@ -41,9 +41,7 @@ Examples
 
 from __future__ import annotations
 
-import warnings
-from typing import Any
-
+from satlearn.deprecation import moved
 from satlearn.metrics._agreement import (
     BinaryScores,
     ClassScores,
@@ -89,16 +87,5 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    # Moved in 0.2: drawing is viz's job. Importable from here for one release.
-    if name == "write_confusion_png":
-        warnings.warn(
-            "satlearn.metrics.write_confusion_png moved to satlearn.viz.write_confusion_png; "
-            "the old name goes in the next release",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        from satlearn.viz.confusion import write_confusion_png
-
-        return write_confusion_png
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# Moved in 0.2: drawing is viz's job. Importable from here for one release.
+__getattr__ = moved(__name__, {"write_confusion_png": "satlearn.viz:write_confusion_png"})
