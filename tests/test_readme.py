@@ -75,3 +75,5 @@ def test_training_example_runs(tmp_path):
         "bundle.json",
     }
     assert "iou" in (tmp_path / "evaluation" / "metrics.json").read_text()
+    predicted = {p.name for p in (tmp_path / "prediction").iterdir()}
+    assert {"classes.tif", "polygons.parquet", "polygons.geojson", "item.json"} <= predicted
