@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from satlearn.deprecation import method_name
+from satlearn.ops.pansharpen._hpf import default_window_px
 from satlearn.ops.pansharpen._inputs import kernel_arrays
 from satlearn.ops.pansharpen._methods import (
     ALIASES,
@@ -79,7 +80,7 @@ def pansharpen_arrays(
     ms, pan = kernel_arrays(ms, pan)
     sigma = mtf_sigma(ratio, mtf_gain=mtf_gain)
     if window_px is None:
-        window_px = 2 * max(round(ratio), 1) + 1
+        window_px = default_window_px(ratio)
     stats = None
     if needs_statistics(name, weights, injection):
         stats = estimate_statistics(ms, pan, sigma_px=sigma)

@@ -22,7 +22,14 @@ from satlearn.errors import InvalidInputError
 from satlearn.ops.pansharpen._inputs import band_vector, kernel_arrays
 from satlearn.ops.pansharpen._statistics import FusionStatistics, gaussian_low_pass, moments
 
-__all__ = ["INJECTIONS", "check_injection", "hpf", "hpf_halo", "hpf_parameters"]
+__all__ = [
+    "INJECTIONS",
+    "check_injection",
+    "default_window_px",
+    "hpf",
+    "hpf_halo",
+    "hpf_parameters",
+]
 
 #: How HPF injects the detail (see :func:`hpf`).
 INJECTIONS = ("local", "global", "modulation")
@@ -34,6 +41,20 @@ def check_injection(injection: Any) -> None:
         raise InvalidInputError(
             f"injection must be 'local', 'global' or 'modulation', got {injection!r}"
         )
+
+
+def default_window_px(ratio: float) -> int:
+    """HPF's local-gain window (pan pixels) for an MS / pan ``ratio``: ``2 * ratio + 1``.
+
+    One formula for :func:`pansharpen` and :func:`pansharpen_arrays`, which
+    must fuse alike.
+
+    Examples
+    --------
+    >>> default_window_px(2.0), default_window_px(0.4)
+    (5, 3)
+    """
+    return 2 * max(round(ratio), 1) + 1
 
 
 @renamed_keywords(sigma="sigma_px", window="window_px")

@@ -18,7 +18,7 @@ import numpy as np
 
 from satlearn.deprecation import method_name, renamed_keywords
 from satlearn.errors import InvalidInputError
-from satlearn.ops.pansharpen._hpf import check_injection, hpf_halo
+from satlearn.ops.pansharpen._hpf import check_injection, default_window_px, hpf_halo
 from satlearn.ops.pansharpen._inputs import (
     F32,
     as_float_nan,
@@ -157,7 +157,7 @@ def pansharpen(
     ms_up = resample_to_pan(ms, pan, resampling=resampling)
     sigma = mtf_sigma(ratio, mtf_gain=mtf_gain)
     if window_px is None:
-        window_px = 2 * max(round(ratio), 1) + 1
+        window_px = default_window_px(ratio)
     if not isinstance(window_px, int) or isinstance(window_px, bool) or window_px < 1:
         raise InvalidInputError(f"window_px must be a positive int, got {window_px!r}")
     pan_data = as_float_nan(pan.data, pan.rio.nodata)
