@@ -13,7 +13,7 @@ import math
 
 from satlearn.demo._context import DemoContext, score
 from satlearn.demo._masks import date_label
-from satlearn.demo._pictures import write_values_png
+from satlearn.demo._pictures import SCENE_STRETCH, write_values_png
 from satlearn.demo._result import StepResult
 
 __all__ = [
@@ -53,7 +53,8 @@ def run_registration(ctx: DemoContext, result: StepResult) -> None:
     fixed = coregister(ctx.dates[0], ctx.dates[-1], resample=True)
     date = date_label(ctx, len(ctx.dates) - 1)
     ctx.save_cog(result, f"{date} on the grid of the first date", fixed, f"registered_{date}")
-    quicklook(fixed, ctx.picture(result, f"{date} co-registered", f"registered_{date}"))
+    quicklook(fixed, ctx.picture(result, f"{date} co-registered", f"registered_{date}"),
+              percentiles=SCENE_STRETCH)  # fmt: skip
     dy, dx = float(fixed.attrs["registration_dy"]), float(fixed.attrs["registration_dx"])
     confidence = fixed.attrs.get("registration_confidence")
     note = f"shift found: dy {dy:+.3f} px, dx {dx:+.3f} px"
@@ -77,7 +78,8 @@ def run_pansharpen(ctx: DemoContext, result: StepResult) -> None:
     pan = ctx.truth.pan.isel(time=0)
     sharp = pansharpen(ms, pan, method=PANSHARPEN_METHOD, weights="auto")
     ctx.save_cog(result, "pansharpened (5 m)", sharp, "pansharpened", resampling="average")
-    quicklook(sharp, ctx.picture(result, "pansharpened, 5 m", "pansharpened"))
+    quicklook(sharp, ctx.picture(result, "pansharpened, 5 m", "pansharpened"),
+              percentiles=SCENE_STRETCH)  # fmt: skip
     quality = wald_protocol(ms, pan, method=PANSHARPEN_METHOD, weights="auto")
     score(result, "Q2n (Wald)", quality["q2n"])
     score(result, "ERGAS (Wald)", quality["ergas"])

@@ -16,7 +16,7 @@ import numpy as np
 import xarray as xr
 
 from satlearn.demo._context import DemoContext
-from satlearn.demo._pictures import write_classes_png
+from satlearn.demo._pictures import SCENE_STRETCH, write_classes_png
 from satlearn.demo._result import StepResult
 from satlearn.errors import InvalidInputError
 
@@ -137,10 +137,14 @@ def run_scene(ctx: DemoContext, result: StepResult) -> None:
     for i, da in enumerate(ctx.dates):
         date = _date(da, f"date{i + 1}")
         # Beside the report (its input pictures), one per date.
-        result.images[f"scene {date}"] = quicklook(da, ctx.out / f"quicklook_{date}.png")
+        result.images[f"scene {date}"] = quicklook(
+            da, ctx.out / f"quicklook_{date}.png", percentiles=SCENE_STRETCH
+        )
     if ctx.synthetic:
         pan = ctx.truth.pan.isel(time=0)
-        quicklook(pan, ctx.picture(result, "panchromatic band (5 m)", "pan"))
+        quicklook(
+            pan, ctx.picture(result, "panchromatic band (5 m)", "pan"), percentiles=SCENE_STRETCH
+        )
         write_classes_png(
             ctx.truth.landcover, ctx.picture(result, "land-cover truth", "landcover_truth")
         )

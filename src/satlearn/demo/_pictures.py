@@ -31,6 +31,9 @@ __all__ = [
 
 #: Long side of every picture, in pixels.
 MAX_SIZE = 1024
+#: Percentiles of the scene quicklooks' stretch: a 98th percentile would be
+#: cloud white on a cloudy scene, leaving the ground almost black.
+SCENE_STRETCH = (1.0, 85.0)
 
 #: Colours of the synthetic land-cover classes, by class id
 #: (water, forest, cropland, grassland, bare soil, built-up, road).
