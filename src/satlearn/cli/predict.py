@@ -1,4 +1,9 @@
-"""``satlearn predict``: a bundle's model over a whole scene, streamed to disk."""
+"""``satlearn predict``: a bundle's model over a whole scene, streamed to disk.
+
+Segmentation and change bundles give a class COG and polygons, object-detection
+bundles boxes (GeoParquet, GeoJSON), super-resolution bundles a float COG on a
+finer grid; every run a STAC item.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +23,11 @@ def predict(
         str, typer.Argument(help="A raster path, an http(s):// or s3:// URL, or a STAC item JSON.")
     ],
     out_dir: Annotated[
-        Path, typer.Argument(help="Folder for classes.tif, polygons, thumbnail and item.json.")
+        Path,
+        typer.Argument(
+            help="Folder for the outputs: classes.tif and polygons (maps), detections.parquet "
+            "(object detection) or superres.tif (super-resolution), and item.json."
+        ),
     ],
     tile_size: Annotated[
         int | None, typer.Option(help="Model input tile in pixels (default: the bundle's).")
@@ -37,7 +46,7 @@ def predict(
         bool, typer.Option(help="Average the 8 flips and rotations of each tile (8x slower).")
     ] = False,
     probabilities: Annotated[
-        bool, typer.Option(help="Also write per-class probabilities (uint8, p x 254).")
+        bool, typer.Option(help="Also write per-class probabilities (uint8, p x 254; maps).")
     ] = False,
     vectors: Annotated[bool, typer.Option(help="Trace the classes as polygons.")] = True,
     after: Annotated[
@@ -49,6 +58,7 @@ def predict(
     ] = False,
 ) -> None:
     """Predict a whole scene tile by tile in bounded memory: blended, resumable, with polygons."""
+    import json
     import time
 
     from rich.console import Console
@@ -91,4 +101,8 @@ def predict(
     for path in sorted(Path(folder).iterdir()):
         if not path.name.startswith("."):
             print(f"wrote {path}")
+    item = Path(folder) / "item.json"
+    found = json.loads(item.read_text(encoding="utf-8"))["properties"].get("satlearn:detections")
+    if found is not None:
+        print(f"detected {found} objects")
     print(f"predicted {scene} in {elapsed:.1f} s")

@@ -6,12 +6,15 @@ Hann window (no seams), writes finished rows straight to disk and can resume
 an interrupted run without recomputing finished rows. The outputs are a
 class COG, optionally per-class probabilities, the classes' polygons as
 GeoParquet and GeoJSON (regions cut by tile and window edges merged), a
-thumbnail and a STAC item.
+thumbnail and a STAC item; for an object-detection bundle, boxes
+de-duplicated across tiles (:class:`Detections`, or GeoParquet and GeoJSON);
+for a super-resolution bundle, a float32 COG on a grid ``scale`` times finer.
 
 One private module per job: ``_plan`` (the global tile grid), ``_blend``
 (the weight window), ``_source`` (windowed reads), ``_runner`` (normalise,
 run, activate, TTA), ``_stream`` (the loop), ``_store`` (the resumable block
-store), ``_vectors`` (polygons merged across windows), ``_outputs`` (files).
+store), ``_vectors`` (polygons merged across windows), ``_outputs`` (files),
+``_detect`` (boxes over the scene, NMS), ``_superres`` (the fine-grid output).
 
 Examples
 --------
@@ -32,6 +35,7 @@ import xarray as xr
 
 from satlearn.bundle import Bundle, read_bundle
 from satlearn.errors import InvalidInputError
+from satlearn.predict._detect import DETECTIONS_GEOJSON, DETECTIONS_PARQUET, Detections
 from satlearn.predict._lazy import lazy_classes
 from satlearn.predict._outputs import (
     CLASSES_COG,
@@ -52,17 +56,22 @@ from satlearn.predict._runner import TASKS, TileRunner
 from satlearn.predict._source import CACHE_BYTES, open_pair, open_source
 from satlearn.predict._store import BlockStore
 from satlearn.predict._stream import stream
+from satlearn.predict._superres import SUPERRES_COG
 from satlearn.predict._vectors import trace_classes
 
 __all__ = [
     "CLASSES_COG",
+    "DETECTIONS_GEOJSON",
+    "DETECTIONS_PARQUET",
     "GEOJSON",
     "ITEM_JSON",
     "NODATA",
     "PARQUET",
     "PROBABILITIES_COG",
+    "SUPERRES_COG",
     "TASKS",
     "THUMBNAIL",
+    "Detections",
     "TilePlan",
     "predict",
 ]
@@ -105,14 +114,14 @@ def predict(
     vectors: bool = True,
     register: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
-) -> xr.DataArray | Path:
+) -> xr.DataArray | Path | Detections:
     """Predict a whole scene with a bundle's model, tile by tile.
 
     Parameters
     ----------
     bundle : path or Bundle
-        A ``semantic-segmentation`` or ``change-detection`` bundle (folder or
-        :class:`~satlearn.bundle.Bundle`).
+        A ``semantic-segmentation``, ``change-detection``, ``object-detection``
+        or ``super-resolution`` bundle (folder or :class:`~satlearn.bundle.Bundle`).
     image : DataArray, path, URL or STAC item; or a (before, after) pair of them
         The scene: a ``(band, y, x)`` DataArray (numpy or dask) holding the
         bundle's bands, a raster path or ``http(s)://``/``s3://`` URL (read by
@@ -132,14 +141,22 @@ def predict(
         scene's CRS), ``polygons.geojson`` (WGS 84), ``thumbnail.png`` and
         ``item.json`` (STAC), and returns the folder. None: returns the class
         map as a DataArray on the scene's grid (computed; the scene is still
-        read by windows).
+        read by windows). An object-detection bundle writes
+        ``detections.parquet`` (GeoParquet, box polygons in the scene's CRS,
+        ``class_id``, ``class_name``, ``score``), ``detections.geojson`` (WGS
+        84) and ``item.json``, or returns :class:`Detections`. A
+        super-resolution bundle writes ``superres.tif`` (float32 COG, nodata
+        NaN, on the grid ``scale`` times finer), ``thumbnail.png`` and
+        ``item.json``, or returns the ``(band, y, x)`` float32 DataArray on
+        that grid.
     resume : bool
         Continue an interrupted run into the same ``out``: finished rows are
         not recomputed and the result is identical to an uninterrupted run.
     tta : bool
-        Average each tile over the 8 dihedral transforms (8x the work).
+        Average each tile over the 8 dihedral transforms (8x the work); not
+        for object detection.
     probabilities : bool
-        Also write the per-class probabilities.
+        Also write the per-class probabilities (class maps only).
     vectors : bool
         Trace the classes as polygons (with ``out``).
     register : bool
@@ -150,8 +167,9 @@ def predict(
 
     Returns
     -------
-    xarray.DataArray or pathlib.Path
-        The ``(y, x)`` uint8 class map (``out`` None), else ``out``.
+    xarray.DataArray, Detections or pathlib.Path
+        The ``(y, x)`` uint8 class map, the super-resolved bands or the
+        detections (``out`` None), else ``out``.
 
     Raises
     ------
@@ -169,7 +187,10 @@ def predict(
     ``GDAL_CACHEMAX`` is set in the environment). The tile grid is anchored
     on the scene, so results do not depend on how the work is cut. Input
     pixels that are nodata in every band are nodata (255) in the output;
-    scene edges are reflect-padded.
+    scene edges are reflect-padded. Object detection is global: each tile's
+    boxes are decoded, those centred outside the scene or on nodata dropped,
+    then non-maximum suppression over the whole scene (per class, IoU > 0.5)
+    keeps one box per object seen by several tiles; only boxes are held.
     """
     import rasterio
 
@@ -224,6 +245,11 @@ def _predict(
         progress["done"] += (rows[1] - rows[0]) * (cols[1] - cols[0])
         if on_progress is not None:
             on_progress(progress["done"], total_pixels)
+
+    if bundle.task in ("object-detection", "super-resolution"):
+        return _predict_other(bundle, runner, source, plan, fill=fill, batch=batch, out=out,
+                              resume=resume, tta=tta, probabilities=probabilities,
+                              advance=advance)  # fmt: skip
 
     def encode(probs: np.ndarray, valid: np.ndarray) -> np.ndarray:
         layers = [np.argmax(probs, axis=0).astype(np.uint8)]
@@ -318,6 +344,36 @@ def _predict(
         raise
     store.remove()
     return folder
+
+
+def _predict_other(
+    bundle: Bundle,
+    runner: TileRunner,
+    source: Any,
+    plan: TilePlan,
+    *,
+    fill: np.ndarray,
+    batch: int,
+    out: str | os.PathLike[str] | None,
+    resume: bool,
+    tta: bool,
+    probabilities: bool,
+    advance: Callable[[tuple[int, int], tuple[int, int]], None],
+) -> xr.DataArray | Path | Detections:
+    """Object detection and super-resolution: no class map, their own outputs."""
+    from satlearn.predict._detect import predict_detections
+    from satlearn.predict._superres import run_superres
+
+    if probabilities:
+        raise InvalidInputError(
+            f"bundle {bundle.path} ({bundle.task}) predicts no class probabilities"
+        )
+    folder = None if out is None else Path(os.fspath(out))
+    if bundle.task == "object-detection":
+        return predict_detections(bundle, runner, source, plan, fill=fill, batch_size=batch,
+                                  out=folder, resume=resume, advance=advance)  # fmt: skip
+    return run_superres(bundle, runner, source, plan, fill=fill, batch_size=batch, out=folder,
+                        resume=resume, tta=tta, advance=advance)  # fmt: skip
 
 
 def _write_outputs(

@@ -1,4 +1,10 @@
-"""Running a bundle's graph on batches of tiles: normalise, run, activate, TTA."""
+"""Running a bundle's graph on batches of tiles: normalise, run, activate, TTA.
+
+Maps (segmentation, change) come out as probabilities (softmax or sigmoid);
+detection heatmaps as the graph gives them (already through its sigmoid);
+super-resolved bands mapped back to band values by the bundle's
+``output_normalisation`` (``value = output * std + mean``).
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,16 @@ import os
 import numpy as np
 
 from satlearn.bundle import Bundle
-from satlearn.errors import BundleError
+from satlearn.errors import BundleError, InvalidInputError
 
-__all__ = ["TASKS", "TileRunner", "execution_providers"]
+__all__ = ["MAP_TASKS", "TASKS", "TileRunner", "execution_providers"]
 
-#: Bundle tasks that predict maps (one output per input pixel).
-TASKS = ("semantic-segmentation", "change-detection")
+#: Bundle tasks that predict class maps (one output per input pixel).
+MAP_TASKS = ("semantic-segmentation", "change-detection")
+#: Every bundle task :func:`satlearn.predict.predict` runs over whole scenes.
+TASKS = (*MAP_TASKS, "object-detection", "super-resolution")
+# Tasks whose graph output is read as it is (no softmax or sigmoid here).
+_RAW_OUTPUT = ("object-detection", "super-resolution")
 
 # The eight symmetries of the square (D4): (number of 90-degree turns, flip).
 _DIHEDRAL = tuple((k, flip) for flip in (False, True) for k in range(4))
@@ -39,17 +49,30 @@ def _inverse(y: np.ndarray, k: int, flip: bool) -> np.ndarray:
 
 
 class TileRunner:
-    """Turns ``(N, C, T, T)`` tiles of stored values into ``(N, K, T, T)`` probabilities.
+    """Turns ``(N, C, T, T)`` tiles of stored values into the graph's answer for each.
+
+    ``(N, K, T, T)`` probabilities for a map task, ``(N, K + 4, T/s, T/s)``
+    centernet outputs for ``object-detection``, ``(N, C, sT, sT)`` band values
+    for ``super-resolution``.
 
     Parameters
     ----------
     bundle : Bundle
-        A ``semantic-segmentation`` or ``change-detection`` bundle (the latter
-        reads both dates stacked on the channels, before then after).
+        A bundle of one of :data:`TASKS` (``change-detection`` reads both
+        dates stacked on the channels, before then after).
     tta : bool
-        Average over the eight dihedral transforms of each tile (8x the work).
+        Average over the eight dihedral transforms of each tile (8x the work);
+        not for ``object-detection`` (box sizes and offsets do not turn with
+        the tile).
     threads : int, optional
         ONNX Runtime intra-op threads; default the CPU count.
+
+    Raises
+    ------
+    BundleError
+        Another task, or a graph onnxruntime cannot load.
+    InvalidInputError
+        ``tta`` for an object-detection bundle.
     """
 
     def __init__(self, bundle: Bundle, *, tta: bool = False, threads: int | None = None) -> None:
@@ -57,6 +80,11 @@ class TileRunner:
             raise BundleError(
                 f"bundle {bundle.path}: prediction over scenes supports tasks "
                 f"{', '.join(TASKS)}; this bundle's task is {bundle.task!r}"
+            )
+        if tta and bundle.task == "object-detection":
+            raise InvalidInputError(
+                "tta is not available for object-detection bundles: box sizes and "
+                "offsets do not turn with the tile"
             )
         import onnxruntime as ort
 
@@ -73,7 +101,14 @@ class TileRunner:
             mean, std = np.tile(mean, self.dates), np.tile(std, self.dates)
         self.mean, self.std = mean[:, None, None], std[:, None, None]
         output = meta.get("output") or {}
-        self.activation = output.get("activation", "softmax")
+        self.output = dict(output)
+        raw = bundle.task in _RAW_OUTPUT
+        self.activation = "identity" if raw else output.get("activation", "softmax")
+        out_norm = meta.get("output_normalisation") if raw else None
+        self.out_mean = self.out_std = None
+        if out_norm:
+            self.out_mean = np.asarray(out_norm["mean"], dtype=np.float32)[:, None, None]
+            self.out_std = np.asarray(out_norm["std"], dtype=np.float32)[:, None, None]
         options = ort.SessionOptions()
         options.intra_op_num_threads = int(threads or os.cpu_count() or 1)
         try:
@@ -90,6 +125,10 @@ class TileRunner:
     def _run(self, x: np.ndarray) -> np.ndarray:
         (logits,) = self.session.run(None, {self.input_name: np.ascontiguousarray(x)})
         logits = np.asarray(logits, dtype=np.float32)
+        if self.activation == "identity":
+            if self.out_std is not None:
+                logits = logits * self.out_std + self.out_mean
+            return logits
         if self.activation == "sigmoid" and logits.shape[1] == 1:
             p = 1.0 / (1.0 + np.exp(-logits))
             return np.concatenate([1.0 - p, p], axis=1)
@@ -101,7 +140,7 @@ class TileRunner:
         return logits
 
     def __call__(self, tiles: np.ndarray) -> np.ndarray:
-        """Probabilities ``(N, K, T, T)`` float32 of stored-value tiles ``(N, C, T, T)``."""
+        """The graph's float32 answer (see the class) for stored-value tiles ``(N, C, T, T)``."""
         x = (tiles.astype(np.float32, copy=False) - self.mean) / self.std
         if not self.tta:
             return self._run(x)
