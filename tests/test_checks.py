@@ -180,3 +180,15 @@ class TestCheckValidMask:
             InvalidInputError, match=r"valid mask has shape \(3, 3\), the image grid is \(2, 2\)"
         ):
             check_valid_mask(np.ones((3, 3), bool), (2, 2))
+
+
+def test_a_layer_without_coordinates_is_checked_for_its_shape_only():
+    image = _image((1, 6, 7), bands=("red",))
+    bare = xr.DataArray(np.ones((6, 7), bool), dims=("y", "x"))
+    assert check_same_grid(bare, image, what="valid").shape == (6, 7)
+    with pytest.raises(GridMismatchError, match="valid"):
+        check_same_grid(xr.DataArray(np.ones((5, 7), bool), dims=("y", "x")), image, what="valid")
+    # A layer that does carry a grid is still compared.
+    moved = bare.rio.write_transform(Affine(10.0, 0, 600_000, 0, -10.0, 0))
+    with pytest.raises(GridMismatchError, match="not on the scene's grid"):
+        check_same_grid(moved, image, what="valid")

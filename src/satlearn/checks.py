@@ -132,6 +132,14 @@ def check_raster(
     return image
 
 
+def _has_grid(da: xr.DataArray) -> bool:
+    """Whether ``da`` carries georeferencing: x/y coordinates, a CRS or a GeoTransform."""
+    if "x" in da.coords and "y" in da.coords:
+        return True
+    mapping = da.coords.get(str(da.attrs.get("grid_mapping", "spatial_ref")))
+    return da.rio.crs is not None or (mapping is not None and "GeoTransform" in mapping.attrs)
+
+
 def check_same_grid(other: Any, image: xr.DataArray, *, what: str) -> Any:
     """Check that the layer ``other`` lies on the grid of ``image``; return its data.
 
@@ -171,7 +179,9 @@ def check_same_grid(other: Any, image: xr.DataArray, *, what: str) -> Any:
                     f"{what} is in {other_crs.to_string()}, the scene in {image_crs.to_string()}"
                 )
             st, ot = image.rio.transform(), other.rio.transform()
-            if not st.almost_equals(ot, precision=1e-6 * max(abs(st.a), abs(st.e), 1e-12)):
+            # A layer without coordinates or a written transform has no grid to
+            # compare (rioxarray would report the identity): its shape is all.
+            if _has_grid(other) and not st.almost_equals(ot, precision=1e-6 * max(abs(st.a), abs(st.e), 1e-12)):
                 raise GridMismatchError(
                     f"{what} is not on the scene's grid: transform {tuple(ot)[:6]} "
                     f"against the scene's {tuple(st)[:6]}"
