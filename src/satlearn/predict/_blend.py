@@ -32,8 +32,8 @@ def blend_window(tile: int, overlap: int) -> np.ndarray:
 
     Examples
     --------
-    >>> w = blend_window(8, 4)
-    >>> float(w[4, 4]), bool(w[0, 0] > 0)
+    >>> w = blend_window(16, 4)
+    >>> float(w[8, 8]), bool(w[0, 0] > 0)
     (1.0, True)
     """
     ramp = np.ones(tile, dtype=np.float64)
