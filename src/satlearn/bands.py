@@ -452,19 +452,31 @@ def reflectance(image: Any, bands: Sequence[str] | None = None) -> Any:
         return out
 
     plain = image.drop_vars([c for c in ("scale", "offset") if c in image.coords])
-    # Scale and offset travel as arrays along `band`, so that apply_ufunc cuts them
-    # like the image: a block holding some of the bands gets their factors only.
+    shape = [1] * plain.ndim
+    shape[plain.dims.index("band")] = n
+    if plain.chunks is None:
+        # In memory: the kernel directly (apply_ufunc's bookkeeping costs more than
+        # the arithmetic on a small image).
+        return plain.copy(data=kernel(plain.values, scale.reshape(shape), offset.reshape(shape)))
+    import dask.array as dsa
+
+    # Lazy: scale and offset are cut along `band` like the image, so a block
+    # holding some of the bands gets their factors only.
+    band_chunks = plain.chunks[plain.dims.index("band")]
     factors = [
-        xr.DataArray(v, dims=("band",), coords={"band": plain.coords["band"]})
-        if "band" in plain.coords
-        else xr.DataArray(v, dims=("band",))
+        dsa.from_array(v.reshape(shape), chunks=tuple(
+            band_chunks if i == plain.dims.index("band") else (1,) for i in range(plain.ndim)
+        ))
         for v in (scale, offset)
-    ]
-    if plain.chunks is not None:
-        chunks = dict(zip(plain.dims, plain.chunks, strict=True))["band"]
-        factors = [f.chunk({"band": chunks}) for f in factors]
-    out = xr.apply_ufunc(
-        kernel, plain, *factors, dask="parallelized", output_dtypes=[np.float32], keep_attrs=True
+    ]  # fmt: skip
+    out = plain.copy(
+        data=dsa.map_blocks(
+            kernel,
+            plain.data,
+            *factors,
+            dtype=np.float32,
+            meta=np.empty((0,) * plain.ndim, np.float32),
+        )
     )
     return out
 
