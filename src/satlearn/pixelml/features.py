@@ -75,18 +75,14 @@ _BLOCK_PIXELS = 1 << 20  # pixels per row block of a numpy image (~4 MB per floa
 
 
 def check_image(image: Any, name: str = "image") -> xr.DataArray:
-    """Check that ``image`` is a numeric (band, y, x) or (time, band, y, x) DataArray."""
-    if not isinstance(image, xr.DataArray):
-        raise InvalidInputError(f"{name} must be an xarray.DataArray, got {type(image).__name__}")
-    if image.dims not in (("band", "y", "x"), ("time", "band", "y", "x")):
-        raise InvalidInputError(
-            f"{name} must have dims (band, y, x) or (time, band, y, x), got {image.dims}"
-        )
-    if image.dtype.kind not in "uif":
-        raise InvalidInputError(f"{name} must hold numeric bands, got dtype {image.dtype}")
-    if image.sizes["y"] == 0 or image.sizes["x"] == 0:
-        raise InvalidInputError(f"{name} is empty (shape {image.shape})")
-    return image
+    """Check that ``image`` is a numeric (band, y, x) or (time, band, y, x) DataArray.
+
+    The one input check, :func:`satlearn.checks.check_raster`, with the two
+    layouts pixel features take.
+    """
+    from satlearn.checks import BAND_YX, check_raster
+
+    return check_raster(image, what=name, dims=[BAND_YX, ("time", *BAND_YX)])
 
 
 def band_names(image: xr.DataArray) -> dict[str, int]:
