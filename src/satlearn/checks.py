@@ -181,7 +181,9 @@ def check_same_grid(other: Any, image: xr.DataArray, *, what: str) -> Any:
             st, ot = image.rio.transform(), other.rio.transform()
             # A layer without coordinates or a written transform has no grid to
             # compare (rioxarray would report the identity): its shape is all.
-            if _has_grid(other) and not st.almost_equals(ot, precision=1e-6 * max(abs(st.a), abs(st.e), 1e-12)):
+            if _has_grid(other) and not st.almost_equals(
+                ot, precision=1e-6 * max(abs(st.a), abs(st.e), 1e-12)
+            ):
                 raise GridMismatchError(
                     f"{what} is not on the scene's grid: transform {tuple(ot)[:6]} "
                     f"against the scene's {tuple(st)[:6]}"
