@@ -98,8 +98,10 @@ __all__ = [
     "MODEL_ONNX",
     "WEIGHTS",
     "Bundle",
+    "check_safe_name",
     "read_bundle",
     "resolve_bundle",
+    "version_key",
     "write_bundle",
 ]
 
@@ -489,7 +491,15 @@ def read_bundle(directory: str | os.PathLike[str]) -> Bundle:
     )
 
 
-def _check_safe(kind: str, value: Any) -> str:
+def check_safe_name(kind: str, value: Any) -> str:
+    """``value`` when it is a safe bundle name or version (see :func:`resolve_bundle`).
+
+    Raises
+    ------
+    InvalidInputError
+        ``value`` is not a string of letters, digits, ``.``, ``_`` and ``-`` starting
+        with a letter or digit (so no ``..``, separator, NUL or hidden name).
+    """
     if not isinstance(value, str) or not _SAFE_NAME.fullmatch(value):
         raise InvalidInputError(
             f"bundle {kind} {value!r} is not allowed: use letters, digits, '.', '_' and '-', "
@@ -498,7 +508,8 @@ def _check_safe(kind: str, value: Any) -> str:
     return value
 
 
-def _version_key(name: str) -> tuple[int, tuple[int, ...], str]:
+def version_key(name: str) -> tuple[int, tuple[int, ...], str]:
+    """The sort key of a version folder name: numeric versions by number, after others."""
     # Numeric versions ("1", "2", "1.10", "v3") order by number, after any
     # non-numeric names (ordered by text), so "10" beats "9" and "2024.1".
     match = _NUMERIC_VERSION.fullmatch(name)
@@ -545,9 +556,9 @@ def resolve_bundle(root: str | os.PathLike[str], name: str, version: str | None 
     Traceback (most recent call last):
     InvalidInputError: bundle name '../etc' is not allowed: ...
     """
-    _check_safe("name", name)
+    check_safe_name("name", name)
     if version is not None:
-        _check_safe("version", version)
+        check_safe_name("version", version)
     base = Path(os.fspath(root))
     folder = base / name
     if not folder.is_dir():
@@ -560,7 +571,7 @@ def resolve_bundle(root: str | os.PathLike[str], name: str, version: str | None 
         ]
         if not versions:
             raise BundleError(f"bundle {name!r} under {base} has no version with {BUNDLE_JSON}")
-        version = max(versions, key=_version_key)
+        version = max(versions, key=version_key)
     path = folder / version
     if not path.is_dir():
         raise BundleError(f"bundle {name!r} under {base} has no version {version!r}")

@@ -17,12 +17,15 @@ __all__ = [
     "DimensionError",
     "GridMismatchError",
     "InvalidInputError",
+    "ModelNotFoundError",
     "NoValidDataError",
     "NotARasterError",
+    "OverloadedError",
     "RasterIOError",
     "RasterNotFoundError",
     "RasterWriteError",
     "RemoteAccessError",
+    "RequestTimeoutError",
     "SatlearnError",
     "UnknownBandError",
     "UnknownSensorError",
@@ -104,3 +107,15 @@ class NoValidDataError(InvalidInputError):
 
 class BundleError(SatlearnError, OSError):
     """A model bundle is missing, incomplete or not one satlearn can read."""
+
+
+class ModelNotFoundError(SatlearnError, LookupError):
+    """A served model (or version of it) is not in the repository or not loaded."""
+
+
+class OverloadedError(SatlearnError, RuntimeError):
+    """A model's request queue is full: the caller should retry later (HTTP 503/429)."""
+
+
+class RequestTimeoutError(SatlearnError, TimeoutError):
+    """A request was not answered within the server's per-request time limit."""

@@ -1,0 +1,144 @@
+"""The FastAPI application: routers, error mapping, limits and the lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from satlearn import __version__
+from satlearn.errors import (
+    ModelNotFoundError,
+    OverloadedError,
+    RequestTimeoutError,
+    SatlearnError,
+)
+from satlearn.serve._metrics import (
+    CONTENT_TYPE_LATEST,
+    BodyTooLargeError,
+    RequestMiddleware,
+    ServeMetrics,
+)
+from satlearn.serve._repository import ModelRepository
+from satlearn.serve._settings import ServeSettings
+from satlearn.serve._tfserving import tfserving_router
+from satlearn.serve._v2 import v2_router
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("satlearn.serve")
+
+
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def create_app(settings: ServeSettings) -> FastAPI:
+    """The model server's application over ``settings.models``.
+
+    The repository is scanned once here (so the app answers at once, even
+    without its lifespan, as under ``TestClient`` outside ``with``); the
+    watcher thread runs during the lifespan. ``app.state.repository`` is the
+    :class:`~satlearn.serve.ModelRepository`; ``app.state.metrics`` the
+    :class:`~satlearn.serve.ServeMetrics`.
+
+    Parameters
+    ----------
+    settings : ServeSettings
+
+    Returns
+    -------
+    fastapi.FastAPI
+    """
+    metrics = ServeMetrics()
+    repository = ModelRepository(
+        settings.models,
+        poll_s=settings.poll_s,
+        request_timeout_s=settings.request_timeout_s,
+        observer=metrics,
+    )
+    repository.scan()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        repository.start()
+        log.info("serving %s", settings.models, extra={"models": repository.names()})
+        try:
+            yield
+        finally:
+            # uvicorn has stopped accepting and waited for open requests; whatever is
+            # still queued is answered before the process ends.
+            app.state.stopping = True
+            repository.stop()
+            await repository.drain()
+
+    app = FastAPI(
+        title="satlearn model server",
+        version=__version__,
+        description="Open Inference Protocol (KServe V2), TF-Serving REST and image endpoints "
+        "over a repository of satlearn bundles.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.repository = repository
+    app.state.metrics = metrics
+    app.state.stopping = False
+
+    @app.exception_handler(ModelNotFoundError)
+    async def not_found(request: Request, err: ModelNotFoundError) -> JSONResponse:
+        return _error(404, str(err))
+
+    @app.exception_handler(OverloadedError)
+    async def overloaded(request: Request, err: OverloadedError) -> JSONResponse:
+        return _error(settings.overload_status, str(err), {"Retry-After": "1"})
+
+    @app.exception_handler(RequestTimeoutError)
+    async def timed_out(request: Request, err: RequestTimeoutError) -> JSONResponse:
+        return _error(504, str(err))
+
+    @app.exception_handler(BodyTooLargeError)
+    async def too_large(request: Request, err: BodyTooLargeError) -> JSONResponse:
+        return _error(413, str(err))
+
+    @app.exception_handler(SatlearnError)
+    async def bad_input(request: Request, err: SatlearnError) -> JSONResponse:
+        # Everything satlearn raises on purpose while answering is about the request
+        # (unsafe name, bad tensor, a model that will not load): the caller's to fix.
+        return _error(400, str(err))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, err: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in err.errors()
+        )
+        return _error(400, f"invalid request: {problems}")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, err: StarletteHTTPException) -> JSONResponse:
+        return _error(err.status_code, str(err.detail), getattr(err, "headers", None))
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus() -> Response:
+        return Response(metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+
+    app.include_router(v2_router())
+    app.include_router(tfserving_router())
+    try:
+        from satlearn.serve._images import image_router
+    except ImportError:
+        pass  # the image endpoints are optional
+    else:
+        app.include_router(image_router())
+    if settings.catalog is not None:
+        from satlearn.catalog.api import create_stac_router
+
+        app.include_router(create_stac_router(str(settings.catalog)), prefix="/stac")
+    app.add_middleware(
+        RequestMiddleware, metrics=metrics, max_body_bytes=int(settings.max_body_mb * 1024 * 1024)
+    )
+    return app
