@@ -1,12 +1,13 @@
 """The image endpoints (:classify, :segment, :detect) of the real server, over HTTP.
 
-The server runs as ``satlearn serve`` in a subprocess on a free 127.0.0.1
-port; the bundles are exported here (a UNet, a ResNet classifier and a
+The server runs in a subprocess (uvicorn over ``satlearn.serve.create_app``)
+on a free 127.0.0.1 port; the bundles are exported here (a UNet, a ResNet classifier and a
 known-answer centernet detector) into ``DIR/NAME/1``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -14,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -59,7 +61,7 @@ class Squares(nn.Module):
         return torch.cat([heat, ones * SIDE, ones * 0.25], dim=1)
 
 
-def _export_all(root: Path) -> None:
+def export_models(root: Path) -> None:
     from satlearn.models import build_model
     from satlearn.models.export import export_bundle
 
@@ -100,7 +102,7 @@ def _export_all(root: Path) -> None:
     )
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -109,54 +111,57 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def models(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("models")
-    _export_all(root)
+    export_models(root)
     return root
+
+
+LAUNCH = """
+import sys
+import uvicorn
+from satlearn.serve import ServeSettings, create_app
+settings = ServeSettings(models=sys.argv[1], host="127.0.0.1", port=int(sys.argv[2]))
+uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+"""
+
+
+@contextlib.contextmanager
+def run_server(models: Path, log_path: Path) -> Iterator[str]:
+    """The base URL of the server (uvicorn in a subprocess) over ``models``, on a free port."""
+    port = free_port()
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    command = [sys.executable, "-c", LAUNCH, str(models), str(port)]
+    with log_path.open("w+b") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                if process.poll() is not None:
+                    log.seek(0)
+                    pytest.fail(f"the server exited ({process.returncode}):\n{log.read().decode()}")
+                try:
+                    if httpx.get(f"{url}/v2/health/ready", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    log.seek(0)
+                    pytest.fail(f"the server did not get ready in 120 s:\n{log.read().decode()}")
+                time.sleep(0.2)
+            yield url
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 @pytest.fixture(scope="module")
 def server(models, tmp_path_factory):
-    """The base URL of ``satlearn serve --models DIR`` on a free port."""
-    port = _free_port()
-    log = (tmp_path_factory.mktemp("serve") / "server.log").open("w+b")
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    command = [
-        sys.executable,
-        "-m",
-        "satlearn",
-        "serve",
-        "--models",
-        str(models),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-    ]
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                log.seek(0)
-                pytest.fail(f"the server exited ({process.returncode}):\n{log.read().decode()}")
-            try:
-                if httpx.get(f"{url}/v2/health/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                log.seek(0)
-                pytest.fail(f"the server did not get ready in 120 s:\n{log.read().decode()}")
-            time.sleep(0.2)
+    with run_server(models, tmp_path_factory.mktemp("serve") / "server.log") as url:
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
 
 
 def _scene(height: int, width: int, seed: int = 0) -> np.ndarray:
