@@ -21,17 +21,19 @@ from __future__ import annotations
 
 from satlearn.serve._app import create_app
 from satlearn.serve._batcher import Batcher
-from satlearn.serve._metrics import ServeMetrics
+from satlearn.serve._metrics import JsonFormatter, ServeMetrics, configure_logging
 from satlearn.serve._repository import LoadedModel, ModelRepository, TensorSpec
 from satlearn.serve._settings import BatchSettings, ServeSettings
 
 __all__ = [
     "BatchSettings",
     "Batcher",
+    "JsonFormatter",
     "LoadedModel",
     "ModelRepository",
     "ServeMetrics",
     "ServeSettings",
     "TensorSpec",
+    "configure_logging",
     "create_app",
 ]
