@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from satlearn.errors import InvalidInputError, OverloadedError
+from satlearn.errors import OverloadedError
 from satlearn.serve._settings import BatchSettings
 
 __all__ = ["Batcher", "RunFn"]
@@ -171,7 +171,7 @@ class Batcher:
             try:
                 answers = await loop.run_in_executor(self._executor, _run_group, self._run, group)
             except Exception as err:
-                if len(group) > 1 and not isinstance(err, InvalidInputError):
+                if len(group) > 1:
                     # One odd request must not fail its neighbours: run each alone.
                     answers = []
                     for item in group:
