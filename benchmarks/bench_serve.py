@@ -24,7 +24,7 @@ to a 1 x 1 convolution model (``pix``) as V2 JSON and with the binary tensor
 extension (output binary too): the median round trip of each, client
 encoding included.
 
-Run: ``.venv/bin/python benchmarks/bench_serve.py [--requests 2000] [--json out.json]``.
+Run: ``.venv/bin/python benchmarks/bench_serve.py [--requests 500] [--json out.json]``.
 """
 
 from __future__ import annotations
@@ -162,15 +162,16 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start(command: list[str], port: int) -> subprocess.Popen:
+def start(command: list[str], port: int, log: Path) -> subprocess.Popen:
     import httpx
 
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    with log.open("wb") as sink:  # a file, not a pipe nobody reads (a full pipe blocks)
+        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{command} exited: {process.stderr.read().decode()[-2000:]}")
+            raise RuntimeError(f"{command} exited: {log.read_text()[-2000:]}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/v2/health/ready", timeout=2).status_code == 200:
                 return process
@@ -244,7 +245,7 @@ def ceiling(bundle: Path, batch: int = BATCH, seconds: float = 3.0) -> float:
     return runs * batch / (time.perf_counter() - started)
 
 
-def large_tensor_times(base: str, repeats: int = 5) -> dict:
+def large_tensor_times(base: str, repeats: int = 3) -> dict:
     """Median round trip of one 1024 x 1024 x 4 float32 tensor as V2 JSON and as binary."""
     import httpx
 
@@ -329,7 +330,7 @@ def conv_batching() -> list[tuple[int, float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--concurrency", default="1,8,32,64")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--conv", action="store_true", help="also time a conv net's batching")
@@ -371,10 +372,19 @@ def main() -> None:
             if kind == "satlearn":
                 settings = Path(tmp) / "serve.yaml"
                 settings.write_text(f"models: {root}\nport: {port}\nmax_body_mb: 512\n")
-                command = [sys.executable, "-m", "satlearn", "serve", "--settings", str(settings)]
+                command = [
+                    sys.executable,
+                    "-m",
+                    "satlearn",
+                    "serve",
+                    "--settings",
+                    str(settings),
+                    "--log-level",
+                    "warning",
+                ]
             else:
                 command = [sys.executable, __file__, "--naive", str(bundle), "--port", str(port)]
-            process = start(command, port)
+            process = start(command, port, Path(tmp) / f"{kind}.log")
             try:
                 url = f"http://127.0.0.1:{port}/v2/models/mlp/infer"
                 rows = []
