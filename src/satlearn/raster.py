@@ -23,6 +23,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import functools
+import hashlib
 import os
 import threading
 import warnings
@@ -45,6 +46,7 @@ from rasterio.windows import Window
 
 from satlearn.atomic import temporary_sibling
 from satlearn.bands import get_sensor
+from satlearn.compute import active_client
 from satlearn.errors import (
     InvalidInputError,
     NotARasterError,
@@ -562,6 +564,48 @@ class _WindowWriter:
             self.dataset.write(np.asarray(value, dtype=self.dtype), indexes=indexes, window=window)
 
 
+def _staging_lock(path: str) -> Any:
+    """A lock every process writing ``path`` shares: distributed's inside a worker."""
+    try:
+        from distributed import Lock, get_worker
+
+        get_worker()
+    except (ImportError, ValueError):
+        return _LOCAL_STAGING_LOCK  # not in a worker (a client-side fallback)
+    digest = hashlib.sha1(path.encode(), usedforsecurity=False).hexdigest()[:16]
+    return Lock(f"satlearn-staging-{digest}")
+
+
+_LOCAL_STAGING_LOCK = threading.Lock()
+
+
+class StagingTarget:
+    """A ``__setitem__`` target for :func:`dask.array.store` run by distributed workers.
+
+    It holds only a path and a dtype, so it pickles to the workers; each write
+    opens the staging GeoTIFF in ``r+`` mode in the worker process, writes its
+    window and closes it, all under a lock shared by every process. The open is
+    not cached across writes on purpose: a handle kept open would keep its own
+    block cache and rewrite the TIFF directory on close, so two processes could
+    lose each other's tiles (a tile two chunks share is read, patched and
+    rewritten). Opening a local GeoTIFF costs about a millisecond; the reads and
+    computing before the write still run in parallel, only the writes queue.
+    Workers and client must share the filesystem the path is on.
+    """
+
+    def __init__(self, path: str, dtype: np.dtype) -> None:
+        self.path = path
+        self.dtype = np.dtype(dtype)
+
+    def __setitem__(self, key: tuple[slice, slice, slice], value: np.ndarray) -> None:
+        bands, rows, cols = key
+        indexes = list(range(bands.start + 1, bands.stop + 1))
+        window = Window.from_slices(rows, cols)
+        block = np.asarray(value, dtype=self.dtype)
+        with _staging_lock(self.path), rasterio.open(self.path, "r+") as dst:
+            dst.write(block, indexes=indexes, window=window)
+
+
 def save_cog(
     da: xr.DataArray,
     path: PathLike,
@@ -704,15 +748,29 @@ def _write_staging(
             dst.scales = tuple(float(s) for s in np.atleast_1d(da.coords["scale"].values))
             dst.offsets = tuple(float(o) for o in np.atleast_1d(da.coords["offset"].values))
         dst.update_tags(AREA_OR_POINT="Area")
-        if da.chunks is not None:
-            import dask.array
+        client = active_client() if da.chunks is not None else None
+        if client is None:
+            if da.chunks is not None:
+                import dask.array
 
-            data = da.data
-            if data.dtype != dtype:
-                data = data.astype(dtype)
-            dask.array.store(data, _WindowWriter(dst, dtype), lock=False, compute=True)
-        else:
-            dst.write(np.asarray(da.values, dtype=dtype))
+                data = da.data
+                if data.dtype != dtype:
+                    data = data.astype(dtype)
+                dask.array.store(data, _WindowWriter(dst, dtype), lock=False, compute=True)
+            else:
+                dst.write(np.asarray(da.values, dtype=dtype))
+    if client is not None:
+        # On a distributed cluster the handle above lives in the client only: the
+        # file is closed (header and every tile allocated) and the workers write
+        # their blocks into it themselves, so no block travels to the client.
+        import dask.array
+
+        data = da.data
+        if data.dtype != dtype:
+            data = data.astype(dtype)
+        dask.array.store(
+            data, StagingTarget(os.path.abspath(staging), dtype), lock=False, compute=True
+        )
 
 
 # --------------------------------------------------------------------------- inspection
