@@ -32,6 +32,36 @@ _state = {"debug": False}
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
+# The one --scheduler option of every command that computes dask graphs; what
+# it accepts is satlearn.compute's to say (SATLEARN_SCHEDULER when not given).
+Scheduler = Annotated[
+    str | None,
+    typer.Option(
+        "--scheduler",
+        help="Where to compute: threads (default), tcp://HOST:PORT (a Dask cluster) or "
+        "local:N (N local worker processes). Default: $SATLEARN_SCHEDULER or threads. "
+        "A cluster's workers read and write the paths given, so they must share them.",
+        show_default=False,
+    ),
+]
+
+
+def on_scheduler(func: _F) -> _F:
+    """Run the command body on the dask scheduler its ``scheduler`` argument names.
+
+    Goes under :func:`errors_to_one_line`, so a bad spec is a one-line error.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from satlearn.compute import scheduler  # stdlib only until a scheduler starts
+
+        with scheduler(kwargs.get("scheduler")):
+            return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
 def make_console() -> Console:
     return Console(stderr=False, highlight=False)
 

@@ -16,7 +16,7 @@ from typing import Annotated
 
 import typer
 
-from satlearn.cli.app import app, errors_to_one_line, progress
+from satlearn.cli.app import Scheduler, app, errors_to_one_line, on_scheduler, progress
 from satlearn.errors import InvalidInputError
 
 _MASK_NODATA = 255
@@ -38,6 +38,7 @@ def output_paths(out: Path) -> tuple[Path, Path, Path]:
 
 @app.command()
 @errors_to_one_line
+@on_scheduler
 def change(
     before: Annotated[str, typer.Argument(help="Raster of the first date (path or URL).")],
     after: Annotated[str, typer.Argument(help="Raster of the second date, on the same grid.")],
@@ -64,6 +65,7 @@ def change(
     min_pixels: Annotated[int, typer.Option(help="Smallest area (pixels) to vectorise.")] = 1,
     sensor: Annotated[str | None, typer.Option(help="Sensor key, to name bands.")] = None,
     chunk: Annotated[int, typer.Option(help="Block size (pixels) of the lazy read.")] = 2048,
+    scheduler: Scheduler = None,
 ) -> None:
     """Detect change between two dates: mask and magnitude COGs plus polygons GeoJSON."""
     from satlearn.ops.change import detect_change

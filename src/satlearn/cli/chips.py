@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from satlearn.cli.app import app, errors_to_one_line, progress
+from satlearn.cli.app import Scheduler, app, errors_to_one_line, on_scheduler, progress
 
 
 @app.command()
@@ -64,6 +64,7 @@ def chips(
 
 @app.command()
 @errors_to_one_line
+@on_scheduler
 def tiles(
     scene: Annotated[str, typer.Argument(help="A georeferenced raster (path or URL).")],
     out: Annotated[Path, typer.Argument(help="Root folder of the z/x/y tree.")],
@@ -71,6 +72,7 @@ def tiles(
     tile_format: Annotated[str, typer.Option("--format", help="png or tif.")] = "png",
     tile_size: Annotated[int, typer.Option(help="Tile side in pixels.")] = 256,
     resampling: Annotated[str, typer.Option(help="nearest, bilinear, cubic, mode...")] = "bilinear",
+    scheduler: Scheduler = None,
 ) -> None:
     """Write slippy-map XYZ tiles (WebMercatorQuad) of a scene."""
     from satlearn.prep.tiles import write_xyz_tiles
@@ -86,6 +88,7 @@ def tiles(
 
 @app.command()
 @errors_to_one_line
+@on_scheduler
 def rasterize(
     labels: Annotated[str, typer.Argument(help="Vector labels (GeoJSON, GeoPackage, shapefile).")],
     reference: Annotated[str, typer.Argument(help="The raster whose grid the mask takes.")],
@@ -99,6 +102,7 @@ def rasterize(
     instances: Annotated[
         bool, typer.Option("--instances", help="Burn instance ids 1..n instead of classes.")
     ] = False,
+    scheduler: Scheduler = None,
 ) -> None:
     """Burn vector labels into a mask on a reference raster's grid."""
     import xarray as xr

@@ -7,12 +7,13 @@ from typing import Annotated
 
 import typer
 
-from satlearn.cli.app import app, errors_to_one_line, progress
+from satlearn.cli.app import Scheduler, app, errors_to_one_line, on_scheduler, progress
 from satlearn.errors import InvalidInputError
 
 
 @app.command()
 @errors_to_one_line
+@on_scheduler
 def clouds(
     scene: Annotated[str, typer.Argument(help="A reflectance raster with named bands.")],
     dst: Annotated[Path, typer.Argument(help="Output COG (uint8).")],
@@ -35,6 +36,7 @@ def clouds(
         float | None, typer.Option(help="Cloud height (m); default: searched.")
     ] = None,
     chunk: Annotated[int, typer.Option(help="Block size (pixels) of the lazy read.")] = 2048,
+    scheduler: Scheduler = None,
 ) -> None:
     """Detect clouds, thin cirrus, shadows, snow and water; write a uint8 COG.
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from satlearn.cli.app import app, errors_to_one_line, progress
+from satlearn.cli.app import Scheduler, app, errors_to_one_line, on_scheduler, progress
 from satlearn.errors import InvalidInputError, NoValidDataError
 
 _CLOUD_MASKS = ("none", "scl", "rules", "hollstein", "s2cloudless")
@@ -102,6 +102,7 @@ Chunk = Annotated[int, typer.Option(help="Block size (pixels) of the lazy load."
 
 @app.command()
 @errors_to_one_line
+@on_scheduler
 def cube(
     catalog: Annotated[str, typer.Argument(help="A STAC catalogue (catalog.json path or URL).")],
     dst: Annotated[Path, typer.Argument(help="Output: OUT.tif (a COG) or OUT.zarr.")],
@@ -116,6 +117,7 @@ def cube(
         str, typer.Option(help="solar_day, time or none (one step per item).")
     ] = "solar_day",
     chunk: Chunk = 1024,
+    scheduler: Scheduler = None,
 ) -> None:
     """Stack a catalogue's items into a (time, band, y, x) cube: a COG or a Zarr store.
 
@@ -136,6 +138,7 @@ def cube(
 
 @app.command()
 @errors_to_one_line
+@on_scheduler
 def composite(
     catalog: Annotated[str, typer.Argument(help="A STAC catalogue (catalog.json path or URL).")],
     dst: Annotated[Path, typer.Argument(help="Output COG (float32, nodata NaN).")],
@@ -151,6 +154,7 @@ def composite(
     collections: Collections = None,
     resampling: Resampling = "nearest",
     chunk: Chunk = 1024,
+    scheduler: Scheduler = None,
 ) -> None:
     """Cloud-free median composite of a catalogue's items into a COG."""
     from satlearn.ops.composite import median_composite

@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
-from satlearn.cli.app import app, errors_to_one_line, make_console, progress
+from satlearn.cli.app import (
+    Scheduler,
+    app,
+    errors_to_one_line,
+    make_console,
+    on_scheduler,
+    progress,
+)
 from satlearn.errors import InvalidInputError
 
 
@@ -28,6 +35,7 @@ def _parse_constants(items: list[str]) -> dict[str, float]:
 
 @app.command()
 @errors_to_one_line
+@on_scheduler
 def index(
     scene: Annotated[str, typer.Argument(help="A raster with named bands (path or URL).")],
     names: Annotated[
@@ -43,6 +51,7 @@ def index(
     list_available: Annotated[
         bool, typer.Option("--list", help="List the indices the scene's bands allow, and exit.")
     ] = False,
+    scheduler: Scheduler = None,
 ) -> None:
     """Compute spectral indices (Awesome Spectral Indices catalogue) into a COG."""
     from satlearn.ops.indices import available_indices, compute_index

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from satlearn.cli.app import app, errors_to_one_line, progress
+from satlearn.cli.app import Scheduler, app, errors_to_one_line, on_scheduler, progress
 from satlearn.errors import InvalidInputError
 
 
@@ -23,6 +23,7 @@ def _read_labels(labels: str, image: object) -> object:
 
 @app.command()
 @errors_to_one_line
+@on_scheduler
 def landcover(
     scene: Annotated[str, typer.Argument(help="A raster with named bands (path or URL).")],
     dst: Annotated[Path, typer.Argument(help="Output COG of class / cluster ids (int16).")],
@@ -54,6 +55,7 @@ def landcover(
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     sensor: Annotated[str | None, typer.Option(help="Sensor key, to name bands.")] = None,
     chunk: Annotated[int, typer.Option(help="Block size (pixels) of the lazy read.")] = 1024,
+    scheduler: Scheduler = None,
 ) -> None:
     """Map land cover: unsupervised k-means (--k), or supervised from --labels."""
     from satlearn.ops.landcover import classify_landcover, kmeans_landcover

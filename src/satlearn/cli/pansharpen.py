@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from satlearn.cli.app import app, errors_to_one_line, progress
+from satlearn.cli.app import Scheduler, app, errors_to_one_line, on_scheduler, progress
 
 
 def _parse_weights(text: str | None) -> list[float] | str | None:
@@ -40,6 +40,7 @@ def _method(text: str) -> str:
 
 @app.command()
 @errors_to_one_line
+@on_scheduler
 def pansharpen(
     ms: Annotated[str, typer.Argument(help="Multispectral raster (path or URL).")],
     pan: Annotated[str, typer.Argument(help="Panchromatic raster, finer pixels, same CRS.")],
@@ -58,6 +59,7 @@ def pansharpen(
     injection: Annotated[str, typer.Option(help="hpf: local, global or modulation.")] = "local",
     sensor: Annotated[str | None, typer.Option(help="Sensor key, to name the MS bands.")] = None,
     chunk_size: Annotated[int, typer.Option(help="Block size in pan pixels.")] = 2048,
+    scheduler: Scheduler = None,
 ) -> None:
     """Pansharpen MS with PAN block by block and write OUT as a Cloud-Optimized GeoTIFF."""
     from satlearn.errors import InvalidInputError

@@ -10,7 +10,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from satlearn.cli.app import app, errors_to_one_line, make_console, progress
+from satlearn.cli.app import (
+    Scheduler,
+    app,
+    errors_to_one_line,
+    make_console,
+    on_scheduler,
+    progress,
+)
 
 
 @app.command()
@@ -54,6 +61,7 @@ def info(
 
 @app.command()
 @errors_to_one_line
+@on_scheduler
 def cog(
     src: Annotated[str, typer.Argument(help="Any raster GDAL reads (path or URL).")],
     dst: Annotated[Path, typer.Argument(help="Output COG path.")],
@@ -63,6 +71,7 @@ def cog(
     blocksize: Annotated[int, typer.Option(help="Tile size (multiple of 16).")] = 512,
     overviews: Annotated[str, typer.Option(help="'auto', a number of levels, or 'none'.")] = "auto",
     resampling: Annotated[str, typer.Option(help="Overview resampling.")] = "nearest",
+    scheduler: Scheduler = None,
 ) -> None:
     """Convert anything GDAL reads to a Cloud-Optimized GeoTIFF."""
     from satlearn.raster import open_raster, save_cog, validate_cog

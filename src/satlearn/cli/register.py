@@ -8,11 +8,19 @@ from typing import Annotated
 
 import typer
 
-from satlearn.cli.app import app, errors_to_one_line, make_console, progress
+from satlearn.cli.app import (
+    Scheduler,
+    app,
+    errors_to_one_line,
+    make_console,
+    on_scheduler,
+    progress,
+)
 
 
 @app.command()
 @errors_to_one_line
+@on_scheduler
 def register(
     reference: Annotated[str, typer.Argument(help="Reference raster (path or URL).")],
     moving: Annotated[str, typer.Argument(help="Raster to align to the reference.")],
@@ -37,6 +45,7 @@ def register(
     detector: Annotated[str, typer.Option(help="Features: orb, akaze or sift.")] = "orb",
     resampling: Annotated[str, typer.Option(help="Resampling with --resample.")] = "bilinear",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    scheduler: Scheduler = None,
 ) -> None:
     """Align MOVING to REFERENCE and write it to OUT as a COG; print the shift or transform."""
     from satlearn.ops.registration import coregister

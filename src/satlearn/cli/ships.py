@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from satlearn.cli.app import app, errors_to_one_line, progress
+from satlearn.cli.app import Scheduler, app, errors_to_one_line, on_scheduler, progress
 
 _SCENE = typer.Argument(help="A raster with named bands (path or URL).")
 
@@ -31,6 +31,7 @@ def _valid_from(mask: str | None, scene: object) -> object:
 
 @app.command()
 @errors_to_one_line
+@on_scheduler
 def ships(
     scene: Annotated[str, _SCENE],
     dst: Annotated[Path, typer.Argument(help="Output GeoJSON (one Feature per ship).")],
@@ -48,6 +49,7 @@ def ships(
     ] = False,
     sensor: Annotated[str | None, typer.Option(help="Sensor key, to name bands.")] = None,
     chunk: Annotated[int, typer.Option(help="Block size (pixels) of the lazy read.")] = 2048,
+    scheduler: Scheduler = None,
 ) -> None:
     """Find ships (bright compact objects in water) and write them as GeoJSON."""
     from satlearn.ops.ships import detect_ships
@@ -66,6 +68,7 @@ def ships(
 
 @app.command()
 @errors_to_one_line
+@on_scheduler
 def water(
     scene: Annotated[str, _SCENE],
     dst: Annotated[Path, typer.Argument(help="Output COG (uint8: 1 water, 0 not).")],
@@ -78,6 +81,7 @@ def water(
     ] = None,
     sensor: Annotated[str | None, typer.Option(help="Sensor key, to name bands.")] = None,
     chunk: Annotated[int, typer.Option(help="Block size (pixels) of the lazy read.")] = 2048,
+    scheduler: Scheduler = None,
 ) -> None:
     """Write the water mask (MNDWI/NDWI, Otsu, morphology) of a scene as a COG."""
     from satlearn.ops.water import water_mask_details

@@ -7,12 +7,13 @@ from typing import Annotated
 
 import typer
 
-from satlearn.cli.app import app, errors_to_one_line, progress
+from satlearn.cli.app import Scheduler, app, errors_to_one_line, on_scheduler, progress
 from satlearn.errors import InvalidInputError
 
 
 @app.command()
 @errors_to_one_line
+@on_scheduler
 def stereo(
     left: Annotated[str, typer.Argument(help="Left image of the rectified pair (one band).")],
     right: Annotated[str, typer.Argument(help="Right image, on the same grid as LEFT.")],
@@ -39,6 +40,7 @@ def stereo(
         float | None,
         typer.Option(help="Pixel size (m), for pixels that are not square or not in metres."),
     ] = None,
+    scheduler: Scheduler = None,
 ) -> None:
     """Match LEFT and RIGHT by semi-global matching and write their DEM to OUT."""
     from satlearn.ops.stereo import stereo_dem
