@@ -5,6 +5,10 @@ on every side (``dask.array.overlap``, no padding at the scene's edges: the
 tile grid's own reflect padding handles those). Because the tiles stay on the
 scene's grid, a block's pixels equal the same pixels of a whole-scene run, so
 the result does not depend on the chunking.
+
+The block function carries no ONNX Runtime session (it cannot be pickled to a
+distributed worker): only a :class:`~satlearn.predict._workers.RunnerRef`,
+which loads the bundle once per worker process.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import numpy as np
 from satlearn.predict._plan import TilePlan
 from satlearn.predict._source import Source
 from satlearn.predict._stream import stream
+from satlearn.predict._workers import RunnerRef
 
 __all__ = ["lazy_classes", "lazy_layers"]
 
@@ -63,6 +68,13 @@ def lazy_layers(
     import dask.array as dsa
 
     halo = plan.tile
+    # The graph carries a reference, never the runner (see the module's docstring).
+    # A plain callable (no bundle) goes as it is.
+    ref = RunnerRef.of(run) if hasattr(run, "bundle") and not isinstance(run, RunnerRef) else run
+    # Only the grid of the source travels with the blocks, not its reader (an
+    # open dataset handle cannot be pickled either).
+    grid = dict(height=source.height, width=source.width, crs=source.crs,
+                transform=source.transform, nodata=source.nodata, name=source.name)  # fmt: skip
     # overlap() needs every chunk at least as deep as the halo; say so up front
     # so that the output's chunks are the padded input's.
     from dask.array.overlap import ensure_minimum_chunksize
@@ -82,15 +94,7 @@ def lazy_layers(
         def read(rows: tuple[int, int], cols: tuple[int, int]) -> np.ndarray:
             return block[:, rows[0] - hy : rows[1] - hy, cols[0] - hx : cols[1] - hx]
 
-        local = Source(
-            height=source.height,
-            width=source.width,
-            crs=source.crs,
-            transform=source.transform,
-            nodata=source.nodata,
-            name=source.name,
-            _read=read,
-        )
+        local = Source(**grid, _read=read)
         s = scale
         out = np.empty((layers, int(y1 - y0) * s, int(x1 - x0) * s), dtype=dtype)
 
@@ -100,7 +104,7 @@ def lazy_layers(
                 encode(probs, valid)
             )
 
-        stream(local, run, plan, fill=fill, sink=keep, region=((int(y0), int(y1)),
+        stream(local, ref, plan, fill=fill, sink=keep, region=((int(y0), int(y1)),
                (int(x0), int(x1))), batch_size=batch_size, scale=scale)  # fmt: skip
         return out
 
