@@ -52,7 +52,7 @@ from satlearn.predict._outputs import (
     write_vectors,
 )
 from satlearn.predict._plan import TilePlan
-from satlearn.predict._runner import TASKS, TileRunner
+from satlearn.predict._runner import TASKS, TileRunner, cached_runner
 from satlearn.predict._source import CACHE_BYTES, open_pair, open_source
 from satlearn.predict._store import BlockStore
 from satlearn.predict._stream import stream
@@ -220,7 +220,7 @@ def _predict(
 ) -> xr.DataArray | Path:
     if not isinstance(bundle, Bundle):
         bundle = read_bundle(bundle)
-    runner = TileRunner(bundle, tta=tta)
+    runner = cached_runner(bundle, tta=tta)
     tile, lap, batch = _settings(bundle, tile_size, overlap, batch_size)
     if isinstance(image, tuple | list):
         if len(image) != 2 or runner.dates != 2:

@@ -8,14 +8,17 @@ super-resolved bands mapped back to band values by the bundle's
 
 from __future__ import annotations
 
+import json
 import os
+import threading
+from collections import OrderedDict
 
 import numpy as np
 
 from satlearn.bundle import Bundle
 from satlearn.errors import BundleError, InvalidInputError
 
-__all__ = ["MAP_TASKS", "TASKS", "TileRunner", "execution_providers"]
+__all__ = ["MAP_TASKS", "TASKS", "TileRunner", "cached_runner", "execution_providers"]
 
 #: Bundle tasks that predict class maps (one output per input pixel).
 MAP_TASKS = ("semantic-segmentation", "change-detection")
@@ -150,3 +153,44 @@ class TileRunner:
             total = y.copy() if total is None else total + y
         assert total is not None
         return total / len(_DIHEDRAL)
+
+
+# Runners kept between calls (a model server predicts with the same bundle again and
+# again; an ONNX Runtime session takes far longer to make than a small image to run).
+_RUNNERS: OrderedDict[tuple, TileRunner] = OrderedDict()
+_RUNNERS_LOCK = threading.Lock()
+_MAX_RUNNERS = 8
+
+
+def _model_key(bundle: Bundle) -> tuple:
+    """What the runner depends on: the folder, the whole metadata, the graph's checksum."""
+    # The metadata too: normalisation and activation come from it, not from the graph.
+    meta = json.dumps(bundle.metadata, sort_keys=True, default=str)
+    recorded = (bundle.metadata.get("sha256") or {}).get(bundle.model_path.name)
+    if recorded:
+        return (str(bundle.path), meta, recorded)
+    stat = bundle.model_path.stat()
+    return (str(bundle.path), meta, stat.st_size, stat.st_mtime_ns)
+
+
+def cached_runner(bundle: Bundle, *, tta: bool = False) -> TileRunner:
+    """The :class:`TileRunner` of ``bundle``, made once and reused (the 8 last used).
+
+    Keyed by the bundle's folder, its metadata and the sha256 its ``bundle.json``
+    records for the graph, so a new version copied into the same folder gets a new runner.
+    Runners are safe to share between threads (ONNX Runtime's ``run`` is).
+    """
+    key = (*_model_key(bundle), bool(tta))
+    with _RUNNERS_LOCK:
+        runner = _RUNNERS.get(key)
+        if runner is not None:
+            _RUNNERS.move_to_end(key)
+            return runner
+    # Made outside the lock: two threads may both make one; the second is kept.
+    runner = TileRunner(bundle, tta=tta)
+    with _RUNNERS_LOCK:
+        _RUNNERS[key] = runner
+        _RUNNERS.move_to_end(key)
+        while len(_RUNNERS) > _MAX_RUNNERS:
+            _RUNNERS.popitem(last=False)
+    return runner

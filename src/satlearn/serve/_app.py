@@ -56,6 +56,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
     fastapi.FastAPI
     """
     metrics = ServeMetrics()
+    max_body_bytes = int(settings.max_body_mb * 1024 * 1024)
     repository = ModelRepository(
         settings.models,
         poll_s=settings.poll_s,
@@ -133,12 +134,11 @@ def create_app(settings: ServeSettings) -> FastAPI:
     except ImportError:
         pass  # the image endpoints are optional
     else:
-        app.include_router(image_router())
+        # Uploads share the server's body limit (413 past it), not a limit of their own.
+        app.include_router(image_router(max_upload_bytes=max_body_bytes))
     if settings.catalog is not None:
         from satlearn.catalog.api import create_stac_router
 
         app.include_router(create_stac_router(str(settings.catalog)), prefix="/stac")
-    app.add_middleware(
-        RequestMiddleware, metrics=metrics, max_body_bytes=int(settings.max_body_mb * 1024 * 1024)
-    )
+    app.add_middleware(RequestMiddleware, metrics=metrics, max_body_bytes=max_body_bytes)
     return app
