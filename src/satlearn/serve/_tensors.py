@@ -6,11 +6,13 @@ declared shape far larger than the body is refused without allocating it.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import orjson
 
 from satlearn.errors import InvalidInputError
 
@@ -21,6 +23,7 @@ __all__ = [
     "check_shape",
     "decode_binary",
     "decode_json_data",
+    "loads",
     "protocol_shape",
     "v2_datatype",
 ]
@@ -41,6 +44,24 @@ V2_TO_NUMPY = {
     "FP64": "float64",
 }
 NUMPY_TO_V2 = {v: k for k, v in V2_TO_NUMPY.items()}
+
+
+def loads(text: bytes | memoryview | str) -> Any:
+    """Parse a request's JSON: orjson (10x faster on tensors), the standard parser as fallback.
+
+    The fallback keeps what the standard parser alone accepted (``NaN`` and
+    ``Infinity``, as Python clients write them; integers beyond 64 bits) and
+    its error messages for malformed JSON.
+
+    Raises
+    ------
+    ValueError
+        Not JSON (:class:`json.JSONDecodeError`) or not UTF-8 (:class:`UnicodeDecodeError`).
+    """
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(bytes(text) if isinstance(text, memoryview) else text)
 
 
 def v2_datatype(dtype: Any) -> str:

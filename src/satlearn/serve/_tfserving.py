@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
@@ -17,7 +16,7 @@ from fastapi import APIRouter, Request
 
 from satlearn.errors import InvalidInputError
 from satlearn.serve._repository import LoadedModel
-from satlearn.serve._tensors import check_against
+from satlearn.serve._tensors import check_against, loads
 
 __all__ = ["tfserving_router"]
 
@@ -111,7 +110,7 @@ def tfserving_router() -> APIRouter:
         request.state.model, request.state.model_version = model.name, model.version
         body = await request.body()
         try:
-            doc = json.loads(body)
+            doc = loads(body)
         except (UnicodeDecodeError, ValueError) as err:
             raise InvalidInputError(f"the request is not valid JSON: {err}") from None
         if not isinstance(doc, dict) or ("instances" in doc) == ("inputs" in doc):

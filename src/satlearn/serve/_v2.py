@@ -31,6 +31,7 @@ from satlearn.serve._tensors import (
     check_shape,
     decode_binary,
     decode_json_data,
+    loads,
     protocol_shape,
     v2_datatype,
 )
@@ -87,7 +88,7 @@ def _parse_header(body: bytes, header_length: str | None) -> tuple[dict[str, Any
     else:
         head, rest = body, memoryview(b"")
     try:
-        doc = json.loads(head)
+        doc = loads(head)
     except (UnicodeDecodeError, ValueError) as err:
         raise InvalidInputError(f"the request is not valid JSON: {err}") from None
     if not isinstance(doc, dict):
