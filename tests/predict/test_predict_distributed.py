@@ -54,7 +54,11 @@ def test_lazy_predict_on_local_cluster(seg_bundle, scene):
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
-            dashboard_address=None,
+            # The scheduler's HTTP server (dashboard, metrics) starts on 8787 even
+            # with dashboard_address=None, and warns when another cluster holds
+            # that port (warnings are errors here): a free port instead.
+            dashboard_address="127.0.0.1:0",
+            worker_dashboard_address=None,
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
