@@ -81,7 +81,9 @@ def chromium() -> Path:
     return found
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an asyncio loop running
+# in the main thread while it is started, and later tests call asyncio.run().
+@pytest.fixture(scope="module")
 def playwright_browser(chromium: Path) -> Iterator[Any]:
     """A headless Playwright Browser on Debian's Chromium, or None if Playwright cannot drive it.
 
