@@ -179,3 +179,15 @@ def test_bad_inputs_are_refused_with_the_reason(seg_bundle, scene, tmp_path):
     (other / "bundle.json").write_text(json.dumps(meta))
     with pytest.raises(BundleError, match="semantic-segmentation"):
         predict(read_bundle(other), scene)
+
+
+def test_class_ids_beyond_uint8_are_refused(seg_bundle, scene, tmp_path):
+    meta = json.loads((seg_bundle / "bundle.json").read_text())
+    meta["classes"] = [{"id": 0, "name": "a"}, {"id": 1, "name": "b"}, {"id": 300, "name": "c"}]
+    meta.pop("sha256", None)
+    other = tmp_path / "wide"
+    other.mkdir()
+    (other / "model.onnx").write_bytes((seg_bundle / "model.onnx").read_bytes())
+    (other / "bundle.json").write_text(json.dumps(meta))
+    with pytest.raises(BundleError, match="ids 0-254"):
+        predict(read_bundle(other), scene)

@@ -124,6 +124,12 @@ class TileRunner:
         self.input_name = self.session.get_inputs()[0].name
         classes = bundle.classes
         self.n_classes = max(2, len(classes)) if classes else None
+        if bundle.task in MAP_TASKS and classes and max(classes) >= 255:
+            # Class maps are uint8 with 255 as nodata; a larger id would wrap silently.
+            raise BundleError(
+                f"bundle {bundle.path}: class ids up to {max(classes)}; whole-scene class maps "
+                "hold ids 0-254 (uint8, 255 is nodata)"
+            )
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         (logits,) = self.session.run(None, {self.input_name: np.ascontiguousarray(x)})
