@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from satlearn.atomic import atomic_output, write_json
+from satlearn.atomic import atomic_output
 from satlearn.predict._plan import TilePlan
 from satlearn.predict._source import Source
 from satlearn.predict._store import open_state
@@ -395,7 +395,7 @@ def write_detections(
     from pystac.extensions.projection import ProjectionExtension
     from rasterio.transform import array_bounds
 
-    from satlearn.predict._outputs import ITEM_JSON
+    from satlearn.predict._outputs import save_item
 
     frame = detections.to_geodataframe()
     parquet = folder / DETECTIONS_PARQUET
@@ -435,9 +435,7 @@ def write_detections(
     ):
         item.add_asset(key, pystac.Asset(href=path.name, media_type=media, roles=["data"],
                                          title=title))  # fmt: skip
-    path = folder / ITEM_JSON
-    document = item.to_dict(include_self_link=False, transform_hrefs=False)
-    write_json(json.loads(json.dumps(document)), path)
+    path = save_item(item, folder)
     return {"detections": parquet, "detections_geojson": geojson, "item": path}
 
 

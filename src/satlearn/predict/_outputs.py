@@ -28,6 +28,7 @@ __all__ = [
     "THUMBNAIL",
     "class_palette",
     "grid_array",
+    "save_item",
     "write_item",
     "write_thumbnail",
     "write_vectors",
@@ -109,6 +110,14 @@ def write_vectors(
     return parquet, geojson, len(frame)
 
 
+def save_item(item: Any, folder: Path) -> Path:
+    """Write a pystac item as ``folder/item.json``, atomically, hrefs as they are."""
+    path = folder / ITEM_JSON
+    document = item.to_dict(include_self_link=False, transform_hrefs=False)
+    write_json(json.loads(json.dumps(document)), path)
+    return path
+
+
 def write_item(
     folder: Path,
     *,
@@ -150,7 +159,5 @@ def write_item(
                 key,
                 pystac.Asset(href=outputs[key].name, media_type=media_type, roles=roles, title=key),
             )
-    path = folder / ITEM_JSON
-    document = item.to_dict(include_self_link=False, transform_hrefs=False)
-    write_json(json.loads(json.dumps(document)), path)
+    path = save_item(item, folder)
     return path

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import json
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from satlearn.atomic import atomic_output, write_json
-from satlearn.predict._outputs import ITEM_JSON, THUMBNAIL, grid_array
+from satlearn.atomic import atomic_output
+from satlearn.predict._outputs import THUMBNAIL, grid_array, save_item
 from satlearn.predict._plan import TilePlan
 from satlearn.predict._source import Source
 from satlearn.predict._store import BlockStore
@@ -189,9 +188,7 @@ def write_superres(
         pystac.Asset(href=thumbnail.name, media_type="image/png", roles=["thumbnail"],
                      title="thumbnail"),
     )  # fmt: skip
-    path = folder / ITEM_JSON
-    document = item.to_dict(include_self_link=False, transform_hrefs=False)
-    write_json(json.loads(json.dumps(document)), path)
+    path = save_item(item, folder)
     return {"superres": cog, "thumbnail": thumbnail, "item": path}
 
 
