@@ -244,8 +244,8 @@ def test_unknown_index_suggests_close_names():
 @pytest.mark.parametrize(
     ("value", "name", "message"),
     [
-        (np.ones((2, 3)), "ndvi", "need an xarray.DataArray"),
-        (xr.DataArray(np.ones((2, 3)), dims=("y", "x")), "ndvi", "need a 'band' dimension"),
+        (np.ones((2, 3)), "ndvi", "must be an xarray.DataArray"),
+        (xr.DataArray(np.ones((2, 3)), dims=("y", "x")), "ndvi", r"must have dims \(band, y, x\)"),
         (
             xr.DataArray(np.ones((1, 2, 3), dtype=bool), dims=("band", "y", "x")),
             "ndvi",

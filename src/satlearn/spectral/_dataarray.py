@@ -63,14 +63,21 @@ def _sensor_wavelengths(da: xr.DataArray) -> dict[str, float]:
 
 
 def _check_dataarray(da: Any) -> None:
-    if not isinstance(da, xr.DataArray):
-        raise InvalidInputError(
-            f"spectral indices need an xarray.DataArray, got {type(da).__name__}"
-        )
-    if "band" not in da.dims:
-        raise InvalidInputError(f"spectral indices need a 'band' dimension, got dims {da.dims}")
-    if da.dtype.kind not in "uif":
-        raise InvalidInputError(f"spectral indices need numeric bands, got dtype {da.dtype}")
+    """The one input check (:func:`satlearn.checks.check_raster`) on any layout with bands.
+
+    Indices are per pixel, so every layout with a ``band`` dim is taken as it is
+    (``(band, y, x)``, ``(time, band, y, x)``, a bare ``(band,)`` spectrum...).
+    """
+    from satlearn.checks import check_raster
+
+    layouts = [BAND_LAYOUTS[0], BAND_LAYOUTS[1]]
+    if isinstance(da, xr.DataArray) and "band" in da.dims:
+        layouts = [tuple(da.dims)]
+    check_raster(da, what="spectral indices", dims=layouts)
+
+
+#: The layouts an error message names when the input has no ``band`` dim.
+BAND_LAYOUTS = (("band", "y", "x"), ("time", "band", "y", "x"))
 
 
 @dataclass
