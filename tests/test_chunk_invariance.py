@@ -220,13 +220,8 @@ CASES = {
         f"detect_change-{m}": Case(_change(m))
         for m in ("difference", "ratio", "log-ratio", "cva", "pca-kmeans", "irmad")
     },
-    # Mini-batch k-means is fitted on the caller's chunks (seeded block order,
-    # rows shuffled per block), so its clusters depend on the chunking today
-    # (64 px: 94 %, 100 px: 67 % of pixels agree after matching the cluster
-    # ids). Fitting on fixed row blocks fixes it but breaks the pinned
-    # behaviour of tests/ops/test_landcover.py::test_kmeans_needs_k_pixels_in_a_block
-    # (one-row chunks must fail with "no block holds k=3"): left to the lead.
-    "kmeans_landcover-xfail-fit-depends-on-chunks": Case(_kmeans, xfail=True),
+    # Fitted on a sample drawn by global pixel index, labelled blockwise.
+    "kmeans_landcover": Case(_kmeans),
     "pixel_classifier-predict": Case(_pixel_classifier),
     **{
         f"pansharpen-{m}": Case(_pansharpen(m))

@@ -78,15 +78,29 @@ def test_kmeans_errors(image):
         kmeans_landcover(image, bands=["pan"])
 
 
-def test_kmeans_needs_k_pixels_in_a_block(image):
+def test_kmeans_needs_k_valid_pixels_in_the_whole_image_not_in_a_block(image):
     valid = np.zeros((128, 128), bool)
     valid[0, :4] = True  # four pixels in all: enough for k=3
     assert (kmeans_landcover(image, k=3, bands=["red"], valid=valid).clusters >= 0).sum() == 4
     small = image.chunk({"y": 1})
     valid = np.zeros((128, 128), bool)
     valid[0, 0] = valid[1, 0] = valid[2, 0] = True  # three pixels, each alone in its block
-    with pytest.raises(NoValidDataError, match="no block holds k=3"):
+    clusters = kmeans_landcover(small, k=3, bands=["red"], valid=valid).clusters.values
+    assert sorted(clusters[valid].tolist()) == [0, 1, 2]  # the fit sees all three
+    valid[2, 0] = False
+    with pytest.raises(NoValidDataError, match="only 2 valid pixel"):
         kmeans_landcover(small, k=3, bands=["red"], valid=valid)
+
+
+def test_kmeans_sample_is_capped_and_chunking_free(image):
+    whole = kmeans_landcover(image, k=4, bands=["red", "nir"], sample_pixels=500)
+    chunked = kmeans_landcover(
+        image.chunk({"y": 37, "x": 50}), k=4, bands=["red", "nir"], sample_pixels=500
+    )
+    np.testing.assert_array_equal(whole.centres, chunked.centres)
+    np.testing.assert_array_equal(whole.clusters.values, chunked.clusters.values)
+    with pytest.raises(InvalidInputError, match="sample_pixels must be an int >= 4"):
+        kmeans_landcover(image, k=4, sample_pixels=3)
 
 
 def test_score_clusters_matches_hungarian(scene):

@@ -4,17 +4,21 @@ Unsupervised
 ------------
 :func:`kmeans_landcover` clusters pixel features (bands, chosen spectral
 indices, optional texture; :func:`satlearn.pixelml.features.pixel_features`) with
-scikit-learn's ``MiniBatchKMeans``, fed block by block with ``partial_fit``:
+scikit-learn's ``MiniBatchKMeans``, fitted globally and applied blockwise:
 
-1. one pass over the blocks accumulates per-feature sums (float64) for
-   standardisation, so that reflectances and indices weigh alike;
-2. ``passes`` passes over the blocks (in a seeded random order) feed
-   mini-batches of ``batch_size`` standardised pixels to ``partial_fit``;
+1. one reduction over the blocks counts the valid pixels and draws a sample
+   of at most ``sample_pixels`` of them by a seeded priority of each
+   pixel's *global* index (bottom-k sampling), so the sample and its order
+   do not depend on the chunking;
+2. the sample is standardised (its float64 mean and standard deviation, so
+   that reflectances and indices weigh alike) and ``passes`` passes of
+   seeded mini-batches of ``batch_size`` rows feed ``partial_fit``;
 3. the labelling is one lazy ``map_blocks`` of ``predict``.
 
 Only one block of features (about 1 Mpx of a numpy image, or one dask chunk)
-is in memory at a time, so the scene may be larger than memory when it is
-dask-backed (``open_raster(..., chunks=...)``). Plain ``KMeans`` on the whole
+and the sample are in memory at a time, so the scene may be larger than
+memory when it is dask-backed (``open_raster(..., chunks=...)``), and the
+clusters are the same for any chunking. Plain ``KMeans`` on the whole
 array is the peer in ``benchmarks/bench_landcover.py``.
 
 :func:`score_clusters` names clusters after reference classes by Hungarian
@@ -122,13 +126,79 @@ def _blocks(data: Any) -> list[tuple[Any, tuple[slice, slice]]]:
     return out
 
 
-def _rows(block: np.ndarray, valid: np.ndarray | None) -> np.ndarray:
-    n_features = block.shape[0]
+def _priority(flat: np.ndarray, seed: int) -> np.ndarray:
+    """A seeded pseudo-random uint64 per global pixel index (splitmix64's finaliser).
+
+    A bijection of the index, so no two pixels tie; it depends on where a
+    pixel is in the image, never on which block holds it.
+    """
+    z = flat.astype(np.uint64) + np.uint64((seed * 0x9E3779B97F4A7C15 + 1) % 2**64)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def _smallest(
+    n: int, priority: np.ndarray, rows: np.ndarray, limit: int
+) -> tuple[int, np.ndarray, np.ndarray]:
+    if priority.shape[0] > limit:
+        keep = np.argpartition(priority, limit - 1)[:limit]
+        priority, rows = priority[keep], rows[keep]
+    return n, priority, rows
+
+
+def _sample_block(
+    block: np.ndarray, r0: int, c0: int, width: int, valid: np.ndarray | None,
+    seed: int, limit: int,
+) -> tuple[int, np.ndarray, np.ndarray]:  # fmt: skip
+    """(valid pixel count, priorities, feature rows) of a block's ``limit`` lowest-priority pixels."""
+    n_features, _, w = block.shape
     rows = block.reshape(n_features, -1).T
     keep = np.isfinite(rows).all(axis=1)
     if valid is not None:
         keep &= valid.reshape(-1)
-    return rows[keep]
+    rr, cc = np.divmod(np.flatnonzero(keep), w)
+    flat = (rr + r0).astype(np.uint64) * np.uint64(width) + (cc + c0).astype(np.uint64)
+    return _smallest(int(keep.sum()), _priority(flat, seed), rows[keep], limit)
+
+
+def _merge_samples(
+    parts: list[tuple[int, np.ndarray, np.ndarray]], limit: int
+) -> tuple[int, np.ndarray, np.ndarray]:
+    n = sum(p[0] for p in parts)
+    priority = np.concatenate([p[1] for p in parts])
+    rows = np.concatenate([p[2] for p in parts])
+    return _smallest(n, priority, rows, limit)
+
+
+def _global_sample(
+    data: Any, mask: np.ndarray | None, seed: int, limit: int
+) -> tuple[int, np.ndarray]:
+    """The valid pixel count and a chunking-independent sample of feature rows.
+
+    Bottom-k sampling: every valid pixel gets a seeded priority from its
+    global index (:func:`_priority`); each block keeps its ``limit`` lowest,
+    and a tree reduction (fan-in 8) keeps the ``limit`` lowest of all. The
+    sample and its order (by priority) are therefore the same for any
+    chunking, which is what makes the fit chunk-invariant; only ``limit``
+    rows ever travel to the caller.
+    """
+    import dask
+
+    width = data.shape[2]
+    parts = [
+        dask.delayed(_sample_block)(
+            block, window[0].start, window[1].start, width,
+            None if mask is None else mask[window], seed, limit,
+        )  # fmt: skip
+        for block, window in _blocks(data)
+    ]
+    while len(parts) > 1:
+        parts = [
+            dask.delayed(_merge_samples)(parts[i : i + 8], limit) for i in range(0, len(parts), 8)
+        ]
+    n, priority, rows = dask.compute(parts[0])[0]
+    return n, rows[np.argsort(priority, kind="stable")]
 
 
 def kmeans_landcover(
@@ -142,8 +212,12 @@ def kmeans_landcover(
     seed: int = 0,
     batch_size: int = 8192,
     passes: int = 2,
+    sample_pixels: int = 250_000,
 ) -> LandcoverClusters:
-    """Unsupervised land-cover clusters by mini-batch k-means over blocks.
+    """Unsupervised land-cover clusters by mini-batch k-means, global fit, blockwise labels.
+
+    Global (a fit on a sample) then blockwise (the labelling): the result is
+    the same for any chunking of the image.
 
     Parameters
     ----------
@@ -164,7 +238,9 @@ def kmeans_landcover(
     batch_size : int
         Pixels per ``partial_fit`` call.
     passes : int
-        Passes over the blocks.
+        Passes of mini-batches over the sample.
+    sample_pixels : int
+        Most valid pixels the fit draws (all of them in a smaller image).
 
     Returns
     -------
@@ -173,7 +249,8 @@ def kmeans_landcover(
     Raises
     ------
     NoValidDataError
-        Fewer valid pixels than ``k``.
+        Fewer valid pixels than ``k`` in the whole image (wherever they lie:
+        the fit does not need ``k`` of them in one block).
     UnknownBandError
         A band (or one an index needs) is missing.
 
@@ -182,11 +259,12 @@ def kmeans_landcover(
     >>> result = kmeans_landcover(scene, k=6, indices=("ndvi", "ndwi"))  # doctest: +SKIP
     >>> result.clusters.plot()  # doctest: +SKIP
     """
-    import dask
     from sklearn.cluster import MiniBatchKMeans
 
     check_image(image)
-    for name, value, low in (("k", k, 2), ("batch_size", batch_size, 16), ("passes", passes, 1)):
+    checked = (("k", k, 2), ("batch_size", batch_size, 16), ("passes", passes, 1),
+               ("sample_pixels", sample_pixels, max(k, 2) if isinstance(k, int) else 2))  # fmt: skip
+    for name, value, low in checked:
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
             raise InvalidInputError(f"{name} must be an int >= {low}, got {value!r}")
     mask = None
@@ -194,52 +272,36 @@ def kmeans_landcover(
         mask = check_valid_mask(valid, (image.sizes["y"], image.sizes["x"]))
     spec = FeatureSpec.from_image(image, bands=bands, indices=indices, texture=texture)
     stack = pixel_features(image, spec)
-    blocks = _blocks(stack.data)
 
-    def block_rows(index: int) -> np.ndarray:
-        delayed, window = blocks[index]
-        values = dask.compute(delayed, scheduler="threads")[0]
-        return _rows(values, None if mask is None else mask[window])
-
-    # Pass 1: standardisation statistics (float64 sums, one block at a time).
-    n = 0
-    total = np.zeros(len(spec.names()))
-    total_sq = np.zeros(len(spec.names()))
-    for index in range(len(blocks)):
-        rows = block_rows(index).astype(np.float64)
-        n += rows.shape[0]
-        total += rows.sum(axis=0)
-        total_sq += (rows * rows).sum(axis=0)
+    # One reduction gathers the valid count and a sample drawn by global pixel
+    # index, so the fit below sees the same rows in the same order whatever
+    # the chunking (the labels are then a blockwise predict).
+    n, sample = _global_sample(stack.data, mask, seed, sample_pixels)
     if n < k:
         raise NoValidDataError(f"only {n} valid pixel(s) to cluster into k={k} clusters")
-    mean = total / n
-    scale = np.sqrt(np.maximum(total_sq / n - mean * mean, 0.0))
+    sample64 = sample.astype(np.float64)
+    mean = sample64.mean(axis=0)
+    scale = sample64.std(axis=0)
     scale[scale == 0] = 1.0  # a constant feature carries no information; avoid 0/0
+    rows_all = ((sample64 - mean) / scale).astype(np.float32)
 
     rng = np.random.default_rng(seed)
     model = MiniBatchKMeans(
         n_clusters=k, random_state=seed, batch_size=batch_size, n_init=3,
-        init_size=max(3 * k, min(3 * batch_size, n)),
+        init_size=max(3 * k, min(3 * batch_size, rows_all.shape[0])),
     )  # fmt: skip
     first = True
     for _ in range(passes):
-        for index in rng.permutation(len(blocks)):
-            rows = block_rows(int(index))
-            if rows.shape[0] == 0:
+        rows = rows_all[rng.permutation(rows_all.shape[0])]
+        # The first call initialises (k-means++ on init_size rows), so it gets a larger batch.
+        step = model.init_size if first else batch_size
+        for start in range(0, rows.shape[0], step):
+            batch = rows[start : start + step]
+            if first and batch.shape[0] < k:
                 continue
-            rows = ((rows - mean) / scale).astype(np.float32)
-            rows = rows[rng.permutation(rows.shape[0])]
-            # The first call initialises (k-means++ on init_size rows), so it gets a larger batch.
-            step = model.init_size if first else batch_size
-            for start in range(0, rows.shape[0], step):
-                batch = rows[start : start + step]
-                if first and batch.shape[0] < k:
-                    continue
-                model.partial_fit(batch)
-                first = False
-                step = batch_size
-    if first:
-        raise NoValidDataError(f"no block holds k={k} valid pixels to start k-means")
+            model.partial_fit(batch)
+            first = False
+            step = batch_size
 
     mean32, scale32 = mean.astype(np.float32), scale.astype(np.float32)
 
