@@ -15,7 +15,13 @@ from affine import Affine
 # Fixtures of one area live in a plugin module here rather than in a conftest.py of
 # their folder: a second module named `conftest` would shadow this one for the
 # tests that import its helpers (`from conftest import write_geotiff`).
-pytest_plugins = ["fixtures_predict", "fixtures_demo", "fixtures_dask", "fixtures_view"]
+pytest_plugins = [
+    "fixtures_predict",
+    "fixtures_demo",
+    "fixtures_dask",
+    "fixtures_view",
+    "fixtures_fuzz",
+]
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
