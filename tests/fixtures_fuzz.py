@@ -272,9 +272,7 @@ def json_documents(sample: Any) -> st.SearchStrategy[bytes]:
         mutated_json(sample).map(lambda d: json_dumps(d).encode()),
         mutated_bytes(text),
         st.sampled_from([100, 5000, 100_000]).map(lambda n: deep_nesting(n).encode()),
-        st.sampled_from([100, 5000, 100_000]).map(
-            lambda n: ('{"a":' * n + "1" + "}" * n).encode()
-        ),
+        st.sampled_from([100, 5000, 100_000]).map(lambda n: ('{"a":' * n + "1" + "}" * n).encode()),
     )
 
 
@@ -286,13 +284,14 @@ def expect_clean(call: Callable[[], Any], names: Iterable[str]) -> Any:
     try:
         return call()
     except SatlearnError as err:
-        message = str(err)
-        wanted = [n for n in names if n]
-        assert message.strip(), f"{type(err).__name__} with an empty message"
-        assert any(n in message for n in wanted), (
-            f"{type(err).__name__} does not name the input (any of {wanted}): {message}"
-        )
-        return None
+        error = err
+    message, kind = str(error), type(error).__name__
+    wanted = [n for n in names if n]
+    assert message.strip(), f"{kind} with an empty message"
+    assert any(n in message for n in wanted), (
+        f"{kind} does not name the input (any of {wanted}): {message}"
+    )
+    return None
 
 
 def finite(x: float) -> bool:
