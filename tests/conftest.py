@@ -21,6 +21,7 @@ pytest_plugins = [
     "fixtures_dask",
     "fixtures_view",
     "fixtures_fuzz",
+    "fixtures_reliability",
 ]
 
 REPO = Path(__file__).resolve().parents[1]
