@@ -37,7 +37,7 @@ from typing import Any, ClassVar
 import cv2
 import numpy as np
 
-from satlearn.datasets.base import Sample, SampleDataset, Transform, register
+from satlearn.datasets.base import Sample, SampleDataset, Transform, csv_errors, register
 from satlearn.errors import DatasetError
 
 __all__ = ["AirbusShips", "rle_decode", "rle_encode"]
@@ -63,6 +63,14 @@ def _parse_rle(rle: str, shape: tuple[int, int], where: str) -> tuple[np.ndarray
     starts, lengths = values[0::2], values[1::2]
     if starts.size == 0:
         return starts, lengths
+    size = shape[0] * shape[1]
+    # Before any arithmetic: a start or length near 2**63 would wrap the end
+    # (start - 1 + length) to a negative int64 and pass the checks below.
+    if (starts > size).any() or (lengths > size).any():
+        raise DatasetError(
+            f"{where}: run-length encoding runs past the image (a start or length above "
+            f"{size}, the pixel count of a {shape[0]}x{shape[1]} image)"
+        )
     if (starts < 1).any():
         raise DatasetError(f"{where}: run-length encoding has a start below 1 (starts are 1-based)")
     if (lengths < 1).any():
@@ -72,7 +80,6 @@ def _parse_rle(rle: str, shape: tuple[int, int], where: str) -> tuple[np.ndarray
     ends = starts - 1 + lengths  # zero-based exclusive end
     if (ends[:-1] > starts[1:] - 1).any():
         raise DatasetError(f"{where}: run-length encoding has overlapping runs")
-    size = shape[0] * shape[1]
     if ends[-1] > size:
         raise DatasetError(
             f"{where}: run-length encoding runs past the image (pixel {int(ends[-1])} "
@@ -241,7 +248,7 @@ class AirbusShips(SampleDataset):
         if not path.is_file():
             raise DatasetError(f"{self.name}: {path} not found (expected {_CSV_NAME} in the root)")
         bad: set[str] = set()
-        with path.open(newline="", encoding="utf-8") as fh:
+        with path.open(newline="", encoding="utf-8") as fh, csv_errors(path):
             reader = csv.reader(fh)
             header = next(reader, None)
             if header is None or [h.strip().lstrip("\ufeff") for h in header] != _HEADER:

@@ -21,6 +21,8 @@ Registration: each reader class is decorated with :func:`register`, so
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -34,6 +36,7 @@ __all__ = [
     "DatasetError",
     "Download",
     "SampleDataset",
+    "csv_errors",
     "download_dataset",
     "get_dataset",
     "register",
@@ -122,6 +125,26 @@ class SampleDataset:
 
 
 DATASETS: dict[str, type[SampleDataset]] = {}
+
+
+@contextlib.contextmanager
+def csv_errors(path: Path) -> Iterator[None]:
+    """Turn a text file's decoding and CSV errors into a :class:`DatasetError` naming it.
+
+    Wrap the reading of a published table (``with path.open(...) as fh,
+    csv_errors(path):``): a byte that is not UTF-8 or a line the csv module
+    refuses (a NUL byte, a field past the size limit) would otherwise escape as
+    :class:`UnicodeDecodeError` or :class:`csv.Error`, naming no file.
+    """
+    try:
+        yield
+    except UnicodeDecodeError as err:
+        raise DatasetError(
+            f"{path}: not UTF-8 text (byte {err.object[err.start : err.start + 1]!r} "
+            f"at offset {err.start} of a read block)"
+        ) from None
+    except csv.Error as err:
+        raise DatasetError(f"{path}: not a readable CSV ({err})") from None
 
 
 def register(cls: type[SampleDataset]) -> type[SampleDataset]:
