@@ -16,7 +16,7 @@ from typing import Any
 import rasterio
 import rasterio.errors
 
-from satlearn.datasets.base import SampleDataset, register
+from satlearn.datasets.base import SampleDataset, csv_errors, register
 from satlearn.errors import DatasetError
 from satlearn.prep.chips import crs_text
 
@@ -60,7 +60,7 @@ class ChipDataset(SampleDataset):
             self.info = json.loads(info.read_text(encoding="utf-8"))
         except json.JSONDecodeError as err:
             raise DatasetError(f"chips: {info} is not valid JSON ({err})") from err
-        with index.open(newline="", encoding="utf-8") as handle:
+        with index.open(newline="", encoding="utf-8") as handle, csv_errors(index):
             reader = csv.DictReader(handle)
             missing = {"id", "image", "mask", "split"} - set(reader.fieldnames or ())
             if missing:

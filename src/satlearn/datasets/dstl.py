@@ -49,7 +49,7 @@ import shapely.errors
 from affine import Affine
 from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 
-from satlearn.datasets.base import Sample, SampleDataset, Transform, register
+from satlearn.datasets.base import Sample, SampleDataset, Transform, csv_errors, register
 from satlearn.errors import DatasetError
 from satlearn.prep.labels import rasterize_features
 
@@ -214,7 +214,7 @@ class Dstl(SampleDataset):
         if not path.is_file():
             raise DatasetError(f"{self.name}: {path} not found (expected {_GRID_NAME})")
         grid: dict[str, tuple[float, float]] = {}
-        with path.open(newline="", encoding="utf-8") as fh:
+        with path.open(newline="", encoding="utf-8") as fh, csv_errors(path):
             reader = csv.reader(fh)
             _read_header(reader, path, _GRID_HEADER)
             for line, row in enumerate(reader, start=2):
@@ -238,7 +238,7 @@ class Dstl(SampleDataset):
         polygons: dict[str, list[tuple[int, shapely.Geometry]]] = {}
         # The real file holds MultiPolygons of several MB in one field.
         csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-        with path.open(newline="", encoding="utf-8") as fh:
+        with path.open(newline="", encoding="utf-8") as fh, csv_errors(path):
             reader = csv.reader(fh)
             _read_header(reader, path, _WKT_HEADER)
             for line, row in enumerate(reader, start=2):

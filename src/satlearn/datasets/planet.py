@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from satlearn.datasets.base import Sample, SampleDataset, Transform, register
+from satlearn.datasets.base import Sample, SampleDataset, Transform, csv_errors, register
 from satlearn.datasets.images import Verify, read_image
 from satlearn.errors import DatasetError, InvalidInputError
 
@@ -125,7 +125,7 @@ class PlanetAmazon(SampleDataset):
         if not path.is_file():
             raise DatasetError(f"{self.name}: {path} not found. {self.manual_download}")
         index = {tag: i for i, tag in enumerate(PLANET_LABELS)}
-        with path.open(newline="") as fh:
+        with path.open(newline="", encoding="utf-8") as fh, csv_errors(path):
             reader = csv.reader(fh)
             header = next(reader, [])
             if [h.strip() for h in header[:2]] != ["image_name", "tags"]:
