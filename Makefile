@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.satlearn-installed
 DEMO_OUT ?= demo-output
 
-.PHONY: demo test lint bench clean help
+.PHONY: demo test lint bench clean help frontend
 
 help:
 	@echo "make demo   synthesise a scene and run the demo pipeline into $(DEMO_OUT)/"
@@ -28,10 +28,27 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $@
 
-demo: $(STAMP)
+# The viewer's map library (Leaflet) comes from the npm registry at build time, pinned by
+# frontend/package-lock.json, and ships inside the package (no CDN: the page works offline).
+VENDOR := src/satlearn/view/static/vendor
+frontend: $(VENDOR)/leaflet/leaflet.js
+
+$(VENDOR)/leaflet/leaflet.js: frontend/package.json frontend/package-lock.json
+	@command -v npm >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs npm; \
+	  else echo "npm is needed to build the viewer's map library: install Node.js and npm (Debian: apt-get install nodejs npm)"; exit 1; fi; }
+	cd frontend && npm ci --no-audit --no-fund
+	rm -rf $(VENDOR) && mkdir -p $(VENDOR)/leaflet
+	cp frontend/node_modules/leaflet/dist/leaflet.js frontend/node_modules/leaflet/dist/leaflet.css $(VENDOR)/leaflet/
+	cp -r frontend/node_modules/leaflet/dist/images $(VENDOR)/leaflet/
+	cp frontend/node_modules/leaflet/LICENSE $(VENDOR)/leaflet/
+	@touch $@
+
+demo: $(STAMP) frontend
 	$(BIN)/satlearn demo --out $(DEMO_OUT)
 
-test: $(STAMP)
+test: $(STAMP) frontend
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
