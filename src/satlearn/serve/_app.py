@@ -137,8 +137,11 @@ def create_app(settings: ServeSettings) -> FastAPI:
         # Uploads share the server's body limit (413 past it), not a limit of their own.
         app.include_router(image_router(max_upload_bytes=max_body_bytes))
     if settings.catalog is not None:
-        from satlearn.catalog.api import create_stac_router
+        # The viewer beside the models: its page at /, the STAC API at /stac, tiles at
+        # /tiles (?model=NAME runs the repository's current bundle of NAME).
+        from satlearn.view import mount_viewer, repository_models
 
-        app.include_router(create_stac_router(str(settings.catalog)), prefix="/stac")
+        lookup, lister = repository_models(repository)
+        mount_viewer(app, settings.catalog, models=lookup, list_models=lister, served=True)
     app.add_middleware(RequestMiddleware, metrics=metrics, max_body_bytes=max_body_bytes)
     return app
