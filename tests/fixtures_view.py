@@ -166,7 +166,10 @@ def tiny_seg_onnx(bias: float = 0.0) -> bytes:
     w[1, 2] = 1.0 / 9
     w[1, 0] = -1.0 / 9
     w[0] = -w[1]
-    inits = [numpy_helper.from_array(w, "w"), numpy_helper.from_array(np.full(2, bias, np.float32), "b")]
+    inits = [
+        numpy_helper.from_array(w, "w"),
+        numpy_helper.from_array(np.full(2, bias, np.float32), "b"),
+    ]
     node = helper.make_node("Conv", ["image", "w", "b"], ["logits"], pads=[1, 1, 1, 1])
     graph = helper.make_graph(
         [node],

@@ -20,6 +20,7 @@ __all__ = [
     "ModelNotFoundError",
     "NoValidDataError",
     "NotARasterError",
+    "NotFoundError",
     "OverloadedError",
     "RasterIOError",
     "RasterNotFoundError",
@@ -68,6 +69,10 @@ class UnknownBandError(_NamedLookupError):
 
 class UnknownSensorError(_NamedLookupError):
     """A sensor name is not one of the known sensor profiles."""
+
+
+class NotFoundError(_NamedLookupError):
+    """What a request names (a collection, item, asset or map tile) does not exist (HTTP 404)."""
 
 
 class CRSMismatchError(SatlearnError, ValueError):

@@ -122,6 +122,7 @@ from satlearn.spectral._catalogue import (
     index_names,
     resolve_index_name,
 )
+from satlearn.spectral._formula import parse_formula
 from satlearn.spectral._kernel import compute_formula
 
 if TYPE_CHECKING:
@@ -134,6 +135,7 @@ __all__ = [
     "compute_index",
     "describe_index",
     "index_names",
+    "parse_formula",
     "resolve_index_name",
 ]
 
