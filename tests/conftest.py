@@ -22,6 +22,7 @@ pytest_plugins = [
     "fixtures_view",
     "fixtures_fuzz",
     "fixtures_reliability",
+    "fixtures_osm",
 ]
 
 REPO = Path(__file__).resolve().parents[1]

@@ -108,9 +108,9 @@ def truth_extract(scene: Any) -> OsmData:
 
     crs = CRS.from_user_input(scene.crs)
     data = OsmData()
-    for name, truth, tags in (
-        ("water", scene.landcover.values == 0, {"natural": "water"}),
-        ("building", scene.buildings_mask.values[0], {"building": "yes"}),
+    for truth, tags in (
+        (scene.landcover.values == 0, {"natural": "water"}),
+        (scene.buildings_mask.values[0], {"building": "yes"}),
     ):
         features = vectorize_mask(truth.astype(np.uint8), transform=scene.transform, crs=crs)
         moved = rasterio.warp.transform_geom(crs, "EPSG:4326", [f["geometry"] for f in features])
@@ -126,11 +126,13 @@ def truth_extract(scene: Any) -> OsmData:
         pairs += list(zip(rows[ok], cols[ok], r2[ok], c2[ok], strict=True))
     if pairs:
         p = np.array(pairs, dtype=float) + 0.5  # pixel centres
-        xs, ys = scene.transform * (p[:, [1, 3]].T, p[:, [0, 2]].T)
+        xs, ys = scene.transform @ (p[:, [1, 3]].T, p[:, [0, 2]].T)
         lon, lat = rasterio.warp.transform(crs, "EPSG:4326", np.ravel(xs), np.ravel(ys))
         lon, lat = np.reshape(lon, (2, -1)), np.reshape(lat, (2, -1))
         for k in range(lon.shape[1]):
-            data.add_line([(lon[0, k], lat[0, k]), (lon[1, k], lat[1, k])], {"highway": "residential"})
+            data.add_line(
+                [(lon[0, k], lat[0, k]), (lon[1, k], lat[1, k])], {"highway": "residential"}
+            )
     return data
 
 
@@ -154,7 +156,7 @@ def osm_case(tmp_path_factory: pytest.TempPathFactory) -> OsmCase:
     scene = make_scene(128, seed=0, clouds=False, n_dates=2)
     root = tmp_path_factory.mktemp("osm")
     scene_path = root / "scene.tif"
-    save_cog(scene.image[0].sel(band=["B02", "B03", "B04"]), scene_path, overviews=None)
+    save_cog(scene.image[0].sel(band=["blue", "green", "red"]), scene_path, overviews=None)
     data = truth_extract(scene)
     classes = root / "classes.yaml"
     classes.write_text(CLASSES_YAML)
