@@ -13,7 +13,9 @@ once.
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
+import contextlib
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -59,7 +61,17 @@ class Batcher:
         self._batchable = batchable
         self._on_batch = on_batch or (lambda n: None)
         self._on_queue = on_queue or (lambda n: None)
-        self._queue: asyncio.Queue[tuple[dict[str, np.ndarray], asyncio.Future]] | None = None
+        # A deque and one Event rather than an asyncio.Queue: a queue get under
+        # asyncio.wait_for costs a task and a timer per request; here the worker
+        # sleeps on the Event and is woken once per batch (see ``_want``).
+        self._pending: collections.deque[tuple[dict[str, np.ndarray], asyncio.Future]] = (
+            collections.deque()
+        )
+        self._wake: asyncio.Event | None = None
+        #: How many waiting requests wake the worker: 1 while it waits for a first
+        #: request, the rest of a full batch while it gathers one.
+        self._want = 1
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._worker: asyncio.Task | None = None
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._slots: asyncio.Semaphore | None = None
@@ -69,12 +81,13 @@ class Batcher:
     @property
     def depth(self) -> int:
         """Requests waiting in the queue."""
-        return self._queue.qsize() if self._queue is not None else 0
+        return len(self._pending)
 
     def _start(self) -> None:
         # Made on first use, inside the event loop that serves the requests.
-        if self._queue is None:
-            self._queue = asyncio.Queue(maxsize=self.settings.max_queue)
+        if self._wake is None:
+            self._loop = asyncio.get_running_loop()
+            self._wake = asyncio.Event()
             self._slots = asyncio.Semaphore(self.settings.instances)
         if self._executor is None:
             self._executor = concurrent.futures.ThreadPoolExecutor(
@@ -83,30 +96,53 @@ class Batcher:
         if self._worker is None or self._worker.done():
             self._worker = asyncio.get_running_loop().create_task(self._work())
 
-    async def submit(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    async def submit(
+        self, inputs: dict[str, np.ndarray], *, timeout_s: float | None = None
+    ) -> dict[str, np.ndarray]:
         """Queue one request and wait for its outputs.
+
+        Parameters
+        ----------
+        inputs : dict of str to numpy.ndarray
+        timeout_s : float, optional
+            Give up after this long (:class:`TimeoutError`); a request given up
+            while still queued is not run.
 
         Raises
         ------
         OverloadedError
             The queue holds ``max_queue`` requests already.
+        TimeoutError
+            No answer within ``timeout_s``.
         """
         self._start()
-        assert self._queue is not None
-        future: asyncio.Future = asyncio.get_running_loop().create_future()
-        try:
-            self._queue.put_nowait((inputs, future))
-        except asyncio.QueueFull:
+        assert self._wake is not None and self._loop is not None
+        if len(self._pending) >= self.settings.max_queue:
             raise OverloadedError(
                 f"the model's queue is full ({self.settings.max_queue} requests waiting); "
                 "retry later"
-            ) from None
-        self._on_queue(self._queue.qsize())
-        return await future
+            )
+        future: asyncio.Future = self._loop.create_future()
+        # A timer handle, not asyncio.wait_for (a task per request).
+        timer = None if timeout_s is None else self._loop.call_later(timeout_s, _expire, future)
+        self._pending.append((inputs, future))
+        self._on_queue(len(self._pending))
+        if len(self._pending) >= self._want:
+            self._wake.set()
+        try:
+            return await future
+        finally:
+            if timer is not None:
+                timer.cancel()
 
     def retire(self) -> None:
         """Stop once every queued request is answered (called from any thread)."""
         self._retired.set()
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None:
+            # A closed loop (RuntimeError) has no worker waiting.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(wake.set)
 
     async def drain(self) -> None:
         """Wait until queued and running requests are answered, then stop the worker."""
@@ -116,35 +152,41 @@ class Batcher:
         if self._running:
             await asyncio.gather(*self._running, return_exceptions=True)
 
+    async def _wait(self, want: int, deadline: float | None = None) -> None:
+        """Sleep until ``want`` requests wait, the deadline passes or the batcher retires."""
+        assert self._wake is not None and self._loop is not None
+        self._want = want
+        self._wake.clear()
+        timer = None if deadline is None else self._loop.call_at(deadline, self._wake.set)
+        try:
+            await self._wake.wait()
+        finally:
+            self._want = 1
+            if timer is not None:
+                timer.cancel()
+
     async def _work(self) -> None:
-        assert self._queue is not None and self._slots is not None
+        assert self._slots is not None
         loop = asyncio.get_running_loop()
+        pending = self._pending
+        size = self.settings.max_batch_size if self._batchable else 1
+        delay_s = self.settings.max_queue_delay_ms / 1000
         try:
             while True:
                 # A free instance first, then the batch: while every instance is busy the
                 # queue fills, and the next batch takes all it can at once.
                 await self._slots.acquire()
-                try:
-                    first = await asyncio.wait_for(self._queue.get(), 0.25)
-                except TimeoutError:
+                while not pending and not self._retired.is_set():
+                    await self._wait(1)
+                if not pending:  # retired and every request answered
                     self._slots.release()
-                    if self._retired.is_set() and self._queue.empty():
-                        return
-                    continue
-                batch = [first]
-                deadline = loop.time() + self.settings.max_queue_delay_ms / 1000
-                while self._batchable and len(batch) < self.settings.max_batch_size:
-                    if not self._queue.empty():
-                        batch.append(self._queue.get_nowait())
-                        continue
-                    remaining = deadline - loop.time()
-                    if remaining <= 0:
-                        break
-                    try:
-                        batch.append(await asyncio.wait_for(self._queue.get(), remaining))
-                    except TimeoutError:
-                        break
-                self._on_queue(self._queue.qsize())
+                    return
+                batch = [pending.popleft()]
+                if len(pending) < size - 1 and delay_s > 0 and not self._retired.is_set():
+                    await self._wait(size - 1, loop.time() + delay_s)
+                while pending and len(batch) < size:
+                    batch.append(pending.popleft())
+                self._on_queue(len(pending))
                 # Requests that timed out while waiting are not run.
                 batch = [(x, f) for x, f in batch if not f.done()]
                 groups = _groups(batch) if self._batchable else [[b] for b in batch]
@@ -196,6 +238,11 @@ class Batcher:
                     future.set_result(answer)
         finally:
             self._slots.release()
+
+
+def _expire(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
 
 
 def _key(inputs: dict[str, np.ndarray]) -> tuple:

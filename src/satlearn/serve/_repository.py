@@ -198,7 +198,7 @@ class LoadedModel:
             ONNX Runtime refused the input.
         """
         try:
-            return await asyncio.wait_for(self.batcher.submit(inputs), self.request_timeout_s)
+            return await self.batcher.submit(inputs, timeout_s=self.request_timeout_s)
         except TimeoutError:
             raise RequestTimeoutError(
                 f"model {self.name} version {self.version} did not answer within "
