@@ -63,7 +63,10 @@ from satlearn.train.loop import TrainResult, model_input
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parents[0].parent / "shared" / "data"
+# Set by main() for each run of --seeds; read by fit().
 SEED = 0
+# --max-chips (smoke runs on tiny inputs): at most this many training and validation chips.
+MAX_CHIPS: int | None = None
 
 
 # --------------------------------------------------------------------------- helpers
@@ -81,7 +84,14 @@ def chips(arrays: dict[str, np.ndarray], chip: int, stride: int) -> list[dict[st
                     for k, v in arrays.items()
                 }
             )
-    return out
+    return out if MAX_CHIPS is None else out[:MAX_CHIPS]
+
+
+def scores_of(prefix: str, scores: Any) -> dict[str, float]:
+    """IoU, F1, precision and recall of binary scores, keyed ``PREFIX_METRIC``."""
+    return {
+        f"{prefix}_{k}": float(getattr(scores, k)) for k in ("iou", "f1", "precision", "recall")
+    }
 
 
 def fit(
@@ -185,7 +195,7 @@ def report_training(result: TrainResult, seconds: float, data: TaskData) -> None
 # --------------------------------------------------------------------------- clouds
 
 
-def clouds(scale: float) -> None:
+def clouds(scale: float) -> dict[str, float]:
     from satlearn.ops.clouds import cloud_mask
 
     root = SHARED / "s2cloudless-testinputs"
@@ -236,14 +246,20 @@ def clouds(scale: float) -> None:
     t_rules = time.perf_counter() - start
     unet = binary_scores(pred, test_ref)
     line("unet w16 d3", unet, f"  {t_pred:.2f} s")
-    line("cloud_mask rules", binary_scores(rules, test_ref), f"  {t_rules:.2f} s")
-    print(f"goal IoU >= 0.85: {'met' if unet.iou >= 0.85 else 'NOT met'} ({unet.iou:.3f})")
+    classical = binary_scores(rules, test_ref)
+    line("cloud_mask rules", classical, f"  {t_rules:.2f} s")
+    return {
+        **scores_of("unet", unet),
+        **scores_of("rules", classical),
+        "train_s": seconds,
+        "best_epoch": result.best_epoch,
+    }
 
 
 # --------------------------------------------------------------------------- buildings
 
 
-def buildings(scale: float) -> None:
+def buildings(scale: float) -> dict[str, float]:
     from affine import Affine
     from skimage.filters import threshold_otsu
 
@@ -286,7 +302,7 @@ def buildings(scale: float) -> None:
     report_training(result, seconds, data)
 
     window = transform @ Affine.translation(0, cut)
-    footprint = shapely.box(*[*(window * (0, 300)), *(window * (900, 0))])
+    footprint = shapely.box(*[*(window @ (0, 300)), *(window @ (900, 0))])
     pixel_area = abs(transform.a * transform.e)
     truth = [
         g
@@ -297,15 +313,20 @@ def buildings(scale: float) -> None:
     pred = foreground(predict(result, "segmentation", image[:, cut:]))
     pan = image[0, cut:]
     otsu = pan > threshold_otsu(pan)
-    for name, m in (("unet w16 d3", pred), ("otsu on pan", otsu)):
+    metrics: dict[str, float] = {"train_s": seconds, "best_epoch": result.best_epoch}
+    for key, name, m in (("unet", "unet w16 d3", pred), ("otsu", "otsu on pan", otsu)):
         polys = vectorize_mask(m.astype(np.uint8), transform=window, min_pixels=20)
         p, r, f1 = spacenet_f1(polys, truth)
+        pixels = binary_scores(m, test_ref)
         line(
             name,
-            binary_scores(m, test_ref),
+            pixels,
             f"  objects: {len(polys)} predicted / {len(truth)} true, P {p:.3f} R {r:.3f} "
             f"F1@0.5 {f1:.3f}",
         )
+        metrics[f"{key}_iou"] = pixels.iou
+        metrics[f"{key}_object_f1"] = f1
+    return metrics
 
 
 def _label_geometries(root: Path) -> list[shapely.Geometry]:
@@ -318,7 +339,7 @@ def _label_geometries(root: Path) -> list[shapely.Geometry]:
 # --------------------------------------------------------------------------- change
 
 
-def change(scale: float, loss: str = "bce+dice") -> None:
+def change(scale: float, loss: str = "bce+dice") -> dict[str, float]:
     from satlearn.ops.change import detect_change
 
     sys.path.insert(0, str(HERE))
@@ -378,13 +399,21 @@ def change(scale: float, loss: str = "bce+dice") -> None:
     print(f"loss {result_loss(loss, data)}")
     report_training(result, seconds, data)
     logits = predict(result, "change", b[:, :, cut:], a[:, :, cut:])
-    line("siamese-unet w16 d3", binary_scores(foreground(logits), test_ref))
+    learned = binary_scores(foreground(logits), test_ref)
+    line("siamese-unet w16 d3", learned)
+    metrics: dict[str, float] = {
+        **scores_of("siamese", learned),
+        "train_s": seconds,
+        "best_epoch": result.best_epoch,
+    }
     # The threshold that is best on the validation rows of the training columns.
     val_logits = predict(result, "change", b[:, val_row:, :cut], a[:, val_row:, :cut])
     grid = np.linspace(-4, 4, 33)
     val_f1 = [binary_scores(val_logits[0] > t, reference[val_row:, :cut]).f1 for t in grid]
     t = float(grid[int(np.nanargmax(val_f1))])
-    line(f"  logit > {t:+.2f} (val-tuned)", binary_scores(logits[0] > t, test_ref))
+    tuned = binary_scores(logits[0] > t, test_ref)
+    line(f"  logit > {t:+.2f} (val-tuned)", tuned)
+    metrics["siamese_tuned_f1"] = tuned.f1
     hb, ha = before.isel(x=slice(cut, None)), after.isel(x=slice(cut, None))
     for name, kwargs in RUNS.items():
         try:
@@ -392,7 +421,12 @@ def change(scale: float, loss: str = "bce+dice") -> None:
         except Exception as err:  # a method that cannot run is reported, not fatal
             print(f"{name:<26} skipped: {err}")
             continue
-        line(name, binary_scores(got, test_ref))
+        scores = binary_scores(got, test_ref)
+        line(name, scores)
+        metrics[f"{name}_f1"] = scores.f1
+    classical = [v for k, v in metrics.items() if k.endswith("_f1") and "siamese" not in k]
+    metrics["best_classical_f1"] = max(classical, default=float("nan"))
+    return metrics
 
 
 # --------------------------------------------------------------------------- superres
@@ -403,7 +437,7 @@ def superres(
     loss: str = "mse",
     model: dict[str, Any] | None = None,
     learning_rate: float = 1e-3,
-) -> None:
+) -> dict[str, float]:
     import torch.nn.functional as F
 
     from satlearn.datasets.landsat import open_landsat
@@ -478,8 +512,18 @@ def superres(
     gain8 = p_sr8 - p_bic
     print(f"{'  x8 self-ensemble':<26} PSNR {p_sr8:6.2f} dB  SSIM {s_sr8:.4f}  ({gain8:+.2f} dB)")
     print(f"{'bicubic':<26} PSNR {p_bic:6.2f} dB  SSIM {s_bic:.4f}")
-    gain = p_sr8 - p_bic
-    print(f"goal +1 dB over bicubic: {'met' if gain >= 1 else 'NOT met'} ({gain:+.2f} dB, x8)")
+    return {
+        "psnr": p_sr,
+        "gain_db": p_sr - p_bic,
+        "ssim": s_sr,
+        "psnr_x8": p_sr8,
+        "gain_x8_db": gain8,
+        "ssim_x8": s_sr8,
+        "bicubic_psnr": p_bic,
+        "bicubic_ssim": s_bic,
+        "train_s": seconds,
+        "best_epoch": result.best_epoch,
+    }
 
 
 def result_loss(name: str, data: TaskData) -> dict[str, Any]:
@@ -492,7 +536,63 @@ def result_loss(name: str, data: TaskData) -> dict[str, Any]:
 TASKS = {"clouds": clouds, "buildings": buildings, "change": change, "superres": superres}
 
 
-def main() -> None:
+# Goals of the learned-figures issue: (task, metric, how it is judged over the seeds).
+GOALS = {
+    "clouds": "unet_iou mean >= 0.86 and sd <= 0.01 (rules: 0.816)",
+    "superres": "gain_db (one forward pass) mean >= +1.0 dB over bicubic",
+    "change": "siamese_f1 mean >= best_classical_f1 mean + 0.05",
+}
+
+
+def goal_met(task: str, runs: list[dict[str, float]]) -> bool | None:
+    """Whether the issue's goal holds for the runs of a task (None: no goal set)."""
+
+    def mean(key: str) -> float:
+        return float(np.mean([r[key] for r in runs]))
+
+    if task == "clouds":
+        return (
+            mean("unet_iou") >= 0.86
+            and float(np.std([r["unet_iou"] for r in runs], ddof=1 if len(runs) > 1 else 0)) <= 0.01
+        )
+    if task == "superres":
+        return mean("gain_db") >= 1.0
+    if task == "change":
+        return mean("siamese_f1") >= mean("best_classical_f1") + 0.05
+    return None
+
+
+def summarise(task: str, seeds: list[int], runs: list[dict[str, float]]) -> None:
+    """Each run's metrics, then their mean and (sample) standard deviation."""
+    keys = list(runs[0])
+    print(f"\n-- {task}: seeds {','.join(map(str, seeds))} --")
+    print(
+        f"{'metric':<22}"
+        + "".join(f"{'seed ' + str(s):>10}" for s in seeds)
+        + f"{'mean':>10}{'sd':>9}"
+    )
+    for key in keys:
+        values = np.array([r[key] for r in runs], dtype=float)
+        sd = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+        cells = "".join(f"{v:10.4f}" for v in values)
+        print(f"{key:<22}{cells}{values.mean():10.4f}{sd:9.4f}")
+    met = goal_met(task, runs)
+    if met is not None:
+        print(f"goal: {GOALS[task]}: {'met' if met else 'NOT met'}")
+
+
+def parse_seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seeds {text!r}: give integers like 0,1,2") from None
+    if not seeds:
+        raise argparse.ArgumentTypeError("--seeds: give at least one seed")
+    return seeds
+
+
+def main(argv: list[str] | None = None) -> dict[str, list[dict[str, float]]]:
+    global SEED, MAX_CHIPS
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("tasks", nargs="*", help=f"any of {', '.join(TASKS)} (default: all)")
     parser.add_argument(
@@ -500,6 +600,21 @@ def main() -> None:
         type=float,
         default=1.0,
         help="multiply every task's epochs (quick checks: 0.1)",
+    )
+    seeds = parser.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=int, default=None, help="one training seed (default 0)")
+    seeds.add_argument(
+        "--seeds",
+        type=parse_seeds,
+        default=None,
+        metavar="0,1,2",
+        help="several training seeds: each run is printed, then mean and sd of every metric",
+    )
+    parser.add_argument(
+        "--max-chips",
+        type=int,
+        default=None,
+        help="at most this many training (and validation) chips: smoke runs on tiny inputs",
     )
     parser.add_argument(
         "--loss",
@@ -509,7 +624,7 @@ def main() -> None:
         help="the training loss of a task (change: bce, weighted-bce, bce+dice, focal; "
         "superres: l1, mse); default change=bce+dice, superres=mse",
     )
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     losses = dict(item.split("=", 1) for item in args.loss)
     unknown = set(args.tasks) - set(TASKS)
     if unknown:
@@ -518,16 +633,46 @@ def main() -> None:
         )
     if not SHARED.is_dir():
         print(f"../shared/data not found at {SHARED}: nothing to run")
-        return
+        return {}
+    seed_list = args.seeds or [0 if args.seed is None else args.seed]
+    MAX_CHIPS = args.max_chips
     torch.set_num_threads(1)
-    print(f"torch {torch.__version__}, 1 thread, seed {SEED}")
+    import platform
+
+    import onnxruntime
+
+    print(
+        f"torch {torch.__version__}, onnxruntime {onnxruntime.__version__}, 1 thread, "
+        f"seeds {','.join(map(str, seed_list))}, CPU {cpu_model() or platform.machine()}"
+    )
+    print("bit-exact determinism holds per machine only (CPU kernels differ across machines)")
+    results: dict[str, list[dict[str, float]]] = {}
     for name in args.tasks or TASKS:
-        start = time.perf_counter()
-        if name in losses:
-            TASKS[name](args.epochs_scale, losses[name])  # type: ignore[call-arg]
-        else:
-            TASKS[name](args.epochs_scale)
-        print(f"({name}: {time.perf_counter() - start:.0f} s in all)")
+        runs = []
+        for seed in seed_list:
+            SEED = seed
+            torch.manual_seed(seed)
+            start = time.perf_counter()
+            print(f"\n[{name}, seed {seed}]")
+            if name in losses:
+                runs.append(TASKS[name](args.epochs_scale, losses[name]))  # type: ignore[call-arg]
+            else:
+                runs.append(TASKS[name](args.epochs_scale))
+            print(f"({name}, seed {seed}: {time.perf_counter() - start:.0f} s in all)")
+        results[name] = runs
+        summarise(name, seed_list, runs)
+    return results
+
+
+def cpu_model() -> str | None:
+    """The CPU model name from /proc/cpuinfo (Linux), or None."""
+    try:
+        for text in Path("/proc/cpuinfo").read_text().splitlines():
+            if text.startswith("model name"):
+                return text.split(":", 1)[1].strip()
+    except OSError:
+        return None
+    return None
 
 
 if __name__ == "__main__":

@@ -144,11 +144,12 @@ def train_task(name: str, args: argparse.Namespace, tmp: str) -> tuple[Any, floa
             **base["data"],
         },
         "epochs": max(1, round(base["epochs"] * args.epochs_scale)),
+        "steps_per_epoch": args.steps_per_epoch or base["steps_per_epoch"],
         "val_fraction": 0.15,
         "num_workers": 0,
         "early_stopping": base.get("early_stopping", {"patience": 0}),
         "augment": {"flip": True, "rotate90": True},
-        "seed": 0,
+        "seed": args.seed,
         "device": "cpu",
         "output": {"directory": tmp, "name": name},
     }
@@ -432,7 +433,7 @@ def train_candidate_classifier(args: argparse.Namespace, tmp: str) -> tuple[Any,
             samples.append({"image": np.nan_to_num(chip).astype(np.float32), "label": label})
     n_false = sum(1 for sample in samples if sample["label"] == 0)
     order = np.random.default_rng(0).permutation(len(samples))
-    n_val = len(samples) // 5
+    n_val = max(1, len(samples) // 5)  # tiny smoke runs hold a handful of candidates
     data = TaskData(
         "classification",
         [samples[i] for i in order[n_val:]],
@@ -445,12 +446,12 @@ def train_candidate_classifier(args: argparse.Namespace, tmp: str) -> tuple[Any,
         "task": "classification",
         "data": {"kind": "synthetic", "target": "landcover-chips"},  # provenance only
         "model": {"name": "chip-classifier", "options": {"width": 16, "depth": 2}},
-        "epochs": 30,
+        "epochs": max(1, round(30 * args.epochs_scale)),
         "batch_size": 16,
         "learning_rate": 3e-3,
         "num_workers": 0,
         "device": "cpu",
-        "seed": 0,
+        "seed": args.seed,
         "early_stopping": {"patience": 0},
         "augment": {"flip": True, "rotate90": True},
         "output": {"directory": tmp, "name": "ship-candidates"},
@@ -516,27 +517,18 @@ def bench_landcover(result: Any, train_scene: Any, test: Any, rows: list, times:
     times["land cover (k-means)"] = (t_model, t_km)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
-    parser.add_argument("--train-seed", type=int, default=1)
-    parser.add_argument("--test-seed", type=int, default=100)
-    parser.add_argument("--train-size", type=int, default=1024)
-    parser.add_argument("--test-size", type=int, default=512)
-    parser.add_argument("--epochs-scale", type=float, default=1.0)
-    parser.add_argument(
-        "--ship-threshold",
-        type=float,
-        default=None,
-        help="CenterNet score threshold (default: best F1 on validation chips)",
-    )
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    print(f"cores: {len(os.sched_getaffinity(0))}, torch threads: {args.threads}, "
-          f"train scene seed {args.train_seed} ({args.train_size} px), "
-          f"test scene seed {args.test_seed} ({args.test_size} px)")  # fmt: skip
-    test = make_scene(args.test_size, seed=args.test_seed)
+def parse_seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seeds {text!r}: give integers like 0,1,2") from None
+    if not seeds:
+        raise argparse.ArgumentTypeError("--seeds: give at least one seed")
+    return seeds
+
+
+def run_once(args: argparse.Namespace, test: Any) -> tuple[list, dict, dict]:
+    """Train and score every task of ``args.tasks`` with training seed ``args.seed``."""
     rows: list = []
     times: dict = {}
     trained: dict = {}
@@ -569,16 +561,92 @@ def main() -> None:
             else:
                 train_scene = make_scene(args.train_size, seed=args.train_seed, ships=False)
                 bench_landcover(result, train_scene, test, rows, times)
+    return rows, times, trained
 
+
+def print_rows(rows: list) -> None:
     print(f"\n{'task':<12}{'metric':<11}{'learned':>9}{'classical':>11}{'ratio':>8}  compared")
     for task, metric, learned, classical, what in rows:
         ratio = learned / classical if classical else float("nan")
         print(f"{task:<12}{metric:<11}{learned:9.3f}{classical:11.3f}{ratio:8.2f}  {what}")
-    print(f"\n{'task':<22}{'train s':>9}{'predict s':>11}{'classical s':>13}")
-    for name, (t_model, t_classic) in times.items():
-        key = {"superres x2": "superres", "land cover": "landcover",
-               "land cover (k-means)": "landcover"}.get(name, name)  # fmt: skip
-        print(f"{name:<22}{trained[key][0]:9.0f}{t_model:11.2f}{t_classic:13.2f}")
+
+
+def _sd(values: np.ndarray) -> float:
+    """Sample standard deviation (0 for a single run)."""
+    return float(values.std(ddof=1)) if len(values) > 1 else 0.0
+
+
+def summarise(
+    seeds: list[int], per_seed: list[list]
+) -> list[tuple[str, str, float, float, float, float]]:
+    """Mean and sample sd of each (task, metric) over the seeds, learned and classical."""
+    summary = []
+    print(f"\nover training seeds {','.join(map(str, seeds))}: mean +- sd")
+    print(f"{'task':<12}{'metric':<11}{'learned':>19}{'classical':>19}")
+    for i, (task, metric, *_rest) in enumerate(per_seed[0]):
+        learned = np.array([rows[i][2] for rows in per_seed], dtype=float)
+        classical = np.array([rows[i][3] for rows in per_seed], dtype=float)
+        item = (task, metric, learned.mean(), _sd(learned), classical.mean(), _sd(classical))
+        summary.append(item)
+        spread = f"{item[2]:11.3f} +- {item[3]:.3f}{item[4]:11.3f} +- {item[5]:.3f}"
+        print(f"{task:<12}{metric:<11}{spread}")
+    return summary
+
+
+def main(argv: list[str] | None = None) -> list[list]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tasks", nargs="+", choices=TASKS, default=list(TASKS))
+    parser.add_argument("--train-seed", type=int, default=1)
+    parser.add_argument("--test-seed", type=int, default=100)
+    parser.add_argument("--train-size", type=int, default=1024)
+    parser.add_argument("--test-size", type=int, default=512)
+    parser.add_argument("--epochs-scale", type=float, default=1.0)
+    parser.add_argument(
+        "--steps-per-epoch",
+        type=int,
+        default=None,
+        help="override every task's steps per epoch (smoke runs on tiny inputs)",
+    )
+    seeds = parser.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=int, default=None, help="the training seed (default 0)")
+    seeds.add_argument(
+        "--seeds",
+        type=parse_seeds,
+        default=None,
+        metavar="0,1,2",
+        help="several training seeds: each run is printed, then mean and sd of every metric",
+    )
+    parser.add_argument(
+        "--ship-threshold",
+        type=float,
+        default=None,
+        help="CenterNet score threshold (default: best F1 on validation chips)",
+    )
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    seed_list = args.seeds or [0 if args.seed is None else args.seed]
+    torch.set_num_threads(args.threads)
+    print(f"cores: {len(os.sched_getaffinity(0))}, torch {torch.__version__} threads: "
+          f"{args.threads}, training seeds {','.join(map(str, seed_list))}, "
+          f"train scene seed {args.train_seed} ({args.train_size} px), "
+          f"test scene seed {args.test_seed} ({args.test_size} px)")  # fmt: skip
+    print("bit-exact determinism holds per machine only (CPU kernels differ across machines)")
+    test = make_scene(args.test_size, seed=args.test_seed)
+    per_seed = []
+    for seed in seed_list:
+        args.seed = seed
+        print(f"\n== training seed {seed} ==")
+        rows, times, trained = run_once(args, test)
+        print_rows(rows)
+        print(f"\n{'task':<22}{'train s':>9}{'predict s':>11}{'classical s':>13}")
+        for name, (t_model, t_classic) in times.items():
+            key = {"superres x2": "superres", "land cover": "landcover",
+                   "land cover (k-means)": "landcover"}.get(name, name)  # fmt: skip
+            print(f"{name:<22}{trained[key][0]:9.0f}{t_model:11.2f}{t_classic:13.2f}")
+        per_seed.append(rows)
+    if len(seed_list) > 1:
+        summarise(seed_list, per_seed)
+    return per_seed
 
 
 if __name__ == "__main__":
