@@ -54,6 +54,7 @@ import numpy as np
 import shapely
 import torch
 import xarray as xr
+import yaml
 
 from satlearn.bands import get_sensor
 from satlearn.metrics import binary_scores
@@ -195,7 +196,16 @@ def report_training(result: TrainResult, seconds: float, data: TaskData) -> None
 # --------------------------------------------------------------------------- clouds
 
 
-def clouds(scale: float) -> dict[str, float]:
+def clouds(
+    scale: float,
+    *,
+    stride: int = 32,
+    width: int = 16,
+    depth: int = 3,
+    epochs: int = 15,
+    lr: float = 3e-3,
+    loss: str = "bce+dice",
+) -> dict[str, float]:
     from satlearn.ops.clouds import cloud_mask
 
     root = SHARED / "s2cloudless-testinputs"
@@ -203,7 +213,7 @@ def clouds(scale: float) -> dict[str, float]:
     image = np.moveaxis(arrays["s2_im"][0], -1, 0).astype(np.float32)  # (13, 856, 512)
     reference = arrays["cl_mask"][0].astype(np.int64)
     half = image.shape[1] // 2
-    train_s = chips({"image": image[:, :364], "mask": reference[:364]}, 64, 32)
+    train_s = chips({"image": image[:, :364], "mask": reference[:364]}, 64, stride)
     val_s = chips({"image": image[:, 364:half], "mask": reference[364:half]}, 64, 64)
     ids = list(get_sensor("sentinel2_l1c").ids)
     data = TaskData(
@@ -219,16 +229,17 @@ def clouds(scale: float) -> dict[str, float]:
         f"clouds: real S2 L1C patch {image.shape[1:]}, train rows 0-{half - 1}, "
         f"score rows {half}-{image.shape[1] - 1} ({100 * reference[half:].mean():.1f} % cloud)"
     )
-    model = {"name": "unet", "options": {"width": 16, "depth": 3}}
+    model = {"name": "unet", "options": {"width": width, "depth": depth}}
     result, seconds = fit(
         "segmentation",
         "clouds-real",
         data,
         model,
-        epochs=max(1, round(15 * scale)),
+        epochs=max(1, round(epochs * scale)),
         batch=8,
-        lr=3e-3,
+        lr=lr,
         root=root,
+        loss={"name": loss},
     )
     report_training(result, seconds, data)
     test_ref = reference[half:].astype(bool)
@@ -245,7 +256,7 @@ def clouds(scale: float) -> dict[str, float]:
     rules = cloud_mask(da, method="rules").values
     t_rules = time.perf_counter() - start
     unet = binary_scores(pred, test_ref)
-    line("unet w16 d3", unet, f"  {t_pred:.2f} s")
+    line(f"unet w{width} d{depth}", unet, f"  {t_pred:.2f} s")
     classical = binary_scores(rules, test_ref)
     line("cloud_mask rules", classical, f"  {t_rules:.2f} s")
     return {
@@ -339,7 +350,15 @@ def _label_geometries(root: Path) -> list[shapely.Geometry]:
 # --------------------------------------------------------------------------- change
 
 
-def change(scale: float, loss: str = "bce+dice") -> dict[str, float]:
+def change(
+    scale: float,
+    loss: str = "bce+dice",
+    *,
+    epochs: int = 15,
+    width: int = 16,
+    stride: int = 16,
+    lr: float = 3e-3,
+) -> dict[str, float]:
     from satlearn.ops.change import detect_change
 
     sys.path.insert(0, str(HERE))
@@ -357,7 +376,7 @@ def change(scale: float, loss: str = "bce+dice") -> dict[str, float]:
             "mask": ref[:val_row, :cut],
         },
         64,
-        16,
+        stride,
     )
     val_s = chips(
         {
@@ -384,15 +403,15 @@ def change(scale: float, loss: str = "bce+dice") -> dict[str, float]:
         f"({int(reference[:, :cut].sum())} change px), score columns {cut}-"
         f"{reference.shape[1] - 1} ({int(test_ref.sum())} change px)"
     )
-    model = {"name": "siamese-unet", "options": {"width": 16, "depth": 3}}
+    model = {"name": "siamese-unet", "options": {"width": width, "depth": 3}}
     result, seconds = fit(
         "change",
         "change-real",
         data,
         model,
-        epochs=max(1, round(15 * scale)),
+        epochs=max(1, round(epochs * scale)),
         batch=8,
-        lr=3e-3,
+        lr=lr,
         root=SHARED / "oscd-bercy",
         loss={"name": loss},
     )
@@ -437,6 +456,7 @@ def superres(
     loss: str = "mse",
     model: dict[str, Any] | None = None,
     learning_rate: float = 1e-3,
+    epochs: int = 80,
 ) -> dict[str, float]:
     import torch.nn.functional as F
 
@@ -477,7 +497,7 @@ def superres(
         "sr-real",
         data,
         model,
-        epochs=max(1, round(80 * scale)),
+        epochs=max(1, round(epochs * scale)),
         batch=16,
         lr=learning_rate,
         root=root,
@@ -624,8 +644,25 @@ def main(argv: list[str] | None = None) -> dict[str, list[dict[str, float]]]:
         help="the training loss of a task (change: bce, weighted-bce, bce+dice, focal; "
         "superres: l1, mse); default change=bce+dice, superres=mse",
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="TASK.NAME=VALUE",
+        help="a task's setting, for experiments (e.g. clouds.stride=16, clouds.width=24); "
+        "the defaults are the recorded settings",
+    )
     args = parser.parse_args(argv)
     losses = dict(item.split("=", 1) for item in args.loss)
+    settings: dict[str, dict[str, Any]] = {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        task, _, name = key.partition(".")
+        if task not in TASKS or not name or not value:
+            parser.error(
+                f"--set {item!r}: give TASK.NAME=VALUE with TASK one of {', '.join(TASKS)}"
+            )
+        settings.setdefault(task, {})[name] = yaml.safe_load(value)
     unknown = set(args.tasks) - set(TASKS)
     if unknown:
         parser.error(
@@ -654,10 +691,10 @@ def main(argv: list[str] | None = None) -> dict[str, list[dict[str, float]]]:
             torch.manual_seed(seed)
             start = time.perf_counter()
             print(f"\n[{name}, seed {seed}]")
+            options = dict(settings.get(name, {}))
             if name in losses:
-                runs.append(TASKS[name](args.epochs_scale, losses[name]))  # type: ignore[call-arg]
-            else:
-                runs.append(TASKS[name](args.epochs_scale))
+                options["loss"] = losses[name]
+            runs.append(TASKS[name](args.epochs_scale, **options))
             print(f"({name}, seed {seed}: {time.perf_counter() - start:.0f} s in all)")
         results[name] = runs
         summarise(name, seed_list, runs)
