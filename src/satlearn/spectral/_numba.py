@@ -26,7 +26,7 @@ __all__ = ["jit_usable", "run_jit"]
 # Below this many pixels the NumPy program runs: compiling a formula costs a few
 # hundred milliseconds once, which only a large array pays back.
 _JIT_MIN_PIXELS = 1 << 22
-_JIT_BLOCK = 16384  # pixels per inner loop: long enough for SIMD, short enough to balance threads
+_JIT_BLOCK = 16384  # below this many pixels one thread runs the loop: a launch costs more
 _JIT_CACHE_SIZE = 64
 _JIT_DTYPES = frozenset("bBhHiIlLqQfd")  # integer and float32/64 inputs; others take NumPy
 _jit_kernels: OrderedDict[str, Callable[..., None]] = OrderedDict()
@@ -103,13 +103,17 @@ def _jit_source(
 
     inputs = ", ".join(f"x{j}" for j in range(len(program.symbols)))
     nodata = "".join(f", nodata{j}" for j in range(len(program.symbols)))
+    # One flat loop: prange hands each thread one contiguous run of pixels, and
+    # an index counting up from zero lets LLVM drop numba's negative-index
+    # wraparound and vectorise the body. The earlier loop over 16 Ki blocks
+    # (``range(block * B, min(size, ...))``) kept the wraparound select on
+    # every load and ran 3-5x slower, at a fifth of the bandwidth bound.
     outer = "numba.prange" if parallel else "range"
     lines = [
         f"def kernel(out, c, shift, scale, nan, {inputs}{nodata}):",
         "    size = out.size",
-        f"    for block in {outer}((size + {_JIT_BLOCK} - 1) // {_JIT_BLOCK}):",
-        f"        for i in range(block * {_JIT_BLOCK}, min(size, (block + 1) * {_JIT_BLOCK})):",
-        *(f"            {line}" for line in body),
+        f"    for i in {outer}(size):",
+        *(f"        {line}" for line in body),
     ]
     return "\n".join(lines) + "\n"
 
