@@ -38,6 +38,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import warnings
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -159,13 +160,10 @@ class _DeepSat(SampleDataset):
             content = scipy.io.loadmat(
                 path, variable_names=[f"{split}_x", f"{split}_y", "annotations"]
             )
-        except (
-            ValueError,
-            OSError,
-            IndexError,  # scipy on a file shorter than MATLAB's 128-byte header
-            NotImplementedError,
-            scipy.io.matlab.MatReadError,
-        ) as exc:
+        except Exception as exc:
+            # scipy's v5 reader raises whatever a damaged byte leads it to: ValueError,
+            # IndexError (a file shorter than the 128-byte header), TypeError ("Expecting
+            # miMATRIX type"), MatReadError, zlib.error, MemoryError on an absurd size...
             raise DatasetError(f"{path}: not a readable MATLAB file ({exc!r})") from exc
         for key in (f"{split}_x", f"{split}_y"):
             if key not in content:
@@ -213,9 +211,14 @@ class _DeepSat(SampleDataset):
             )
         self._offsets = _line_offsets(x_path)
         try:
-            y = np.loadtxt(y_path, delimiter=",", dtype=np.float64, ndmin=2)
-        except ValueError as exc:
+            with warnings.catch_warnings():
+                # An empty file is refused just below; numpy would only warn.
+                warnings.simplefilter("ignore", UserWarning)
+                y = np.loadtxt(y_path, delimiter=",", dtype=np.float64, ndmin=2)
+        except ValueError as exc:  # UnicodeDecodeError included
             raise DatasetError(f"{y_path}: not a headerless one-hot CSV ({exc})") from exc
+        if y.size == 0:
+            raise DatasetError(f"{y_path}: no labels (the file is empty)")
         if y.shape[1] != self.k:
             raise DatasetError(f"{y_path}: {y.shape[1]} columns, expected {self.k} (one-hot)")
         n = len(self._offsets) - 1
@@ -228,7 +231,13 @@ class _DeepSat(SampleDataset):
 
     def _check_annotation_csv(self, path: Path) -> None:
         names: dict[int, str] = {}
-        for lineno, line in enumerate(path.read_text().splitlines(), start=1):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise DatasetError(
+                f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+            ) from None
+        for lineno, line in enumerate(text.splitlines(), start=1):
             cells = [c.strip() for c in line.split(",")]
             if not line.strip():
                 continue
