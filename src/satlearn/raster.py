@@ -343,6 +343,8 @@ def open_raster(
     src : str or path
         A local path, an ``http(s)://`` URL (read with HTTP range requests) or
         an ``s3://`` URL; anything else GDAL opens (``/vsizip/...``) also works.
+        Local NetCDF/HDF5 files (``.nc``, ``.nc4``, ``.h5``...) are read by
+        :func:`satlearn.netcdf.open_netcdf_raster` (``bands`` may name variables).
     bands : str, int or sequence of them, optional
         Bands to read, by name (``"nir"``) or 1-based index. Default: all.
     chunks : int, str, dict or True, optional
@@ -392,6 +394,14 @@ def open_raster(
     """
     text = os.fspath(src)
     _check_chunks(chunks, text)
+    if text.lower().endswith((".nc", ".nc4", ".h5", ".hdf5", ".he5")) and "://" not in text:
+        # NetCDF/HDF5 products: CF grid mappings read by satlearn.netcdf (GDAL's
+        # netCDF driver sees subdatasets and often no CRS).
+        from satlearn.netcdf import open_netcdf_raster
+
+        return open_netcdf_raster(
+            text, bands=bands, chunks=chunks, window=window, bbox=bbox, bbox_crs=bbox_crs
+        )
     with _open(text) as dataset:
         names = _band_names(dataset, sensor)
         indexes = _band_indexes(names, bands, text)
