@@ -32,6 +32,7 @@ __all__ = [
     "atomic_output",
     "handle_sigterm",
     "remove_stale_temporaries",
+    "replace_folder",
     "temporary_sibling",
     "write_json",
 ]
@@ -184,6 +185,61 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
+
+
+def replace_folder(staging: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+    """Put the finished folder ``staging`` at ``target``, replacing a folder there.
+
+    A folder cannot be replaced by ``os.replace``, and moving the old one aside
+    first leaves a moment with nothing under the final name: a SIGKILL there
+    would lose the previous output (its aside copy then looks like a stale
+    temporary). On Linux the two are swapped in one ``renameat2`` call
+    (``RENAME_EXCHANGE``), so ``target`` always holds a whole folder, old or
+    new; the old one, now under the staging name, is removed after. Where the
+    call is missing or the filesystem refuses it, the two renames are used.
+    ``staging`` must be a :func:`temporary_sibling` of ``target``.
+    """
+    import errno
+
+    staging, target = Path(os.fspath(staging)), Path(os.fspath(target))
+    try:  # nothing there yet (or an empty folder): one plain rename
+        os.replace(staging, target)
+        return
+    except OSError as err:
+        if err.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+            raise
+    if _exchange(staging, target):
+        shutil.rmtree(staging, ignore_errors=True)
+        return
+    old = temporary_sibling(target, "old")
+    os.replace(target, old)
+    try:
+        os.replace(staging, target)
+    except OSError:
+        os.replace(old, target)  # put the previous folder back
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False if unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+    import errno
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:  # glibc < 2.28, or another libc
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    result = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    if result == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
 
 
 def write_json(obj: Any, path: str | os.PathLike[str]) -> Path:

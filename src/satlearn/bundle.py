@@ -83,12 +83,12 @@ import os
 import re
 import shutil
 import threading
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from satlearn.atomic import replace_folder, temporary_sibling
 from satlearn.errors import BundleError, InvalidInputError
 
 __all__ = [
@@ -408,9 +408,8 @@ def write_bundle(
         raise BundleError(f"{where}: metadata is not JSON-serialisable: {err}") from None
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    tag = uuid.uuid4().hex[:8]
-    partial = target.with_name(f".{target.name}.partial-{tag}")
-    old = target.with_name(f".{target.name}.old-{tag}")
+    # A temporary_sibling name, so a SIGKILLed writer's folder is removed by the next.
+    partial = temporary_sibling(target, "partial")
     try:
         partial.mkdir()
         (partial / MODEL_ONNX).write_bytes(model_onnx)
@@ -418,16 +417,12 @@ def write_bundle(
             (partial / WEIGHTS).write_bytes(weights)
         # bundle.json last: its presence marks a complete folder for readers.
         (partial / BUNDLE_JSON).write_text(text, encoding="utf-8")
-        if target.exists():
-            # A folder cannot be replaced in one rename: move the old one
-            # aside first, so the final name is never a half-written bundle.
-            os.replace(target, old)
-        os.replace(partial, target)
+        # The final name is never a half-written bundle, nor (on Linux) empty.
+        replace_folder(partial, target)
     except OSError as err:
         raise BundleError(f"{where}: cannot write: {err}") from None
     finally:
         shutil.rmtree(partial, ignore_errors=True)
-        shutil.rmtree(old, ignore_errors=True)
     return target
 
 

@@ -36,7 +36,6 @@ import json
 import os
 import re
 import shutil
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +55,7 @@ from pystac.extensions.raster import DataType, RasterBand, RasterExtension, Stat
 from rasterio.enums import Resampling
 from shapely.geometry import box, mapping, shape
 
-from satlearn.atomic import atomic_output
+from satlearn.atomic import atomic_output, replace_folder, temporary_sibling
 from satlearn.bands import get_sensor, known_band_names, stac_common_name
 from satlearn.errors import InvalidInputError, RasterIOError, SatlearnError
 from satlearn.raster import json_number
@@ -683,7 +682,8 @@ def build_catalog(
     if not rasters:
         raise InvalidInputError(f"{root}: no rasters ({', '.join(RASTER_SUFFIXES)}) found")
 
-    staging = target.with_name(f".{target.name}.partial-{uuid.uuid4().hex[:8]}")
+    # A temporary_sibling name, so a SIGKILLed run's staging folder is removed by the next.
+    staging = temporary_sibling(target, "partial")
     staging.mkdir(parents=True)
     try:
         items, problems = _describe_all(
@@ -865,14 +865,5 @@ def _assemble(
 
 
 def _swap_into_place(staging: Path, target: Path) -> None:
-    if not target.exists():
-        os.replace(staging, target)
-        return
-    old = target.with_name(f".{target.name}.old-{uuid.uuid4().hex[:8]}")
-    os.replace(target, old)
-    try:
-        os.replace(staging, target)
-    except OSError:
-        os.replace(old, target)  # put the previous catalogue back
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+    # One atomic exchange where the OS allows it: a kill never leaves no catalogue.
+    replace_folder(staging, target)
