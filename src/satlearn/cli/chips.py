@@ -34,10 +34,21 @@ def chips(
     max_nodata: Annotated[
         float, typer.Option(help="Skip chips with a larger nodata fraction.")
     ] = 0.5,
+    osm_classes: Annotated[
+        Path | None,
+        typer.Option(help="LABELS is an OSM extract: this YAML maps its tags to classes."),
+    ] = None,
 ) -> None:
     """Cut a scene and its labels into GeoTIFF chips with a CSV index (resumable)."""
     from satlearn.errors import InvalidInputError
     from satlearn.prep.chips import write_chip_set
+
+    source, class_names = labels, None
+    if osm_classes is not None or labels.lower().endswith((".osm.pbf", ".pbf", ".osm")):
+        from satlearn.prep.osm import osm_targets
+
+        targets = osm_targets(labels, scene, classes=osm_classes)
+        source, class_names = targets.mask, dict(enumerate(targets.classes))
 
     try:
         fractions = tuple(float(v) for v in split.split(","))
@@ -48,7 +59,7 @@ def chips(
     with progress(f"writing chips to {out}"):
         summary = write_chip_set(
             scene,
-            labels,
+            source,
             out,
             size=size,
             overlap=overlap,
@@ -58,6 +69,7 @@ def chips(
             attribute=attribute,
             all_touched=all_touched,
             max_nodata=max_nodata,
+            class_names=class_names,
         )
     print(summary)
 
