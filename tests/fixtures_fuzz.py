@@ -226,10 +226,12 @@ def _set(doc: Any, path: tuple[Any, ...], value: Any, *, delete: bool = False) -
         return value
     head, rest = path[0], path[1:]
     copy = dict(doc) if isinstance(doc, dict) else list(doc)
-    if delete and not rest:
+    if rest:
+        copy[head] = _set(copy[head], rest, value, delete=delete)
+    elif delete:
         del copy[head]
     else:
-        copy[head] = _set(copy[head], rest, value, delete=delete)
+        copy[head] = value
     return copy
 
 

@@ -89,6 +89,8 @@ def read_mtl(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
             tree = json.loads(text)
         except json.JSONDecodeError as err:
             raise DatasetError(f"{p}: not valid JSON ({err})") from err
+        except RecursionError:
+            raise DatasetError(f"{p}: JSON nested too deeply for an MTL file") from None
 
         def walk(name: str, node: dict[str, Any]) -> None:
             for key, value in node.items():
@@ -101,7 +103,10 @@ def read_mtl(path: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
 
         if not isinstance(tree, dict):
             raise DatasetError(f"{p}: an MTL JSON file holds an object, got {type(tree).__name__}")
-        walk("", tree)
+        try:
+            walk("", tree)
+        except RecursionError:
+            raise DatasetError(f"{p}: JSON nested too deeply for an MTL file") from None
         return groups
     stack: list[str] = []
     for number, line in enumerate(text.splitlines(), start=1):
@@ -148,8 +153,9 @@ class LandsatScene:
                 f"{p}: SPACECRAFT_ID {spacecraft!r}; only Landsat 8 and 9 (OLI/TIRS) are supported"
             )
         self.sensor: Sensor = get_sensor(sensor_key)
-        self.sun_elevation = float(self.require("SUN_ELEVATION"))
-        self.sun_azimuth = float(self.get("SUN_AZIMUTH", math.nan))
+        self.sun_elevation = self.number("SUN_ELEVATION", self.require("SUN_ELEVATION"))
+        azimuth = self.get("SUN_AZIMUTH")
+        self.sun_azimuth = math.nan if azimuth is None else self.number("SUN_AZIMUTH", azimuth)
         self.scene_id = str(
             self.get("LANDSAT_PRODUCT_ID", self.get("LANDSAT_SCENE_ID", self.folder.name))
         )
@@ -166,6 +172,16 @@ class LandsatScene:
             if key in values:
                 return values[key]
         return default
+
+    def number(self, key: str, value: Any) -> float:
+        """``value`` of ``key`` as a finite float; a DatasetError naming the MTL and key if not."""
+        try:
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
+            raise DatasetError(f"{self.mtl_path}: {key} = {value!r} is not a number") from None
+        if not math.isfinite(number):
+            raise DatasetError(f"{self.mtl_path}: {key} = {value!r} is not a finite number")
+        return number
 
     def require(self, key: str, groups: Sequence[str] = ()) -> Any:
         value = self.get(key, None, groups)
@@ -203,35 +219,45 @@ class LandsatScene:
         if band_id in _THERMAL:
             if self.level == 2:
                 groups = ("LEVEL2_SURFACE_TEMPERATURE_PARAMETERS",)
+                mult, add = f"TEMPERATURE_MULT_BAND_ST_B{n}", f"TEMPERATURE_ADD_BAND_ST_B{n}"
                 return (
-                    float(self.get(f"TEMPERATURE_MULT_BAND_ST_B{n}", _L2_ST[0], groups)),
-                    float(self.get(f"TEMPERATURE_ADD_BAND_ST_B{n}", _L2_ST[1], groups)),
+                    self.number(mult, self.get(mult, _L2_ST[0], groups)),
+                    self.number(add, self.get(add, _L2_ST[1], groups)),
                 )
             groups = ("LEVEL1_RADIOMETRIC_RESCALING", "RADIOMETRIC_RESCALING")
+            mult, add = f"RADIANCE_MULT_BAND_{n}", f"RADIANCE_ADD_BAND_{n}"
             return (
-                float(self.require(f"RADIANCE_MULT_BAND_{n}", groups)),
-                float(self.require(f"RADIANCE_ADD_BAND_{n}", groups)),
+                self.number(mult, self.require(mult, groups)),
+                self.number(add, self.require(add, groups)),
             )
         if self.level == 2:
             groups = ("LEVEL2_SURFACE_REFLECTANCE_PARAMETERS",)
-            mult = self.mtl.get(groups[0], {}).get(f"REFLECTANCE_MULT_BAND_{n}", _L2_SR[0])
-            add = self.mtl.get(groups[0], {}).get(f"REFLECTANCE_ADD_BAND_{n}", _L2_SR[1])
-            return float(mult), float(add)
+            mult_key, add_key = f"REFLECTANCE_MULT_BAND_{n}", f"REFLECTANCE_ADD_BAND_{n}"
+            mult = self.mtl.get(groups[0], {}).get(mult_key, _L2_SR[0])
+            add = self.mtl.get(groups[0], {}).get(add_key, _L2_SR[1])
+            return self.number(mult_key, mult), self.number(add_key, add)
         groups = ("LEVEL1_RADIOMETRIC_RESCALING", "RADIOMETRIC_RESCALING")
         # Top-of-atmosphere reflectance corrected for the sun's elevation (USGS eq. 2-3).
         sine = math.sin(math.radians(self.sun_elevation))
+        if sine <= 0:
+            raise DatasetError(
+                f"{self.mtl_path}: SUN_ELEVATION = {self.sun_elevation} puts the sun at or below "
+                "the horizon; top-of-atmosphere reflectance is undefined"
+            )
+        mult, add = f"REFLECTANCE_MULT_BAND_{n}", f"REFLECTANCE_ADD_BAND_{n}"
         return (
-            float(self.require(f"REFLECTANCE_MULT_BAND_{n}", groups)) / sine,
-            float(self.require(f"REFLECTANCE_ADD_BAND_{n}", groups)) / sine,
+            self.number(mult, self.require(mult, groups)) / sine,
+            self.number(add, self.require(add, groups)) / sine,
         )
 
     def thermal_constants(self, band_id: str) -> tuple[float, float]:
         """``(K1, K2)`` of a Level-1 thermal band."""
         n = band_id[1:]
         groups = ("LEVEL1_THERMAL_CONSTANTS", "TIRS_THERMAL_CONSTANTS")
+        k1, k2 = f"K1_CONSTANT_BAND_{n}", f"K2_CONSTANT_BAND_{n}"
         return (
-            float(self.require(f"K1_CONSTANT_BAND_{n}", groups)),
-            float(self.require(f"K2_CONSTANT_BAND_{n}", groups)),
+            self.number(k1, self.require(k1, groups)),
+            self.number(k2, self.require(k2, groups)),
         )
 
 

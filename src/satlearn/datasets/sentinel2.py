@@ -154,7 +154,10 @@ class SafeProduct:
                 continue
             index = el.get("band_id", "")
             band = physical.get(index) or (
-                _ESA_BAND_ORDER[int(index)] if index.isdigit() and int(index) < 13 else None
+                # isascii: "²".isdigit() is True, yet int("²") raises.
+                _ESA_BAND_ORDER[int(index)]
+                if index.isascii() and index.isdigit() and int(index) < 13
+                else None
             )
             if band is None:
                 raise DatasetError(f"{self.metadata_file}: {tag} has unknown band_id {index!r}")
