@@ -20,19 +20,35 @@ filesystem (NFS, Lustre, a mounted bucket) or an object store URL.
 
 ``distributed`` is imported only when a distributed spec is given, so the
 default costs nothing at start-up.
+
+Progress on a cluster: ``scheduler(spec, progress=True)`` shows distributed's
+text progress bar (fed by the scheduler) on stdout for every computation
+the client submits inside the block (see :func:`show_progress`).
+
+Results that several outputs share (a mask, its magnitude, a summary) go
+through :func:`materialise`: persisted on the workers under a cluster, so
+nothing whole is gathered on the client, and computed in memory otherwise.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from satlearn.errors import InvalidInputError
 
-__all__ = ["ENV_VAR", "active_client", "parse_spec", "scheduler"]
+__all__ = [
+    "ENV_VAR",
+    "active_client",
+    "materialise",
+    "parse_spec",
+    "scheduler",
+    "show_progress",
+]
 
 #: The environment variable read when no spec is given (read, never written).
 ENV_VAR = "SATLEARN_SCHEDULER"
@@ -40,6 +56,7 @@ ENV_VAR = "SATLEARN_SCHEDULER"
 _FORMS = "'threads', 'tcp://HOST:PORT' or 'local:N' (N worker processes)"
 _TCP = re.compile(r"^tcp://(?P<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.\-]+):(?P<port>\d{1,5})$")
 _LOCAL = re.compile(r"^local:(?P<n>\d+)$")
+_T = TypeVar("_T")
 
 
 def parse_spec(spec: str | None) -> tuple[str, Any]:
@@ -78,7 +95,7 @@ def parse_spec(spec: str | None) -> tuple[str, Any]:
 
 
 @contextmanager
-def scheduler(spec: str | None = None) -> Iterator[Any]:
+def scheduler(spec: str | None = None, *, progress: bool = False) -> Iterator[Any]:
     """Run the dask computations inside the block on the chosen scheduler.
 
     Blockwise, halo and global operations alike compute on whatever this
@@ -88,6 +105,9 @@ def scheduler(spec: str | None = None) -> Iterator[Any]:
     ----------
     spec : str or None
         See :func:`parse_spec`; ``None`` reads ``SATLEARN_SCHEDULER``.
+    progress : bool
+        On a cluster, show a progress bar on stdout for each computation
+        (:func:`show_progress`); no effect on the threaded scheduler.
 
     Yields
     ------
@@ -123,6 +143,8 @@ def scheduler(spec: str | None = None) -> Iterator[Any]:
         except OSError as err:  # TimeoutError included: nothing answers there
             raise InvalidInputError(f"scheduler {value}: cannot connect ({err})") from None
         try:
+            if progress:
+                show_progress(client)
             yield client
         finally:
             client.close()
@@ -133,11 +155,15 @@ def scheduler(spec: str | None = None) -> Iterator[Any]:
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
-        dashboard_address=None,
+        # A free port: the scheduler's HTTP server starts even unused, and on the
+        # default 8787 it warns whenever another cluster on the machine holds it.
+        dashboard_address="127.0.0.1:0",
     )
     try:
         client = distributed.Client(cluster, set_as_default=True)
         try:
+            if progress:
+                show_progress(client)
             yield client
         finally:
             client.close()
@@ -164,3 +190,78 @@ def active_client() -> Any:
         return default_client()
     except ValueError:  # no client
         return None
+
+
+def show_progress(client: Any) -> None:
+    """Show distributed's progress bar for every blocking computation of ``client``.
+
+    Every ``dask.compute`` / ``.compute()`` / ``dask.array.store`` on a
+    distributed client ends in ``Client.get``; this wraps the client's
+    ``get`` so that it submits the graph, follows its futures with
+    :func:`distributed.progress` (a text bar on stdout, fed by the
+    scheduler, which blocks until they finish), then gathers the results.
+    The results and errors are those of the plain ``get``.
+    """
+    import distributed
+    from distributed.client import futures_of
+
+    plain = client.get
+
+    def get(dsk: Any, keys: Any, *args: Any, sync: bool = True, **kwargs: Any) -> Any:
+        if not sync:
+            return plain(dsk, keys, *args, sync=False, **kwargs)
+        packed = plain(dsk, keys, *args, sync=False, **kwargs)
+        futures = futures_of(packed)
+        try:
+            distributed.progress(futures, notebook=False)
+            return client.gather(packed)
+        finally:
+            for future in futures:
+                future.release()
+
+    get.satlearn_progress = True  # type: ignore[attr-defined]  (materialise follows it too)
+    client.get = get
+
+
+def materialise(result: _T) -> _T:
+    """Compute the dask layers of ``result`` once, together, where they will be used.
+
+    Parameters
+    ----------
+    result : DataArray or dataclass
+        A DataArray, or a result object (dataclass) whose DataArray fields
+        may be dask-backed (``CloudResult``, ``ChangeResult``...).
+
+    Returns
+    -------
+    The same kind of object: on a distributed client its dask layers are
+    persisted on the workers (still dask-backed, nothing gathered to the
+    client; :func:`satlearn.raster.save_cog` then writes them from the
+    workers and a summary is a reduction); otherwise they are computed into
+    memory, as ``.compute()`` would. Global: the graph runs in full.
+    """
+    import dask
+
+    client = active_client()
+    if dataclasses.is_dataclass(result) and not isinstance(result, type):
+        names = [
+            f.name
+            for f in dataclasses.fields(result)
+            if getattr(getattr(result, f.name), "chunks", None) is not None
+            and hasattr(getattr(result, f.name), "dims")
+        ]
+    elif getattr(result, "chunks", None) is not None:
+        names = []
+    else:
+        return result
+    if not names and not hasattr(result, "dims"):
+        return result
+    layers = [getattr(result, n) for n in names] if names else [result]
+    done = client.persist(layers) if client is not None else list(dask.compute(*layers))
+    if client is not None and getattr(client.get, "satlearn_progress", False):
+        import distributed
+
+        distributed.progress(done, notebook=False)
+    if not names:
+        return done[0]  # type: ignore[no-any-return]
+    return dataclasses.replace(result, **dict(zip(names, done, strict=True)))  # type: ignore[type-var]

@@ -176,3 +176,90 @@ def test_a_worker_killed_mid_run_loses_nothing(tmp_path, dask_cluster: Cluster, 
     assert run.returncode == 0, stderr
     assert "median of 3 date(s)" in stdout
     _assert_identical(out, composite)
+
+
+def _run_out(*args: str) -> str:
+    """stdout of a satlearn run that must succeed (options passed as they are)."""
+    done = subprocess.run(
+        [str(SATLEARN), *args], capture_output=True, text=True, timeout=180, env=_env(),
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_clouds_and_change_on_a_cluster_match_threads_and_show_progress(
+    tmp_path, dask_cluster: Cluster, pipeline
+) -> None:
+    catalog, _, _ = pipeline
+    scene = catalog.parents[1] / "scene"
+    first, last = sorted(scene.glob("image_*.tif"))[0], sorted(scene.glob("image_*.tif"))[-1]
+    on = ["--scheduler", dask_cluster.address, "--chunk", CHUNK]
+    (tmp_path / "threads").mkdir()
+    (tmp_path / "cluster").mkdir()
+    # clouds with the bar forced on, change with the default (stdout is not a TTY: no bar).
+    for name, args, flags in (
+        ("clouds", ["clouds", str(first)], ["--progress"]),
+        ("change", ["change", str(first), str(last)], []),
+    ):
+        threads = tmp_path / "threads" / f"{name}.tif"
+        cluster = tmp_path / "cluster" / f"{name}.tif"
+        plain = _run_out(*args, str(threads), "--chunk", CHUNK)
+        got = _run_out(*args, str(cluster), *on, *flags)
+        assert ("% Completed" in got) == bool(flags), got
+        # The one summary line is the threaded run's, the bar's redraws aside.
+        assert got.rstrip().rsplit("\r", 1)[-1].endswith(plain.strip().split(": ", 1)[1])
+        _assert_identical(cluster, threads)
+    for suffix in ("_magnitude.tif", ".geojson"):
+        a = tmp_path / "threads" / f"change{suffix}"
+        b = tmp_path / "cluster" / f"change{suffix}"
+        if suffix == ".geojson":
+            assert a.read_text() == b.read_text()
+        else:
+            _assert_identical(b, a)
+
+
+def test_predict_on_a_cluster_matches_the_streamed_run(
+    tmp_path, dask_cluster: Cluster, seg_bundle
+) -> None:
+    from distributed import Client
+
+    from fixtures_predict import make_scene
+    from satlearn.predict._workers import cached_runners, cpu_count
+    from satlearn.raster import save_cog
+
+    save_cog(make_scene(160, 200), tmp_path / "scene.tif")
+    args = ["predict", str(seg_bundle), str(tmp_path / "scene.tif")]
+    _run_out(*args, str(tmp_path / "threads"), "--no-vectors")
+    out = _run_out(*args, str(tmp_path / "cluster"), "--scheduler", dask_cluster.address)
+    assert f"wrote {tmp_path / 'cluster' / 'classes.tif'}" in out
+    _assert_identical(tmp_path / "cluster" / "classes.tif", tmp_path / "threads" / "classes.tif")
+
+    def threads() -> list[int]:
+        return [r.session.get_session_options().intra_op_num_threads for r in cached_runners()]
+
+    with Client(dask_cluster.address, timeout="20s", set_as_default=False) as client:
+        used = {k: v for k, v in client.run(threads).items() if v}
+    # Two one-thread workers on this host: cores // 2 intra-op threads each.
+    assert used and all(v == [max(1, cpu_count() // 2)] for v in used.values()), used
+    done = subprocess.run(
+        [str(SATLEARN), *args, str(tmp_path / "x"), "--resume", "--scheduler",
+         dask_cluster.address],
+        capture_output=True, text=True, timeout=120, env=_env(), check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: predict on a Dask cluster (--scheduler) makes a class")
+
+
+def test_session_threads_split_each_host_between_its_task_threads() -> None:
+    from satlearn.predict._workers import session_threads
+
+    class Fake:
+        def scheduler_info(self, n_workers: int) -> dict:
+            one, two = {"host": "a", "nthreads": 1}, {"host": "b", "nthreads": 2}
+            return {"workers": {"tcp://a:1": one, "tcp://a:2": one, "tcp://b:1": two}}
+
+        def run(self, func: object) -> dict:
+            return {"tcp://a:1": 16, "tcp://a:2": 16, "tcp://b:1": 8}
+
+    assert session_threads(Fake()) == 4  # a: 16 // 2 = 8, b: 8 // 2 = 4 -> the smaller

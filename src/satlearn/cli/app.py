@@ -46,19 +46,50 @@ Scheduler = Annotated[
 ]
 
 
+# The progress option every verb with --scheduler gets from on_scheduler.
+ShowProgress = Annotated[
+    bool | None,
+    typer.Option(
+        "--progress/--quiet",
+        help="Show (or hide) a progress bar for runs on a Dask cluster. "
+        "Default: shown when stdout is a terminal.",
+        show_default=False,
+    ),
+]
+
+
 def on_scheduler(func: _F) -> _F:
     """Run the command body on the dask scheduler its ``scheduler`` argument names.
 
     Goes under :func:`errors_to_one_line`, so a bad spec is a one-line error.
+    Adds ``--progress/--quiet`` to the command (the body never sees it): on
+    a cluster, distributed's progress bar on stdout, by default only when
+    stdout is a terminal.
     """
+    import inspect
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from satlearn.compute import scheduler  # stdlib only until a scheduler starts
 
-        with scheduler(kwargs.get("scheduler")):
+        shown = kwargs.pop("progress", None)
+        if shown is None:
+            shown = sys.stdout.isatty()
+        with scheduler(kwargs.get("scheduler"), progress=shown):
             return func(*args, **kwargs)
 
+    signature = inspect.signature(func, eval_str=True)  # typer reads evaluated annotations
+    option = inspect.Parameter(
+        "progress", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=ShowProgress
+    )
+    params = list(signature.parameters.values())
+    if "progress" not in signature.parameters:
+        # Keyword-only after every parameter typer sees (they all have defaults or
+        # are arguments; a keyword-only parameter may follow either).
+        wrapper.__signature__ = signature.replace(parameters=[*params, option])  # type: ignore[attr-defined]
+        # Typer resolves annotations with get_type_hints: the object, not a string
+        # (the command's module need not import ShowProgress).
+        wrapper.__annotations__ = {**func.__annotations__, "progress": ShowProgress}
     return wrapper  # type: ignore[return-value]
 
 

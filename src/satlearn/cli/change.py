@@ -12,7 +12,7 @@ Writes three files from ``OUT`` (say ``out/change.tif``):
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -34,6 +34,14 @@ def _threshold(text: str | None) -> str | float | None:
 def output_paths(out: Path) -> tuple[Path, Path, Path]:
     """(mask COG, magnitude COG, polygons GeoJSON) written for ``out``."""
     return out, out.with_name(f"{out.stem}_magnitude.tif"), out.with_suffix(".geojson")
+
+
+def _features(mask: Any, magnitude: Any, method: str, min_pixels: int) -> list[dict[str, Any]]:
+    """``ChangeResult.to_features`` of in-memory layers (run on a worker)."""
+    from satlearn.ops.change import ChangeResult
+
+    held = ChangeResult(magnitude=magnitude, mask=mask, valid=mask, method=method, threshold=None)
+    return held.to_features(min_pixels=min_pixels)
 
 
 @app.command()
@@ -68,6 +76,7 @@ def change(
     scheduler: Scheduler = None,
 ) -> None:
     """Detect change between two dates: mask and magnitude COGs plus polygons GeoJSON."""
+    from satlearn.compute import active_client, materialise
     from satlearn.ops.change import detect_change
     from satlearn.raster import open_raster, save_cog
     from satlearn.vector import write_geojson
@@ -78,21 +87,34 @@ def change(
     first = open_raster(before, chunks=chunks, sensor=sensor)
     second = open_raster(after, chunks=chunks, sensor=sensor)
     with progress(f"detecting change ({method})"):
-        result = detect_change(
-            first,
-            second,
-            method=method,
-            threshold=_threshold(threshold),
-            index=index,
-            smooth_px=smooth,
-            block_px=block_size,
-            match_bands=match_bands,
-        ).compute()  # the files and the summary come from one pass over the inputs
+        # The files and the summary come from one pass over the inputs: computed
+        # in memory on threads, persisted on the workers of a cluster (they
+        # write the COGs' blocks; the counts are reductions there).
+        result = materialise(
+            detect_change(
+                first,
+                second,
+                method=method,
+                threshold=_threshold(threshold),
+                index=index,
+                smooth_px=smooth,
+                block_px=block_size,
+                match_bands=match_bands,
+            )
+        )
     mask_path, magnitude_path, geojson_path = output_paths(out)
     with progress(f"writing {mask_path}"):
         save_cog(result.coded_mask(nodata=_MASK_NODATA), mask_path, nodata=_MASK_NODATA)
         save_cog(result.magnitude, magnitude_path, nodata=float("nan"), resampling="average")
-        features = result.to_features(min_pixels=min_pixels)
+        if active_client() is not None and result.mask.chunks is not None:
+            import dask
+
+            # Polygons are global (regions cross blocks): traced on one worker,
+            # which gathers the mask there; only the polygons come back.
+            features = dask.delayed(_features)(result.mask, result.magnitude, result.method,
+                                               min_pixels).compute()  # fmt: skip
+        else:
+            features = result.to_features(min_pixels=min_pixels)
         write_geojson(features, geojson_path)
     n_valid = int(result.valid.sum())
     n_changed = int(result.mask.sum())

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from satlearn.cli.app import Scheduler, app, errors_to_one_line, on_scheduler, progress
 from satlearn.errors import InvalidInputError
+
+
+def _counts(result: Any) -> dict[str, int]:
+    """Pixels per class; a reduction on the workers when the classes are dask-backed."""
+    classes = result.classes.data
+    if getattr(classes, "chunks", None) is None:
+        return dict(result.counts())
+    import dask
+
+    from satlearn.ops.clouds import CLASSES
+
+    sums = dask.compute(*((classes == code).sum() for code in CLASSES.values()))
+    return {name: int(n) for name, n in zip(CLASSES, sums, strict=True)}
 
 
 @app.command()
@@ -43,6 +56,7 @@ def clouds(
     Shadows are projected when the sun geometry is given (or stored in the
     raster's metadata). Prints one line: the output and the cloud fraction.
     """
+    from satlearn.compute import materialise
     from satlearn.ops.clouds import NODATA_CLASS, detect_clouds
     from satlearn.raster import open_raster, save_cog
 
@@ -50,14 +64,18 @@ def clouds(
         raise InvalidInputError("give both --sun-azimuth and --sun-zenith, or neither")
     da = open_raster(scene, chunks={"band": -1, "y": chunk, "x": chunk}, sensor=sensor)
     with progress(f"classifying {scene}"):
-        result = detect_clouds(
-            da, method=method, buffer_px=buffer, sun_azimuth=sun_azimuth,
-            sun_zenith=sun_zenith, cloud_height_m=cloud_height,
-        ).compute()  # fmt: skip
+        # Computed once for the file and the summary: in memory on threads,
+        # persisted on the workers of a cluster (they write the COG's blocks).
+        result = materialise(
+            detect_clouds(
+                da, method=method, buffer_px=buffer, sun_azimuth=sun_azimuth,
+                sun_zenith=sun_zenith, cloud_height_m=cloud_height,
+            )
+        )  # fmt: skip
     with progress(f"writing {dst}"):
         out = result.coded_mask() if mask else result.classes
         save_cog(out, dst, nodata=NODATA_CLASS, resampling="nearest")
-    counts = result.counts()
+    counts = _counts(result)
     n_valid = sum(counts.values())
 
     def percent(pixels: int) -> float:
