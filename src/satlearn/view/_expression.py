@@ -20,6 +20,7 @@ import ast
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -123,6 +124,7 @@ def parse_expression(text: str) -> Expression:
     except InvalidInputError:
         parsed = None
     if parsed is not None:
+        _no_bare_functions(parsed.symbols, text)
         return Expression(text, stripped, parsed.tree, parsed.symbols, (), (), True, None)
     try:
         tree = ast.parse(stripped, mode="eval")
@@ -133,10 +135,14 @@ def parse_expression(text: str) -> Expression:
     symbols = dict.fromkeys(
         n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id not in callees
     )
+    _no_bare_functions(symbols, text)
+    return Expression(text, stripped, tree.body, tuple(symbols), (), (), False, None)
+
+
+def _no_bare_functions(symbols: Any, text: str) -> None:
     for name in symbols:
         if name in FUNCTIONS:
             raise InvalidInputError(f"expression {text!r}: {name} is a function, not a band")
-    return Expression(text, stripped, tree.body, tuple(symbols), (), (), False, None)
 
 
 def _index_expression(text: str, index: str) -> Expression:

@@ -1,7 +1,8 @@
 """Tiles from models: a served bundle run on a map tile's window, with the margin it needs.
 
-The tile is read with a border of ``margin`` pixels on every side (rio-tiler's
-``buffer``: the same WebMercatorQuad pixel grid as the neighbouring tiles), the
+The tile is read with a border of ``margin`` pixels on every side, cut from
+the neighbouring tiles' own plain rio-tiler reads (so the border holds exactly
+the pixels those tiles hold; kept in a small LRU for the neighbours), the
 bundle's :class:`~satlearn.predict.TileRunner` (the cached one, shared with
 ``satlearn predict`` and ``satlearn serve``) turns it into class
 probabilities, and the border is cut off. A pixel's answer then depends only on
@@ -14,6 +15,8 @@ viridis.
 from __future__ import annotations
 
 import pathlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +31,7 @@ __all__ = [
     "bundle_band_indexes",
     "draw_model_tile",
     "model_margin",
+    "read_with_margin",
     "run_model_tile",
 ]
 
@@ -103,7 +107,6 @@ def run_model_tile(
     """
     from satlearn.bundle import read_bundle
     from satlearn.predict import cached_runner
-    from satlearn.view._render import open_reader
 
     bundle = read_bundle(bundle_dir)
     if bundle.task not in ("semantic-segmentation",):
@@ -113,17 +116,110 @@ def run_model_tile(
         )
     indexes = bundle_band_indexes(bundle, names)
     margin = model_margin(bundle)
-    with open_reader(href) as reader:
-        image = reader.tile(x, y, z, tilesize=tilesize, indexes=indexes, buffer=margin)
-    data = np.asarray(image.data)
+    data, mask = read_with_margin(href, x, y, z, indexes, margin, tilesize=tilesize)
     runner = cached_runner(bundle)
     probabilities = runner(data[None])[0]
     inner = (slice(margin, margin + tilesize), slice(margin, margin + tilesize))
     probabilities = np.ascontiguousarray(probabilities[(slice(None), *inner)])
-    valid = np.asarray(image.mask)[inner] > 0
+    valid = mask[inner]
     # The channel index is the class id, as in the class COGs satlearn predict writes.
     classes = np.argmax(probabilities, axis=0)
     return ModelTile(classes, probabilities, valid, tuple(range(probabilities.shape[0])))
+
+
+# Plain tile reads, kept for the neighbouring model tiles that need the same ones as margins
+# (a map asks for blocks of tiles: each read then serves up to nine model tiles).
+_READS: OrderedDict[tuple[Any, ...], tuple[np.ndarray, np.ndarray] | None] = OrderedDict()
+_READS_LOCK = threading.Lock()
+_MAX_READS = 48
+
+
+def _plain_tile(
+    href: str, stamp: Any, x: int, y: int, z: int, indexes: tuple[int, ...], tilesize: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """rio-tiler's plain read of one tile (data, valid mask), or None outside the asset."""
+    from rio_tiler.errors import TileOutsideBounds
+
+    from satlearn.view._render import open_reader
+
+    key = (href, stamp, x, y, z, indexes, tilesize)
+    with _READS_LOCK:
+        if key in _READS:
+            _READS.move_to_end(key)
+            return _READS[key]
+    try:
+        with open_reader(href) as reader:
+            image = reader.tile(x, y, z, tilesize=tilesize, indexes=list(indexes))
+        found = (np.asarray(image.data), np.asarray(image.mask) > 0)
+    except TileOutsideBounds:
+        found = None
+    with _READS_LOCK:
+        _READS[key] = found
+        while len(_READS) > _MAX_READS:
+            _READS.popitem(last=False)
+    return found
+
+
+def read_with_margin(
+    href: str,
+    x: int,
+    y: int,
+    z: int,
+    indexes: list[int],
+    margin: int,
+    *,
+    tilesize: int = 256,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Tile (z, x, y) with ``margin`` pixels of its neighbours around it: data and valid mask.
+
+    Made of the neighbours' own plain reads, not of one larger read (rio-tiler's
+    ``buffer``): a buffered read resamples on a slightly different grid, so its
+    border pixels are not the ones the neighbouring tile holds, and a model run
+    on it would not meet its neighbour's answer at the seam.
+
+    Raises
+    ------
+    rio_tiler.errors.TileOutsideBounds
+        The tile itself does not touch the asset.
+    """
+    from rio_tiler.errors import TileOutsideBounds
+
+    if not 0 <= margin <= tilesize:
+        raise InvalidInputError(f"margin {margin} must be within 0..{tilesize}")
+    from satlearn.view._render import file_stamp
+
+    stamp = file_stamp(href)
+    centre = _plain_tile(href, stamp, x, y, z, tuple(indexes), tilesize)
+    if centre is None:
+        raise TileOutsideBounds(f"tile {z}/{x}/{y} is outside the asset")
+    side = tilesize + 2 * margin
+    data = np.zeros((len(indexes), side, side), dtype=centre[0].dtype)
+    valid = np.zeros((side, side), dtype=bool)
+    n = 2**z
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            ty = y + dy
+            if not 0 <= ty < n or (margin == 0 and (dx or dy)):
+                continue
+            read = (
+                centre
+                if dx == dy == 0
+                else _plain_tile(href, stamp, (x + dx) % n, ty, z, tuple(indexes), tilesize)
+            )
+            if read is None:
+                continue
+            # The part of neighbour (dx, dy) inside the margin frame, in both frames.
+            src_y0 = max(0, tilesize - margin) if dy < 0 else 0
+            src_y1 = tilesize if dy <= 0 else min(tilesize, margin)
+            src_x0 = max(0, tilesize - margin) if dx < 0 else 0
+            src_x1 = tilesize if dx <= 0 else min(tilesize, margin)
+            dst_y0 = (margin + dy * tilesize) + src_y0
+            dst_x0 = (margin + dx * tilesize) + src_x0
+            sy = slice(dst_y0, dst_y0 + src_y1 - src_y0)
+            sx = slice(dst_x0, dst_x0 + src_x1 - src_x0)
+            data[:, sy, sx] = read[0][:, src_y0:src_y1, src_x0:src_x1]
+            valid[sy, sx] = read[1][src_y0:src_y1, src_x0:src_x1]
+    return data, valid
 
 
 def draw_model_tile(

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import functools
 import io
+import json
 import math
+import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from satlearn.errors import InvalidInputError
+from satlearn.errors import InvalidInputError, NotFoundError
 
 __all__ = [
     "MEDIA_TYPES",
@@ -28,6 +30,7 @@ __all__ = [
     "colormap_names",
     "colormap_table",
     "encode",
+    "file_stamp",
     "legend_png",
     "open_reader",
     "parse_colormap",
@@ -109,14 +112,15 @@ def read_meta(href: str, stamp: Any, asset: Any) -> AssetMeta:
     the file's band descriptions; default ranges from ``raster:bands``
     statistics, else the 2nd-98th percentiles rio-tiler measures on an overview.
     """
-    key = (href, stamp)
+    fields = dict(getattr(asset, "extra_fields", {}) or {})
+    eo = fields.get("eo:bands") or fields.get("bands") or []
+    raster = fields.get("raster:bands") or []
+    # Two assets may share a file and differ in what the item says of its bands.
+    key = (href, stamp, json.dumps([eo, raster], sort_keys=True, default=str))
     with _META_LOCK:
         found = _META.get(key)
     if found is not None:
         return found
-    fields = dict(getattr(asset, "extra_fields", {}) or {})
-    eo = fields.get("eo:bands") or fields.get("bands") or []
-    raster = fields.get("raster:bands") or []
     with open_reader(href) as reader:
         info = reader.info()
         dataset = reader.dataset
@@ -187,6 +191,18 @@ def read_meta(href: str, stamp: Any, asset: Any) -> AssetMeta:
             _META.clear()
         _META[key] = meta
     return meta
+
+
+def file_stamp(href: str) -> Any:
+    """What changes when the file does: (mtime ns, size) of a local file; None for a URL."""
+    if "://" in href and not href.startswith("file://"):
+        return None
+    path = href.removeprefix("file://")
+    try:
+        stat = os.stat(path)
+    except OSError:
+        raise NotFoundError(f"the asset's file {os.path.basename(path)!r} cannot be read") from None
+    return (stat.st_mtime_ns, stat.st_size)
 
 
 # ---------------------------------------------------------------------- parameters

@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import pathlib
 import threading
 from collections.abc import Callable
@@ -76,6 +75,7 @@ from satlearn.view._render import (
     AssetMeta,
     colormap_names,
     encode,
+    file_stamp,
     legend_png,
     open_reader,
     parse_colormap,
@@ -130,7 +130,7 @@ class _Tiles:
             with self._lock:
                 self._assets[key] = found
         entry, href = found
-        return entry, href, _stamp(href)
+        return entry, href, file_stamp(href)
 
     def meta(self, collection: str, item: str, asset: str) -> AssetMeta:
         entry, href, stamp = self.asset(collection, item, asset)
@@ -199,18 +199,6 @@ def _evaluate(image: Any, meta: AssetMeta, style: TileStyle) -> np.ndarray:
     values = evaluate_expression(style.expression, bands, scales=scales, offsets=offsets)
     values[np.asarray(image.mask) == 0] = np.nan
     return values
-
-
-def _stamp(href: str) -> Any:
-    """What changes when the file does: (mtime ns, size) of a local file; None for a URL."""
-    if "://" in href and not href.startswith("file://"):
-        return None
-    path = href.removeprefix("file://")
-    try:
-        stat = os.stat(path)
-    except OSError:
-        raise NotFoundError(f"the asset's file {os.path.basename(path)!r} cannot be read") from None
-    return (stat.st_mtime_ns, stat.st_size)
 
 
 def _read_meta(href: str, stamp: Any, entry: Any, asset: str) -> AssetMeta:
@@ -330,7 +318,7 @@ def create_tiles_router(
         model_key = None
         if style.model is not None:
             folder = tiles.model_dir(style.model)
-            model_key = [str(folder), _stamp(str(folder / "bundle.json"))]
+            model_key = [str(folder), file_stamp(str(folder / "bundle.json"))]
         digest = hashlib.sha256(
             json.dumps([href, stamp, fmt, z, x, y, style.key(), model_key], default=str).encode()
         ).hexdigest()[:40]
