@@ -37,6 +37,7 @@ __all__ = [
     "EarlyStopping",
     "LossConfig",
     "ModelConfig",
+    "OsmSource",
     "OutputConfig",
     "SyntheticSource",
     "TrainConfig",
@@ -154,7 +155,27 @@ class ChipsSource(_Strict):
     val_split: str | None = "val"
 
 
-DataSource = Annotated[SyntheticSource | DatasetSource | ChipsSource, Field(discriminator="kind")]
+class OsmSource(_Strict):
+    """An OpenStreetMap extract rasterised on a scene's grid, cut into segmentation chips.
+
+    ``extract`` (``.osm.pbf``, ``.osm``, Overpass JSON, GeoJSON) is burned on
+    ``scene``'s grid by :func:`satlearn.prep.osm.osm_targets` with the
+    ``classes`` YAML (default: water, road, building); pixels within
+    ``edge_ignore_px`` of a label edge are unlabelled.
+    """
+
+    kind: Literal["osm"]
+    extract: Path
+    scene: Path
+    classes: Path | None = None
+    chip_size: int = Field(64, ge=8)
+    stride: int | None = Field(None, ge=1)
+    edge_ignore_px: int = Field(0, ge=0)
+
+
+DataSource = Annotated[
+    SyntheticSource | DatasetSource | ChipsSource | OsmSource, Field(discriminator="kind")
+]
 
 
 class ModelConfig(_Strict):
@@ -347,6 +368,8 @@ class TrainConfig(_Strict):
                     f"augment.crop {self.augment.crop} is larger than the chips "
                     f"({self.data.chip_size})"
                 )
+        if isinstance(self.data, OsmSource) and self.task != "segmentation":
+            raise ValueError(f"an osm data source trains segmentation, not {self.task!r}")
         if self.loss.name != "default" and self.loss.name not in TASK_LOSSES.get(self.task, ()):
             accepted = ", ".join(("default", *TASK_LOSSES.get(self.task, ())))
             raise ValueError(
@@ -415,7 +438,8 @@ def rebase_paths(data: Any, base: Path) -> Any:
     if not isinstance(data, dict):
         return data
     out = dict(data)
-    for section, keys in (("data", ("root",)), ("output", ("directory", "checkpoints"))):
+    data_keys = ("root", "extract", "scene", "classes")
+    for section, keys in (("data", data_keys), ("output", ("directory", "checkpoints"))):
         part = out.get(section)
         if isinstance(part, dict):
             part = dict(part)
@@ -432,7 +456,9 @@ def format_validation_error(err: ValidationError, where: str) -> str:
     problems = []
     for e in err.errors():
         # Tagged unions put the tag (e.g. 'synthetic') into the location: drop it.
-        loc = ".".join(str(p) for p in e["loc"] if p not in ("synthetic", "dataset", "chips"))
+        loc = ".".join(
+            str(p) for p in e["loc"] if p not in ("synthetic", "dataset", "chips", "osm")
+        )
         if e["type"] == "extra_forbidden":
             problems.append(f"unknown key {loc!r}")
         elif e["type"] == "missing":
@@ -449,7 +475,7 @@ class _DataOnly(_Strict):
 
 def parse_data_source(
     data: Any, *, where: str = "data"
-) -> SyntheticSource | DatasetSource | ChipsSource:
+) -> SyntheticSource | DatasetSource | ChipsSource | OsmSource:
     """Validate a data-source mapping (the ``data`` section of a config).
 
     Examples

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from satlearn.errors import InvalidInputError, NoValidDataError, UnknownBandError
-from satlearn.train.config import ChipsSource, DatasetSource, SyntheticSource
+from satlearn.train.config import ChipsSource, DatasetSource, OsmSource, SyntheticSource
 
 __all__ = [
     "IGNORE",
@@ -233,6 +233,37 @@ def _synthetic_scene(
     return samples, [names[i] for i in index], classes, provenance
 
 
+def _osm(
+    src: OsmSource, bands: Sequence[str] | None
+) -> tuple[list[Sample], list[str], list[str], dict[str, Any]]:
+    """Chips of a scene with OSM targets burned on its grid (255 near edges: unlabelled)."""
+    from satlearn.prep.osm import osm_targets
+    from satlearn.raster import open_raster
+
+    scene = open_raster(src.scene)
+    names = [str(b) for b in scene["band"].values]
+    index = select_bands(names, bands, f"scene {src.scene}")
+    targets = osm_targets(
+        src.extract, scene, classes=src.classes, edge_ignore_px=src.edge_ignore_px
+    )
+    chip = src.chip_size
+    windows = _chip_windows(scene.sizes["y"], scene.sizes["x"], chip, src.stride or chip)
+    images = _chips(scene.values[index].astype(np.float32), windows, chip)
+    masks = _chips(targets.mask.values.astype(np.int64), windows, chip)  # its 255 is IGNORE
+    samples = [{"image": images[i], "mask": masks[i]} for i in range(len(windows))]
+    classes = [name or f"class_{i}" for i, name in enumerate(targets.classes)]
+    provenance = {
+        "source": "osm",
+        "extract": str(src.extract),
+        "scene": str(src.scene),
+        "classes_file": str(src.classes) if src.classes else None,
+        "chip_size": chip,
+        "chips": len(samples),
+        "labelled_fraction": targets.fractions(),
+    }
+    return samples, [names[i] for i in index], classes, provenance
+
+
 class _Adapted(Sequence):
     """A dataset reader seen as task samples of the selected bands (read lazily)."""
 
@@ -340,7 +371,7 @@ def _split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def load_task_data(
     task: str,
-    source: SyntheticSource | DatasetSource | ChipsSource,
+    source: SyntheticSource | DatasetSource | ChipsSource | OsmSource,
     *,
     bands: Sequence[str] | None = None,
     val_fraction: float = 0.2,
@@ -360,7 +391,7 @@ def load_task_data(
     ----------
     task : str
         One of :data:`satlearn.train.config.TASKS`.
-    source : SyntheticSource, DatasetSource or ChipsSource
+    source : SyntheticSource, DatasetSource, ChipsSource or OsmSource
         Where the samples come from.
     bands : sequence of str, optional
         Band names to keep, in order (default: all).
@@ -400,6 +431,13 @@ def load_task_data(
             scale=source.scale if task == "superres" else None,
             provenance=provenance,
         )
+
+    if isinstance(source, OsmSource):
+        samples, names, classes, provenance = _osm(source, bands)
+        train_idx, val_idx = _split(len(samples), val_fraction, seed)
+        train = [samples[i] for i in train_idx]
+        val = [samples[i] for i in val_idx] if len(val_idx) else train
+        return TaskData(task, train, val, names, classes, source.chip_size, provenance=provenance)
 
     from satlearn.datasets import get_dataset
 
