@@ -35,7 +35,7 @@ from satlearn.ops.pansharpen._methods import (
     needs_statistics,
     run_kernel,
 )
-from satlearn.ops.pansharpen._resample import resample_to_pan
+from satlearn.ops.pansharpen._resample import check_pan_grid, resample_brovey, resample_to_pan
 from satlearn.ops.pansharpen._statistics import low_pass, mtf_sigma, sample_statistics
 
 if TYPE_CHECKING:
@@ -154,13 +154,26 @@ def pansharpen(
             "(ms is the first argument, pan the second)"
         )
     ratio = ms_res / pan_res
-    ms_up = resample_to_pan(ms, pan, resampling=resampling)
+    # Brovey with fixed weights needs no first pass: it runs fused with the
+    # resampling (resample_brovey), so the resampled MS, the pseudo-pan and the
+    # ratio are never scene-sized arrays. The grid is checked here all the same,
+    # so that errors come in the same order as on the other methods.
+    fused = name == "brovey" and not isinstance(weights, str)
+    if fused:
+        check_pan_grid(ms, pan, resampling)
+    else:
+        ms_up = resample_to_pan(ms, pan, resampling=resampling)
     sigma = mtf_sigma(ratio, mtf_gain=mtf_gain)
     if window_px is None:
         window_px = default_window_px(ratio)
     if not isinstance(window_px, int) or isinstance(window_px, bool) or window_px < 1:
         raise InvalidInputError(f"window_px must be a positive int, got {window_px!r}")
     pan_data = as_float_nan(pan.data, pan.rio.nodata)
+    if fused:
+        options = method_parameters(name, None, count=count, weights=weights)
+        out = resample_brovey(ms, pan, pan_data, weights=options["weights"], resampling=resampling)
+        out.attrs = {**out.attrs, "pansharpen_method": name}
+        return out
     lazy = pan.chunks is not None
     stats = None
     if needs_statistics(name, weights, injection):

@@ -26,6 +26,7 @@ import numpy as np
 from affine import Affine
 
 from satlearn.errors import InvalidInputError
+from satlearn.ops.pansharpen._brovey import brovey
 from satlearn.ops.pansharpen._inputs import (
     F32,
     as_float_nan,
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     import xarray as xr
     from rasterio.enums import Resampling
 
-__all__ = ["RESAMPLINGS", "WARP_MARGIN", "resample_to_pan"]
+__all__ = ["RESAMPLINGS", "WARP_MARGIN", "check_pan_grid", "resample_brovey", "resample_to_pan"]
 
 #: The ``resampling=`` values :func:`resample_to_pan` (and ``pansharpen``) take.
 RESAMPLINGS = ("nearest", "bilinear", "cubic", "cubic_spline", "lanczos", "average")
@@ -121,29 +122,81 @@ def _separable_loop(src, row_taps, row_weights, col_taps, col_weights, out):  # 
                 target[j] += weights[j] * line[taps[j]]
 
 
+def _separable_brovey_loop(  # pragma: no cover
+    src, row_taps, row_weights, col_taps, col_weights, row_inside, col_inside, pan, weights, out
+):
+    """:func:`_separable_loop` and Brovey in one pass, one output row (all bands) at a time.
+
+    Each row is resampled exactly as :func:`_separable_loop` does it (same
+    taps, same float32 order), the pixels outside the MS become NaN as in
+    :func:`_separable_resample`, and then, while the row's bands are still in
+    cache, ``out_k = MS_k * PAN / sum_j w_j MS_j`` (zero where the pseudo-pan
+    is zero, as :func:`~satlearn.ops.pansharpen._brovey.brovey`). No
+    scene-sized temporary: the resampled MS, the pseudo-pan and the ratio
+    never exist as arrays of their own.
+    """
+    bands = src.shape[0]
+    width = src.shape[2]
+    height_out = row_taps.shape[0]
+    width_out = col_taps.shape[1]
+    nan = np.float32(np.nan)
+    zero = np.float32(0.0)
+    for i in numba.prange(height_out):
+        line = np.empty(width, dtype=np.float32)
+        for band in range(bands):
+            line[:] = 0.0
+            for k in range(row_taps.shape[1]):
+                source_row = src[band, row_taps[i, k]]
+                weight = row_weights[i, k]
+                for c in range(width):
+                    line[c] += weight * source_row[c]
+            target = out[band, i]
+            target[:] = 0.0
+            for k in range(col_taps.shape[0]):
+                taps = col_taps[k]
+                tap_weights = col_weights[k]
+                for j in range(width_out):
+                    target[j] += tap_weights[j] * line[taps[j]]
+            if not row_inside[i]:
+                target[:] = nan
+            else:
+                for j in range(width_out):
+                    if not col_inside[j]:
+                        target[j] = nan
+        for j in range(width_out):
+            pseudo_pan = weights[0] * out[0, i, j]
+            for band in range(1, bands):
+                pseudo_pan += weights[band] * out[band, i, j]
+            # NaN != 0, so NaN (no data) in the MS or the pan stays NaN.
+            ratio = pan[i, j] / pseudo_pan if pseudo_pan != 0 else zero
+            for band in range(bands):
+                out[band, i, j] *= ratio
+
+
 # The numba module, imported on first use (importing it costs a fraction of a second that
 # most callers of this module never need); the compiled loop resolves ``numba.prange`` here.
 numba: Any = None
-_COMPILED: dict[bool, Any] = {}
+_COMPILED: dict[tuple[bool, bool], Any] = {}
 _COMPILE_LOCK = threading.Lock()
 # numba's default (workqueue) threading layer is not reentrant: one parallel launch at a time.
 _PARALLEL_LOCK = threading.Lock()
 
 
-def _separable_kernel(parallel: bool) -> Any:
-    """The compiled loop: parallel over rows for one whole-array call, serial (GIL released) for
-    dask blocks, which dask already runs in parallel. Cached on disk, so only the first process
-    ever pays the compilation."""
+def _separable_kernel(parallel: bool, fused: bool = False) -> Any:
+    """The compiled loop (with Brovey fused in when ``fused``): parallel over rows for one
+    whole-array call, serial (GIL released) for dask blocks, which dask already runs in
+    parallel. Cached on disk, so only the first process ever pays the compilation."""
+    key = (parallel, fused)
     with _COMPILE_LOCK:
-        if parallel not in _COMPILED:
+        if key not in _COMPILED:
             global numba
             import numba as module
 
             numba = module
-            _COMPILED[parallel] = numba.njit(
+            _COMPILED[key] = numba.njit(
                 parallel=parallel, nogil=True, cache=True, fastmath=False, error_model="numpy"
-            )(_separable_loop)
-        return _COMPILED[parallel]
+            )(_separable_brovey_loop if fused else _separable_loop)
+        return _COMPILED[key]
 
 
 def _separable_resample(
@@ -154,13 +207,17 @@ def _separable_resample(
     resampling: str,
     *,
     parallel: bool = False,
+    pan: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """Resample north-up grids axis by axis in one compiled float32 pass over all bands.
 
     The same kernels as GDAL (nearest, bilinear, Keys cubic with a = -0.5),
     without GDAL's warper: faster for the 2x-4x upsampling of pansharpening,
     and free to run in many dask threads at once. Rows first, then columns,
-    each output row written once, contiguously.
+    each output row written once, contiguously. With a ``pan`` block (and
+    Brovey ``weights``) the Brovey fusion runs in the same pass
+    (:func:`_separable_brovey_loop`).
     """
     row_taps, row_weights, row_inside = _axis_taps(
         dst_shape[0],
@@ -180,14 +237,20 @@ def _separable_resample(
     col_weights = np.ascontiguousarray(col_weights.T)
     out = np.empty((ms_block.shape[0], *dst_shape), dtype=F32)
     src = np.ascontiguousarray(ms_block, dtype=F32)
-    kernel = _separable_kernel(parallel)
+    kernel = _separable_kernel(parallel, pan is not None)
+    args: tuple[Any, ...] = (src, row_taps, row_weights, col_taps, col_weights)
+    if pan is not None:
+        assert weights is not None
+        pan = np.ascontiguousarray(pan, dtype=F32)
+        args = (*args, row_inside, col_inside, pan, weights.astype(F32))
     if parallel:
         with _PARALLEL_LOCK:
-            kernel(src, row_taps, row_weights, col_taps, col_weights, out)
+            kernel(*args, out)
     else:
-        kernel(src, row_taps, row_weights, col_taps, col_weights, out)
-    out[:, ~row_inside, :] = np.nan
-    out[:, :, ~col_inside] = np.nan
+        kernel(*args, out)
+    if pan is None:
+        out[:, ~row_inside, :] = np.nan
+        out[:, :, ~col_inside] = np.nan
     return out
 
 
@@ -203,14 +266,26 @@ def _warp_block(
     crs: Any,
     resampling: Resampling,
     parallel: bool = False,
+    pan: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
+    """The MS block on the destination grid; with a ``pan`` block, Brovey-fused with it."""
+    if ms_block.size and (
+        resampling.name in _SEPARABLE and _north_up(src_transform) and _north_up(dst_transform)
+    ):
+        return _separable_resample(
+            ms_block,
+            src_transform,
+            dst_transform,
+            dst_shape,
+            resampling.name,
+            parallel=parallel,
+            pan=pan,
+            weights=weights,
+        )
     dst = np.full((ms_block.shape[0], *dst_shape), np.nan, dtype=F32)
     if ms_block.size == 0:
-        return dst
-    if resampling.name in _SEPARABLE and _north_up(src_transform) and _north_up(dst_transform):
-        return _separable_resample(
-            ms_block, src_transform, dst_transform, dst_shape, resampling.name, parallel=parallel
-        )
+        return dst if pan is None else _brovey_block(dst, pan, weights)
     import rasterio.warp
 
     # rasterio wraps its in-memory datasets in warnings.catch_warnings(), which is not
@@ -229,7 +304,12 @@ def _warp_block(
             dst_nodata=np.nan,
             num_threads=_WARP_THREADS,
         )
-    return dst
+    return dst if pan is None else _brovey_block(dst, pan, weights)
+
+
+def _brovey_block(ms_up: np.ndarray, pan: np.ndarray, weights: np.ndarray | None) -> np.ndarray:
+    """Brovey on an MS block GDAL's warper resampled (the kernels the fused pass lacks)."""
+    return brovey(ms_up, pan, weights=weights).astype(F32, copy=False)
 
 
 def _source_window(
@@ -289,42 +369,118 @@ def resample_to_pan(
     --------
     >>> up = resample_to_pan(ms, pan, resampling="bilinear")  # doctest: +SKIP
     """
-    import rioxarray  # noqa: F401  (registers the .rio accessor)
-    import xarray as xr
-    from rasterio.enums import Resampling
+    return _on_pan_grid(ms_bands(ms), pan_plane(pan), resampling)
 
-    ms = ms_bands(ms)
-    pan = pan_plane(pan)
+
+def resample_brovey(
+    ms: xr.DataArray,
+    pan: xr.DataArray,
+    pan_data: Any,
+    *,
+    weights: np.ndarray,
+    resampling: str = "cubic",
+) -> xr.DataArray:
+    """Brovey with fixed weights fused with the resampling: one pass, no resampled MS kept.
+
+    The same result as ``brovey(resample_to_pan(ms, pan).data, pan_data,
+    weights=weights)`` up to float32 rounding of the pseudo-pan (summed band
+    by band here, by BLAS there: at most an ulp), numpy- or dask-backed like
+    the pan; *blockwise with a halo* of :data:`WARP_MARGIN` MS pixels. On the
+    separable resamplings each output row is resampled and fused while its
+    bands are in cache; the others warp with GDAL first, then fuse per block.
+
+    Parameters
+    ----------
+    ms, pan : xarray.DataArray
+        As for :func:`resample_to_pan`, already checked (``ms_bands``, ``pan_plane``).
+    pan_data : ndarray or dask array
+        The pan's (y, x) values in float32 with NaN for nodata
+        (``as_float_nan``), chunked like ``pan``.
+    weights : ndarray
+        One Brovey weight per MS band.
+    resampling : str
+        As for :func:`resample_to_pan`.
+
+    Returns
+    -------
+    xarray.DataArray
+        float32 (band, y, x) on the pan grid, georeferenced like :func:`resample_to_pan`'s.
+    """
+    return _on_pan_grid(ms, pan, resampling, pan_data=pan_data, weights=weights)
+
+
+def check_pan_grid(ms: xr.DataArray, pan: xr.DataArray, resampling: str) -> Any:
+    """Check what resampling ``ms`` onto ``pan``'s grid needs; return the common CRS.
+
+    Raises
+    ------
+    CRSMismatchError
+        The two CRSs differ.
+    InvalidInputError
+        An unknown resampling, or footprints that do not overlap.
+    """
+    import rioxarray  # noqa: F401  (registers the .rio accessor)
+
     if resampling not in RESAMPLINGS:
         raise InvalidInputError(f"unknown resampling {resampling!r}; choose one of {RESAMPLINGS}")
     crs = check_same_crs(ms, pan)
-    ms_transform = ms.rio.transform(recalc=False)
-    pan_transform = pan.rio.transform(recalc=False)
-    ms_shape = (ms.sizes["y"], ms.sizes["x"])
-    pan_shape = (pan.sizes["y"], pan.sizes["x"])
-    ml, mb, mr, mt = grid_bounds(ms_transform, *ms_shape)
-    pl, pb, pr, pt = grid_bounds(pan_transform, *pan_shape)
+    ml, mb, mr, mt = grid_bounds(ms.rio.transform(recalc=False), ms.sizes["y"], ms.sizes["x"])
+    pl, pb, pr, pt = grid_bounds(pan.rio.transform(recalc=False), pan.sizes["y"], pan.sizes["x"])
     if min(mr, pr) <= max(ml, pl) or min(mt, pt) <= max(mb, pb):
         raise InvalidInputError(
             f"ms bounds {(ml, mb, mr, mt)} and pan bounds {(pl, pb, pr, pt)} do not overlap"
         )
+    return crs
+
+
+def _on_pan_grid(
+    ms: xr.DataArray,
+    pan: xr.DataArray,
+    resampling: str,
+    *,
+    pan_data: Any = None,
+    weights: np.ndarray | None = None,
+) -> xr.DataArray:
+    """The MS resampled onto the pan grid (Brovey-fused with ``pan_data`` when given)."""
+    import xarray as xr
+    from rasterio.enums import Resampling
+
+    crs = check_pan_grid(ms, pan, resampling)
+    ms_transform = ms.rio.transform(recalc=False)
+    pan_transform = pan.rio.transform(recalc=False)
+    ms_shape = (ms.sizes["y"], ms.sizes["x"])
+    pan_shape = (pan.sizes["y"], pan.sizes["x"])
     method = Resampling[resampling]
     source = as_float_nan(ms.data, ms.rio.nodata)
     if pan.chunks is None:
         data = _warp_block(
-            np.asarray(source), ms_transform, pan_transform, pan_shape, crs, method, parallel=True
+            np.asarray(source),
+            ms_transform,
+            pan_transform,
+            pan_shape,
+            crs,
+            method,
+            parallel=True,
+            pan=None if pan_data is None else np.asarray(pan_data),
+            weights=weights,
         )
     else:
-        data = _warp_lazily(source, ms_transform, ms_shape, pan_transform, pan.chunks, crs, method)
+        data = _warp_lazily(
+            source, ms_transform, ms_shape, pan_transform, pan.chunks, crs, method,
+            pan_data=pan_data, weights=weights,
+        )  # fmt: skip
     out = xr.DataArray(
         data,
         dims=("band", "y", "x"),
         coords={"band": ms.coords["band"].values, "y": pan.y.values, "x": pan.x.values},
         attrs={k: v for k, v in ms.attrs.items() if k in ("sensor",)},
     )
-    out = out.rio.write_crs(ms.rio.crs) if ms.rio.crs is not None else out
-    out = out.rio.write_transform(pan_transform)
-    return out.rio.write_nodata(np.nan)
+    # In place: without it each rio.write_* deep-copies the whole scene (three copies).
+    if ms.rio.crs is not None:
+        out.rio.write_crs(ms.rio.crs, inplace=True)
+    out.rio.write_transform(pan_transform, inplace=True)
+    out.rio.write_nodata(np.nan, inplace=True)
+    return out
 
 
 def _warp_lazily(
@@ -335,6 +491,9 @@ def _warp_lazily(
     pan_chunks: tuple[tuple[int, ...], tuple[int, ...]],
     crs: Any,
     method: Resampling,
+    *,
+    pan_data: Any = None,
+    weights: np.ndarray | None = None,
 ) -> Any:
     import dask
     import dask.array as dsa
@@ -349,9 +508,13 @@ def _warp_lazily(
             dst_transform = pan_transform @ Affine.translation(c_start, r_start)
             ys, xs = _source_window(ms_transform, ms_shape, dst_transform, (height, width))
             src_transform = ms_transform @ Affine.translation(xs.start, ys.start)
+            pan_block = None
+            if pan_data is not None:
+                pan_block = pan_data[r_start : r_start + height, c_start : c_start + width]
             block = dask.delayed(_warp_block)(
-                source[:, ys, xs], src_transform, dst_transform, (height, width), crs, method
-            )
+                source[:, ys, xs], src_transform, dst_transform, (height, width), crs, method,
+                pan=pan_block, weights=weights,
+            )  # fmt: skip
             row.append(dsa.from_delayed(block, shape=(count, height, width), dtype=F32))
             c_start += width
         rows.append(row)
