@@ -73,6 +73,23 @@ class ServeMetrics:
             ["model", "version"],
             registry=self.registry,
         )
+        self._children: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
+
+    def answered(self, route: str, model: str, version: str, code: int, seconds: float) -> None:
+        """Record one answered request (its count by status, its latency)."""
+        key = (route, model, version, code)
+        children = self._children.get(key)
+        if children is None:
+            # labels() hashes and checks its arguments on every call: the children of
+            # each label set are kept, as few label sets occur (bounded, for safety).
+            children = (
+                self.requests.labels(route, model, version, str(code)),
+                self.latency.labels(route, model, version),
+            )
+            if len(self._children) < 4096:
+                self._children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def batch(self, name: str, version: str, size: int) -> None:
         """Record one forward pass of ``size`` requests."""
@@ -208,8 +225,9 @@ class RequestMiddleware:
         state = scope.get("state") or {}
         model, version = state.get("model", ""), state.get("model_version", "")
         route = getattr(scope.get("route"), "path", "") or "unmatched"
-        self.metrics.requests.labels(route, model, version, str(code)).inc()
-        self.metrics.latency.labels(route, model, version).observe(elapsed)
+        self.metrics.answered(route, model, version, code, elapsed)
+        if not _log.isEnabledFor(logging.INFO):
+            return  # the log line's fields cost more than the metrics
         _log.info(
             "%s %s %d",
             scope.get("method", ""),
