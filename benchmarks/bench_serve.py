@@ -18,14 +18,25 @@ measured with ``--conv``), so a server cannot either.
 The load generator (in this process: a minimal asyncio HTTP/1.1 client by
 default, async httpx with ``--client httpx``) keeps ``concurrency`` requests
 in flight until ``--requests`` are answered, for concurrency 1, 8, 32 and 64;
-it records requests/s, p50 and p99 latency, and non-200 answers.
-The ceiling is the same graph's batched forward throughput in-process (ONNX
-Runtime at batch 32, no HTTP). Last, one 1024 x 1024 x 4 float32 tensor sent
-to a 1 x 1 convolution model (``pix``) as V2 JSON and with the binary tensor
-extension (output binary too): the median round trip of each, client
-encoding included.
+it records requests/s, p50 and p99 latency, non-200 answers, and the CPU time
+per request of the server process (all threads, from /proc), of the load
+generator, and of everything else on the machine (other jobs). Both servers
+run at once and are measured in turns, ``--repeats`` rounds (the order
+alternating), each figure the median of its rounds; ``--pin`` puts the load
+generator on the last CPU and both servers on the others. Both servers are
+uvicorn with its ``auto`` choices (uvloop and httptools when installed).
 
-Run: ``.venv/bin/python benchmarks/bench_serve.py [--requests 500] [--json out.json]``.
+The ceiling, measured after each round: the same graph's forward throughput
+in-process (ONNX Runtime, no HTTP) at the batch size the server reached at
+concurrency 32 in that round (its mean, from /metrics), the best of ONNX
+Runtime's defaults and the server's own session options; also at the
+configured batch (32) and at batch 1. Last, one 1024 x 1024 x 4 float32
+tensor sent to a 1 x 1 convolution model (``pix``) as V2 JSON and with the
+binary tensor extension (output binary too): the median round trip of each,
+client encoding included.
+
+Run: ``.venv/bin/python benchmarks/bench_serve.py [--requests 500] [--repeats 3] [--pin]
+[--json out.json]`` (~1 minute on an idle 2-core machine, ~3.5 under load 9).
 """
 
 from __future__ import annotations
@@ -297,11 +308,22 @@ async def load(url: str, body: bytes, *, concurrency: int, requests: int) -> dic
     }
 
 
-def ceiling(bundle: Path, batch: int = BATCH, seconds: float = 3.0) -> float:
-    """Samples/s of the graph at ``batch`` in-process (ONNX Runtime, no HTTP)."""
+def ceiling(bundle: Path, batch: int = BATCH, seconds: float = 3.0, *, spin: bool = True) -> float:
+    """Samples/s of the graph at ``batch`` in-process (ONNX Runtime, no HTTP).
+
+    ``spin=True``: ONNX Runtime's defaults (threads spin between runs, fastest on
+    an idle machine); ``spin=False``: the server's sessions (no spinning, faster
+    when other processes want the cores).
+    """
     import onnxruntime as ort
 
-    session = ort.InferenceSession(str(bundle / "model.onnx"), providers=["CPUExecutionProvider"])
+    options = ort.SessionOptions()
+    if not spin:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    session = ort.InferenceSession(
+        str(bundle / "model.onnx"), options, providers=["CPUExecutionProvider"]
+    )
     x = np.random.default_rng(0).random((batch, *CHIP), dtype=np.float32)
     session.run(None, {"input": x})
     runs, started = 0, time.perf_counter()
@@ -311,15 +333,22 @@ def ceiling(bundle: Path, batch: int = BATCH, seconds: float = 3.0) -> float:
     return runs * batch / (time.perf_counter() - started)
 
 
-def large_tensor_times(base: str, repeats: int = 3) -> dict:
-    """Median round trip of one 1024 x 1024 x 4 float32 tensor as V2 JSON and as binary."""
+def large_tensor_times(base: str, repeats: int = 3, budget_s: float = 40.0) -> dict:
+    """Median round trip of one 1024 x 1024 x 4 float32 tensor as V2 JSON and as binary.
+
+    Fewer than ``repeats`` rounds once ``budget_s`` is spent (JSON takes 6-30 s a
+    round, with the machine's load), so the benchmark stays within ~3 minutes.
+    """
     import httpx
 
     x = np.random.default_rng(1).random(LARGE, dtype=np.float32)
     url = f"{base}/v2/models/pix/infer"
     out: dict[str, list[float]] = {"json": [], "binary": []}
+    began = time.perf_counter()
     with httpx.Client(timeout=600) as client:
         for _ in range(repeats):
+            if out["json"] and time.perf_counter() - began > budget_s:
+                break
             started = time.perf_counter()
             body = json.dumps(
                 {
@@ -367,7 +396,8 @@ def large_tensor_times(base: str, repeats: int = 3) -> dict:
             size = meta["outputs"][0]["parameters"]["binary_data_size"]
             np.frombuffer(response.content[length : length + size], dtype=np.float32)
             out["binary"].append(time.perf_counter() - started)
-    return {kind: statistics.median(times) * 1e3 for kind, times in out.items()}
+    medians = {kind: statistics.median(times) * 1e3 for kind, times in out.items()}
+    return {**medians, "rounds": len(out["json"])}
 
 
 def conv_batching() -> list[tuple[int, float]]:
@@ -394,9 +424,80 @@ def conv_batching() -> list[tuple[int, float]]:
     return rates
 
 
+# -- CPU accounting ----------------------------------------------------------------------------
+
+
+def _process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process, all its threads (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_busy_s() -> float:
+    """CPU seconds every core of the machine spent busy (not idle, not iowait)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _batches(base: str) -> tuple[float, float]:
+    """(sum, count) of the server's batch-size histogram, over every model."""
+    import httpx
+
+    total = count = 0.0
+    for line in httpx.get(f"{base}/metrics", timeout=10).text.splitlines():
+        if line.startswith('satlearn_batch_size_sum{model="mlp"'):
+            total += float(line.rsplit(" ", 1)[1])
+        elif line.startswith('satlearn_batch_size_count{model="mlp"'):
+            count += float(line.rsplit(" ", 1)[1])
+    return total, count
+
+
+def measure(kind: str, server, url: str, body: bytes, level: int, args) -> dict:
+    """One load run against one server, with the CPU its client, server and others used."""
+    generate = raw_load if args.client == "raw" else load
+    base = url.split("/v2/", 1)[0]
+    before_batches = _batches(base) if kind == "satlearn" else None
+    server_cpu, client_cpu, busy = (
+        _process_cpu_s(server.pid),
+        time.process_time(),
+        _machine_busy_s(),
+    )
+    wall = time.perf_counter()
+    row = asyncio.run(generate(url, body, concurrency=level, requests=args.requests))
+    wall = time.perf_counter() - wall
+    server_cpu = _process_cpu_s(server.pid) - server_cpu
+    client_cpu = time.process_time() - client_cpu
+    busy = _machine_busy_s() - busy
+    # Per answered request, warm-up requests included (8 of them: noise at 500).
+    n = row["requests"] + min(level, 8)
+    row["server_cpu_ms"] = server_cpu / n * 1e3
+    row["client_cpu_ms"] = client_cpu / n * 1e3
+    # Cores busy with anything else (other jobs, this machine's own work) during the run.
+    row["other_cores"] = max(busy - server_cpu - client_cpu, 0.0) / wall
+    if before_batches is not None:
+        total, count = _batches(base)
+        row["mean_batch"] = (total - before_batches[0]) / max(count - before_batches[1], 1)
+    return row
+
+
+def _median_rows(rows: list[dict]) -> dict:
+    out = {"concurrency": rows[0]["concurrency"], "repeats": len(rows)}
+    for key in rows[0]:
+        if key in ("concurrency", "requests", "failures"):
+            continue
+        out[key] = statistics.median(r[key] for r in rows)
+    out["failures"] = {}
+    for r in rows:
+        for code, count in r["failures"].items():
+            out["failures"][code] = out["failures"].get(code, 0) + count
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--requests", type=int, default=500, help="requests per run")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved runs per level")
     parser.add_argument("--concurrency", default="1,8,32,64")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--conv", action="store_true", help="also time a conv net's batching")
@@ -406,6 +507,11 @@ def main() -> None:
         default="raw",
         help="load generator: a minimal asyncio HTTP/1.1 client (default) or async httpx",
     )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="pin the load generator to the last CPU and both servers to the others",
+    )
     parser.add_argument("--naive", type=Path, help=argparse.SUPPRESS)  # child: the baseline
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -414,6 +520,8 @@ def main() -> None:
 
         uvicorn.run(naive_app(args.naive), host="127.0.0.1", port=args.port, log_level="warning")
         return
+
+    import uvicorn.config
 
     levels = [int(c) for c in args.concurrency.split(",")]
     x = np.random.default_rng(2).random((1, *CHIP), dtype=np.float32)
@@ -429,83 +537,155 @@ def main() -> None:
             ]
         }
     ).encode()
+    cpus = sorted(os.sched_getaffinity(0))
     results: dict = {
         "machine": f"{platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}",
         "requests": args.requests,
+        "repeats": args.repeats,
         "client": args.client,
+        # What uvicorn's "auto" picks, for both servers alike.
+        "uvicorn_loop": "uvloop" if _importable("uvloop") else "asyncio",
+        "uvicorn_http": "httptools" if _importable("httptools") else "h11",
+        "uvicorn_version": uvicorn.__version__,
+        "pinned": args.pin,
         "load_average_before": os.getloadavg(),
     }
+    server_cpus = set(cpus[:-1]) if args.pin and len(cpus) > 1 else set(cpus)
     with tempfile.TemporaryDirectory() as tmp:
         root = make_models(Path(tmp) / "models")
         bundle = root / "mlp" / "1"
-        results["ceiling_samples_per_s"] = ceiling(bundle)
-        results["batch1_samples_per_s"] = ceiling(bundle, batch=1)
-        for kind in ("satlearn", "naive"):
-            port = _free_port()
-            if kind == "satlearn":
-                settings = Path(tmp) / "serve.yaml"
-                settings.write_text(f"models: {root}\nport: {port}\nmax_body_mb: 512\n")
-                command = [
-                    sys.executable,
-                    "-m",
-                    "satlearn",
-                    "serve",
-                    "--settings",
-                    str(settings),
-                    "--log-level",
-                    "warning",
-                ]
-            else:
-                command = [sys.executable, __file__, "--naive", str(bundle), "--port", str(port)]
-            process = start(command, port, Path(tmp) / f"{kind}.log")
-            try:
-                url = f"http://127.0.0.1:{port}/v2/models/mlp/infer"
-                rows = []
-                for level in levels:
-                    generate = raw_load if args.client == "raw" else load
-                    row = asyncio.run(
-                        generate(url, body, concurrency=level, requests=args.requests)
-                    )
-                    rows.append(row)
-                    print(
-                        f"{kind:8s} c={level:3d} {row['requests_per_s']:8.1f} req/s "
-                        f"p50 {row['p50_ms']:7.2f} ms p99 {row['p99_ms']:7.2f} ms "
-                        f"failures {row['failures']}",
-                        flush=True,
-                    )
-                results[kind] = rows
+        servers: dict[str, tuple[subprocess.Popen, str]] = {}
+        try:
+            # Both servers up at once, measured in turns: other jobs on the machine load
+            # them alike, and each figure has its peer from the same minutes.
+            for kind in ("satlearn", "naive"):
+                port = _free_port()
                 if kind == "satlearn":
-                    results["large_tensor_ms"] = large_tensor_times(f"http://127.0.0.1:{port}")
-            finally:
+                    settings = Path(tmp) / "serve.yaml"
+                    settings.write_text(f"models: {root}\nport: {port}\nmax_body_mb: 512\n")
+                    command = [
+                        sys.executable,
+                        "-m",
+                        "satlearn",
+                        "serve",
+                        "--settings",
+                        str(settings),
+                        "--log-level",
+                        "warning",
+                    ]
+                else:
+                    command = [
+                        sys.executable,
+                        __file__,
+                        "--naive",
+                        str(bundle),
+                        "--port",
+                        str(port),
+                    ]
+                process = start(command, port, Path(tmp) / f"{kind}.log")
+                if args.pin:
+                    for task in os.listdir(f"/proc/{process.pid}/task"):
+                        os.sched_setaffinity(int(task), server_cpus)
+                servers[kind] = (process, f"http://127.0.0.1:{port}/v2/models/mlp/infer")
+            if args.pin:
+                os.sched_setaffinity(0, {cpus[-1]})
+            runs: dict[str, dict[int, list[dict]]] = {k: {c: [] for c in levels} for k in servers}
+            ceilings: list[tuple[float, float, float]] = []
+            batch_at = {32: BATCH}
+            for repeat in range(args.repeats):
+                order = ["satlearn", "naive"] if repeat % 2 == 0 else ["naive", "satlearn"]
+                for level in levels:
+                    for kind in order:
+                        process, url = servers[kind]
+                        row = measure(kind, process, url, body, level, args)
+                        runs[kind][level].append(row)
+                        print(
+                            f"[{repeat}] {kind:8s} c={level:3d} {row['requests_per_s']:8.1f} req/s "
+                            f"p50 {row['p50_ms']:7.2f} p99 {row['p99_ms']:7.2f} ms, CPU/request "
+                            f"server {row['server_cpu_ms']:.2f} client {row['client_cpu_ms']:.2f}"
+                            f" ms, other cores {row['other_cores']:.2f}"
+                            + (
+                                f", mean batch {row['mean_batch']:.1f}"
+                                if "mean_batch" in row
+                                else ""
+                            )
+                            + (f", failures {row['failures']}" if row["failures"] else ""),
+                            flush=True,
+                        )
+                # The ceiling beside each round: the batch the server reached at c=32 in
+                # this round (rounded), the configured batch, and batch 1.
+                reached = [r["mean_batch"] for r in runs["satlearn"].get(32, [])[-1:]]
+                batch = max(1, round(reached[0])) if reached else BATCH
+                batch_at[32] = batch
+                # Each the best of ONNX Runtime's defaults and the server's own options,
+                # so the ceiling is the most the graph does in-process at that batch.
+                ceilings.append(
+                    tuple(
+                        max(
+                            ceiling(bundle, batch=b, seconds=t, spin=spin) for spin in (True, False)
+                        )
+                        for b, t in ((batch, 1.0), (BATCH, 1.0), (1, 0.5))
+                    )
+                )
+                print(
+                    f"[{repeat}] ceiling: {ceilings[-1][0]:.0f} samples/s at batch {batch} "
+                    f"(reached), {ceilings[-1][1]:.0f} at {BATCH}, {ceilings[-1][2]:.0f} at 1",
+                    flush=True,
+                )
+            if args.pin:
+                os.sched_setaffinity(0, set(cpus))
+            results["satlearn"] = [_median_rows(runs["satlearn"][c]) for c in levels]
+            results["naive"] = [_median_rows(runs["naive"][c]) for c in levels]
+            results["ceiling_batch"] = batch_at[32]
+            results["ceiling_samples_per_s"] = statistics.median(c[0] for c in ceilings)
+            results["ceiling_batch32_samples_per_s"] = statistics.median(c[1] for c in ceilings)
+            results["batch1_samples_per_s"] = statistics.median(c[2] for c in ceilings)
+            base = servers["satlearn"][1].split("/v2/", 1)[0]
+            results["large_tensor_ms"] = large_tensor_times(base)
+        finally:
+            for process, _ in servers.values():
                 stop(process)
     if args.conv:
         results["conv_batching_samples_per_s"] = conv_batching()
     ceiling_rate = results["ceiling_samples_per_s"]
     print(
-        f"ceiling (in-process, batch {BATCH}): {ceiling_rate:.0f} samples/s; "
-        f"batch 1: {results['batch1_samples_per_s']:.0f}"
+        f"ceiling (in-process, median of {args.repeats}): {ceiling_rate:.0f} samples/s at "
+        f"batch {results['ceiling_batch']} (the server's mean batch at c=32), "
+        f"{results['ceiling_batch32_samples_per_s']:.0f} at {BATCH}, "
+        f"{results['batch1_samples_per_s']:.0f} at 1"
     )
     for ours, naive in zip(results["satlearn"], results["naive"], strict=True):
         print(
-            f"c={ours['concurrency']:3d}: {ours['requests_per_s'] / naive['requests_per_s']:.2f}x "
-            f"naive throughput, {ours['requests_per_s'] / ceiling_rate:.0%} of the ceiling, "
-            f"p99 {ours['p99_ms']:.1f} vs {naive['p99_ms']:.1f} ms"
+            f"c={ours['concurrency']:3d} (medians of {ours['repeats']}): "
+            f"{ours['requests_per_s']:.0f} vs {naive['requests_per_s']:.0f} req/s = "
+            f"{ours['requests_per_s'] / naive['requests_per_s']:.2f}x naive, "
+            f"{ours['requests_per_s'] / ceiling_rate:.0%} of the ceiling, "
+            f"p99 {ours['p99_ms']:.1f} vs {naive['p99_ms']:.1f} ms, server CPU/request "
+            f"{ours['server_cpu_ms']:.2f} vs {naive['server_cpu_ms']:.2f} ms, client "
+            f"{ours['client_cpu_ms']:.2f} / {naive['client_cpu_ms']:.2f} ms"
         )
     large = results["large_tensor_ms"]
     print(
         f"1024x1024x4 float32: JSON {large['json']:.0f} ms, binary {large['binary']:.0f} ms "
-        f"({large['json'] / large['binary']:.1f}x)"
+        f"({large['json'] / large['binary']:.1f}x; median of {large['rounds']})"
     )
     if "conv_batching_samples_per_s" in results:
         print("conv net samples/s by batch:", results["conv_batching_samples_per_s"])
     results["load_average_after"] = os.getloadavg()
     print(
-        f"load average before {results['load_average_before']}, "
+        f"uvicorn {results['uvicorn_version']} with {results['uvicorn_loop']} + "
+        f"{results['uvicorn_http']}; load average before {results['load_average_before']}, "
         f"after {results['load_average_after']}"
     )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
+
+
+def _importable(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
 
 
 if __name__ == "__main__":
