@@ -196,11 +196,16 @@ def _save_checkpoint(
         for key, value in pstate.items()
     }
     tensors["rng.torch"] = torch.get_rng_state()
-    with atomic_output(directory / _MODEL_FILE) as tmp:
-        save_file(weights, str(tmp))
-    with atomic_output(directory / _OPTIM_FILE) as tmp:
-        save_file(tensors, str(tmp))
-    # state.json last: its presence marks a complete checkpoint.
+    # Three files cannot be replaced in one step, so a SIGKILL between them left
+    # epoch N's weights beside epoch N-1's state.json: the resumed run then
+    # differed from an uninterrupted one. The tensors are written beside the
+    # files first (tagged with their epoch), state.json is the commit point, and
+    # only then do they take the final names; _settle_checkpoint rolls an
+    # interrupted step forward (committed) or back (not) before a resume.
+    tag = {"epoch": str(state["epoch"])}
+    for name, payload in ((_MODEL_FILE, weights), (_OPTIM_FILE, tensors)):
+        with atomic_output(directory / _pending(name)) as tmp:
+            save_file(payload, str(tmp), metadata=tag)
     write_json(
         {
             **state,
@@ -209,6 +214,48 @@ def _save_checkpoint(
         },
         directory / _STATE_FILE,
     )
+    for name in (_MODEL_FILE, _OPTIM_FILE):
+        os.replace(directory / _pending(name), directory / name)
+
+
+def _pending(name: str) -> str:
+    """The name a checkpoint file has between its writing and its commit."""
+    return name.replace(".safetensors", ".pending.safetensors")
+
+
+def _settle_checkpoint(directory: Path) -> None:
+    """Finish or undo a checkpoint whose writing was interrupted (see _save_checkpoint)."""
+    from safetensors import safe_open
+
+    try:
+        epoch = str(json.loads((directory / _STATE_FILE).read_text(encoding="utf-8"))["epoch"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # _load_checkpoint names the problem
+    for name in (_MODEL_FILE, _OPTIM_FILE):
+        pending = directory / _pending(name)
+        if not pending.is_file():
+            continue
+        try:
+            with safe_open(str(pending), framework="pt") as handle:
+                committed = (handle.metadata() or {}).get("epoch") == epoch
+        except Exception:  # unreadable (safetensors' own error type): never committed
+            committed = False
+        if committed:
+            os.replace(pending, directory / name)
+        else:
+            pending.unlink()
+
+
+def _rewrite_log(path: Path, history: list[dict[str, Any]]) -> None:
+    """The CSV log as the checkpoint's history (a killed run may have logged an epoch twice)."""
+    from satlearn.atomic import atomic_output
+
+    if not history:
+        path.unlink(missing_ok=True)
+        return
+    with atomic_output(path) as tmp:
+        for row in history:
+            _append_csv(tmp, row)
 
 
 def _load_checkpoint(
@@ -479,12 +526,15 @@ def train(
         "best_metrics": {},
     }
     if config.resume and (ckpt / _STATE_FILE).is_file():
+        _settle_checkpoint(ckpt)
         state = _load_checkpoint(ckpt, model, optimizer, scheduler)
         state.pop("optimizer", None)
         state.pop("scheduler", None)
+        _rewrite_log(log, state["history"])
     else:
         ckpt.mkdir(parents=True, exist_ok=True)
-        for stale in (_STATE_FILE, _MODEL_FILE, _BEST_FILE, _OPTIM_FILE, LOG_FILE):
+        stale_files = (_STATE_FILE, _MODEL_FILE, _BEST_FILE, _OPTIM_FILE, LOG_FILE)
+        for stale in (*stale_files, _pending(_MODEL_FILE), _pending(_OPTIM_FILE)):
             (ckpt / stale).unlink(missing_ok=True)
     writer = _tensorboard(ckpt)
     stopped = False
