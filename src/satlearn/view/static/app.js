@@ -4,7 +4,9 @@
 
 const L = window.L;
 const $ = (id) => document.getElementById(id);
-const PAGE_SIZE = 10;
+// Items per page of the list; ?page_size=N on the page's URL changes it (paging of a
+// small catalogue can be tried that way).
+const PAGE_SIZE = Number(new URLSearchParams(window.location.search).get("page_size")) || 10;
 const COLORMAPS = ["viridis", "magma", "inferno", "plasma", "cividis", "rdylgn", "rdbu",
   "spectral", "greys", "terrain"];
 // Class colours of a predicted mask (id -> RGB); 255 is "no data", drawn transparent.
@@ -18,6 +20,7 @@ const state = {
   pages: [],            // the URLs of the pages seen, for "Previous"
   bbox: null,           // [west, south, east, north] drawn on the map
   bboxLayer: null,
+  footprints: null,     // the listed items' outlines
   items: new Map(),     // id -> STAC item of the pages seen
   current: null,        // {item, assetKey, info, indices}
   layer: null,          // the main tile layer
@@ -27,10 +30,12 @@ const state = {
   rescaleEdited: false,
 };
 
-const map = L.map("map", { boxZoom: false, attributionControl: false, zoomSnap: 0.5 })
+// Whole zooms only: at fractional ones Leaflet leaves hairline gaps between tiles.
+const map = L.map("map", { boxZoom: false, attributionControl: false, zoomSnap: 1 })
   .setView([20, 0], 2);
 map.createPane("compare").style.zIndex = 250;
 map.createPane("prediction").style.zIndex = 350;
+map.createPane("footprints").style.zIndex = 380;  // below overlays (400), above tiles
 window.satlearnView = { map, state };  // for the browser tests and for the curious
 
 function status(text) { $("status").textContent = text; }
@@ -88,11 +93,37 @@ function coveringTile(bbox) {
   return [0, 0, 0];
 }
 
-function thumbnailUrl(item) {
+// A thumbnail: the covering tile, cropped to the item's bbox by CSS (a box of `size` px).
+function thumbnail(item, size) {
   const key = Object.keys(item.assets || {}).find((k) => isImage(item.assets[k]));
-  if (!key || !item.bbox) return null;
+  const box = el("span", { className: "thumb" });
+  box.style.width = box.style.height = `${size}px`;
+  if (!key || !item.bbox) return box;
   const [z, x, y] = coveringTile(item.bbox);
-  return `${tileBase(item, key)}/${z}/${x}/${y}.png`;
+  const [west, south, east, north] = item.bbox;
+  // The bbox in the tile's pixels (Web Mercator), to scale and shift the tile image.
+  const px = (lon) => (((lon + 180) / 360) * 2 ** z - x) * 256;
+  const py = (lat) => {
+    const r = (lat * Math.PI) / 180;
+    return (((1 - Math.log(Math.tan(r) + 1 / Math.cos(r)) / Math.PI) / 2) * 2 ** z - y) * 256;
+  };
+  const [x0, x1, y0, y1] = [px(west), px(east), py(north), py(south)];
+  const scale = size / Math.max(x1 - x0, y1 - y0, 1);
+  const img = el("img", { src: `${tileBase(item, key)}/${z}/${x}/${y}.png`, alt: `${item.id}`,
+    loading: "lazy" });
+  Object.assign(img.style, { width: `${256 * scale}px`, height: `${256 * scale}px`,
+    left: `${-x0 * scale}px`, top: `${-y0 * scale}px` });
+  box.append(img);
+  return box;
+}
+
+function shortType(type) {
+  if (!type) return "";
+  if (type.includes("cloud-optimized")) return "COG";
+  if (type.includes("image/tiff")) return "GeoTIFF";
+  if (type.includes("geo+json")) return "GeoJSON";
+  if (type.includes("parquet")) return "GeoParquet";
+  return type.split(";")[0];
 }
 
 // --------------------------------------------------------------------------- catalogue
@@ -128,16 +159,15 @@ async function showPage(url, { back = false } = {}) {
   list.replaceChildren();
   for (const item of page.features || []) {
     state.items.set(`${item.collection}/${item.id}`, item);
-    const thumb = thumbnailUrl(item);
     const when = item.properties.datetime || item.properties.start_datetime || "";
-    const li = el("li", { className: "item" },
-      thumb ? el("img", { src: thumb, alt: "", loading: "lazy" }) : el("img", { alt: "" }),
+    const li = el("li", { className: "item" }, thumbnail(item, 48),
       el("div", {}, el("strong", { textContent: item.id }), el("br"),
         el("span", { className: "hint", textContent: `${item.collection} · ${when.slice(0, 10)}` })));
     li.dataset.key = `${item.collection}/${item.id}`;
     li.addEventListener("click", () => selectItem(item, li));
     list.append(li);
   }
+  drawFootprints(page.features || []);
   const next = (page.links || []).find((l) => l.rel === "next");
   $("next-page").disabled = !next;
   $("next-page").dataset.href = next ? next.href : "";
@@ -148,14 +178,27 @@ async function showPage(url, { back = false } = {}) {
   fillCompare();
 }
 
+// The listed items' outlines on the map; a click on one selects it.
+function drawFootprints(items) {
+  if (state.footprints) state.footprints.remove();
+  state.footprints = L.geoJSON(
+    { type: "FeatureCollection", features: items.filter((i) => i.geometry) },
+    { pane: "footprints", style: { color: "#1d6fb8", weight: 1, fill: false, className: "footprint" },
+      onEachFeature: (feature, layer) => layer.on("click", () => {
+        const li = document.querySelector(`#items li[data-key="${feature.collection}/${feature.id}"]`);
+        selectItem(feature, li);
+      }) },
+  ).addTo(map);
+  const bounds = state.footprints.getBounds();
+  if (bounds.isValid() && !state.current) map.fitBounds(bounds, { maxZoom: 14 });
+}
+
 function selectItem(item, li) {
   for (const node of document.querySelectorAll("#items li")) node.classList.remove("selected");
   if (li) li.classList.add("selected");
   $("item-panel").hidden = false;
   $("item-title").textContent = `${item.collection} / ${item.id}`;
-  const thumb = thumbnailUrl(item);
-  $("item-thumb").hidden = !thumb;
-  if (thumb) $("item-thumb").src = thumb;
+  $("item-thumb").replaceChildren(thumbnail(item, 160));
   const body = $("assets").querySelector("tbody");
   body.replaceChildren();
   for (const [key, asset] of Object.entries(item.assets || {})) {
@@ -171,7 +214,7 @@ function selectItem(item, li) {
     }
     body.append(el("tr", { className: "asset" },
       el("td", { textContent: asset.title ? `${key} (${asset.title})` : key }),
-      el("td", { textContent: asset.type || "" }),
+      el("td", { textContent: shortType(asset.type), title: asset.type || "" }),
       el("td", { textContent: (asset.roles || []).join(", ") }), action));
   }
   const meta = $("metadata").querySelector("tbody");
@@ -186,29 +229,35 @@ function selectItem(item, li) {
   }
 }
 
-// Shift-drag draws the search box (Leaflet's own shift-drag box zoom is off).
+// Shift-drag draws the search box (Leaflet's own shift-drag box zoom is off). The
+// listeners are on the container in the capture phase, so the map never starts a pan.
 function bboxDrawing() {
+  const container = map.getContainer();
   let start = null;
-  map.on("mousedown", (event) => {
-    if (!event.originalEvent.shiftKey) return;
-    start = event.latlng;
-    map.dragging.disable();
+  const clamp = (v, lo, hi) => Math.max(lo, Math.min(hi, v));
+  container.addEventListener("mousedown", (event) => {
+    if (!event.shiftKey || event.button !== 0) return;
+    event.stopPropagation();
+    event.preventDefault();
+    start = map.mouseEventToLatLng(event);
     if (state.bboxLayer) state.bboxLayer.remove();
-    state.bboxLayer = L.rectangle([start, start], { color: "#ff7800", weight: 2, fill: false })
-      .addTo(map);
-  });
-  map.on("mousemove", (event) => {
-    if (start) state.bboxLayer.setBounds([start, event.latlng]);
-  });
-  map.on("mouseup", (event) => {
+    state.bboxLayer = L.rectangle([start, start], { color: "#ff7800", weight: 2, fill: false,
+      interactive: false }).addTo(map);
+  }, true);
+  container.addEventListener("mousemove", (event) => {
     if (!start) return;
-    const bounds = L.latLngBounds(start, event.latlng);
+    event.stopPropagation();
+    state.bboxLayer.setBounds([start, map.mouseEventToLatLng(event)]);
+  }, true);
+  window.addEventListener("mouseup", (event) => {
+    if (!start) return;
+    const bounds = L.latLngBounds(start, map.mouseEventToLatLng(event));
     start = null;
-    map.dragging.enable();
-    state.bbox = [bounds.getWest(), bounds.getSouth(), bounds.getEast(), bounds.getNorth()];
+    state.bbox = [clamp(bounds.getWest(), -180, 180), clamp(bounds.getSouth(), -90, 90),
+      clamp(bounds.getEast(), -180, 180), clamp(bounds.getNorth(), -90, 90)];
     $("bbox-text").textContent = `box: ${state.bbox.map((v) => v.toFixed(4)).join(", ")}`;
     newSearch();
-  });
+  }, true);
 }
 
 function newSearch() {
@@ -224,6 +273,8 @@ function bandNames(info) {
 
 // Per band default range: the asset's statistics (p2..p98 when the server measured them).
 function bandRange(info, i) {
+  const band = (info.bands || [])[i];
+  if (band && Array.isArray(band.rescale)) return band.rescale;
   const stats = Array.isArray(info.stats) ? info.stats[i]
     : (info.stats || {})[bandNames(info)[i]] || (info.bands || [])[i]?.statistics;
   if (!stats) return [0, 1];
@@ -283,8 +334,9 @@ function tileParams() {
 }
 
 function tileOptions(info, extra = {}) {
+  // info.json's zooms are the ones the server renders: past maxzoom Leaflet magnifies.
   const options = { opacity: Number($("opacity").value), maxNativeZoom: info.maxzoom,
-    maxZoom: 22, minZoom: info.minzoom !== undefined ? Math.max(0, info.minzoom - 8) : 0, ...extra };
+    maxZoom: 24, minZoom: info.minzoom ?? 0, ...extra };
   if (info.bounds) {
     const [w, s, e, n] = info.bounds;
     // Only tiles over the asset are asked for: one outside it is a 404, a console error.
@@ -365,7 +417,9 @@ function renderCompare() {
   const assetKey = parts.pop();
   const item = state.items.get(parts.join("/"));
   const url = `${tileBase(item, assetKey)}/{z}/{x}/{y}.png?${tileParams()}`;
-  state.compare = L.tileLayer(url, tileOptions(state.current.info, { pane: "compare" })).addTo(map);
+  // Opaque: right of the line the other date replaces the main layer, whatever its opacity.
+  const options = tileOptions(state.current.info, { pane: "compare", opacity: 1 });
+  state.compare = L.tileLayer(url, options).addTo(map);
   state.compare.getContainer().classList.add("compare-layer");
   map.getPane("compare").style.zIndex = 250;  // above the main layer's tile pane (200)
   clipCompare();
@@ -399,8 +453,9 @@ async function addOverlay(item, key) {
   status(`loading overlay ${key}...`);
   const doc = await getJSON(`/api/overlays/${encodeURIComponent(item.collection)}/${encodeURIComponent(item.id)}/${encodeURIComponent(key)}.geojson`);
   const layer = L.geoJSON(doc, {
-    style: { color: "#ff00aa", weight: 2, fillOpacity: 0.15 },
-    pointToLayer: (_, latlng) => L.circleMarker(latlng, { radius: 5, color: "#ff00aa" }),
+    style: { color: "#ff00aa", weight: 2, fillOpacity: 0.15, className: "overlay-feature" },
+    pointToLayer: (_, latlng) => L.circleMarker(latlng,
+      { radius: 6, color: "#ff00aa", className: "overlay-feature" }),
     onEachFeature: (feature, sub) => sub.bindPopup(popupHtml(feature.properties)),
   }).addTo(map);
   state.overlays.set(id, layer);
@@ -564,6 +619,15 @@ function wire() {
     if (event.dataTransfer.files.length) predictFile(event.dataTransfer.files[0]).catch(fail);
   });
   for (const name of COLORMAPS) $("colormap").append(el("option", { value: name, textContent: name }));
+  // The tile server's own list, when it answers (a fixed short list until then).
+  getJSON("/tiles/colormaps").then((answer) => {
+    const names = answer.colormaps || [];
+    if (!names.length) return;
+    const chosen = $("colormap").value;
+    $("colormap").replaceChildren(el("option", { value: "", textContent: "(none)" }),
+      ...names.map((name) => el("option", { value: name, textContent: name })));
+    $("colormap").value = chosen;
+  }).catch(() => {});
   bboxDrawing();
 }
 
