@@ -464,6 +464,8 @@ def read_bundle(directory: str | os.PathLike[str]) -> Bundle:
         meta = json.loads((path / BUNDLE_JSON).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
         raise BundleError(f"{where}: {BUNDLE_JSON} is not valid JSON: {err}") from None
+    except RecursionError:  # the json module recurses once per nesting level
+        raise BundleError(f"{where}: {BUNDLE_JSON} is nested too deeply") from None
     meta = _check_metadata(meta, where)
     try:
         model_onnx = (path / MODEL_ONNX).read_bytes()

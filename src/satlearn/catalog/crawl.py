@@ -138,6 +138,8 @@ def read_json(href: str) -> dict[str, Any]:
         data = json.loads(text)
     except json.JSONDecodeError as err:
         raise CatalogError(f"{href}: invalid JSON ({err})") from None
+    except RecursionError:  # the json module recurses once per nesting level
+        raise CatalogError(f"{href}: invalid JSON (nested too deeply)") from None
     if not isinstance(data, dict):
         raise CatalogError(f"{href}: not a JSON object")
     return data
