@@ -2,13 +2,24 @@
 
 Method: two random uint16 bands (red, nir) of 10980 x 10980 pixels (one
 Sentinel-2 tile at 10 m) in memory; NDVI = (N - R) / (N + R) into float32.
-Each contender runs ``--repeat`` times (default 3) and the best time counts.
+The contenders run interleaved: ``--repeat`` rounds (default 5), each round
+calling every contender once, in an order rotated by one each round, so that
+a burst of load from other jobs hits all of them alike. The median of the
+rounds counts (the minimum is printed too), and the load average before and
+after is printed with the CPU model.
 
 Compared, in the same run (what each row includes):
 
 * memory copy: ``np.copyto`` between two pre-touched buffers as large as what
   NDVI reads plus writes (2 x uint16 in + 1 x float32 out = 8 bytes a pixel):
-  the time to move the same bytes once, the bandwidth bound.
+  copying 4 bytes a pixel reads 4 and writes 4, so it moves the same 8 bytes
+  a pixel once: the bandwidth bound. (A strict one: the large copy writes
+  with non-temporal stores, while a kernel's ordinary stores also read each
+  output line before writing it.) "of bound" is copy time / method time.
+* fresh output pages: ``np.empty`` of the float32 output plus one write per
+  4 KiB page, the first-touch page faults every call that allocates its
+  output pays (the kernel zeroes each page); not a contender, the cost a new
+  output adds.
 * satlearn: ``compute_formula`` (the kernel under ``compute_index``) on the
   uint16 arrays, with all CPUs and with one thread, writing into a pre-touched
   float32 ``out`` (the same buffer policy as the copy); once more allocating
@@ -46,124 +57,148 @@ import xarray as xr
 from satlearn.ops.indices import compute_formula, compute_index
 
 
-def best_time(func: Callable[[], object], repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        func()
-        best = min(best, time.perf_counter() - start)
-    return best
+def interleaved(
+    contenders: list[tuple[str, Callable[[], object]]], repeat: int
+) -> dict[str, list[float]]:
+    """Seconds of each contender over ``repeat`` rounds, every contender once a round.
+
+    The order rotates by one each round, so that no contender always runs
+    right after the same neighbour (whose freed pages or warm caches it would
+    inherit).
+    """
+    times: dict[str, list[float]] = {label: [] for label, _ in contenders}
+    for round_ in range(repeat):
+        shift = round_ % len(contenders)
+        for label, func in contenders[shift:] + contenders[:shift]:
+            start = time.perf_counter()
+            func()
+            times[label].append(time.perf_counter() - start)
+    return times
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=10980)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5, help="interleaved rounds")
     args = parser.parse_args()
     size, repeat = args.size, args.repeat
     pixels = size * size
     bytes_moved = pixels * (2 + 2 + 4)
     cpus = len(os.sched_getaffinity(0))
-    print(f"NDVI on {size} x {size} uint16 red + nir ({pixels / 1e6:.1f} Mpx), {cpus} CPU(s)")
+    load_before = os.getloadavg()
+    print(
+        f"NDVI on {size} x {size} uint16 red + nir ({pixels / 1e6:.1f} Mpx), {cpus} CPU(s), "
+        f"{cpu_model()}; load average {load_before[0]:.2f} (1 min), {load_before[1]:.2f} (5 min)"
+    )
 
     rng = np.random.default_rng(0)
     bands = rng.integers(1, 10001, size=(2, size, size), dtype=np.uint16)
     red, nir = bands[0], bands[1]
     out = np.empty((size, size), dtype=np.float32)
-    rows: list[tuple[str, float]] = []
+    out.fill(0)
 
     source = np.empty(bytes_moved // 2, dtype=np.uint8)
     target = np.empty_like(source)
     source.fill(1)
     target.fill(0)
-    # Copying N/2 bytes reads N/2 and writes N/2: N bytes moved, like the index.
-    rows.append(
-        ("memory copy (bandwidth bound)", best_time(lambda: np.copyto(target, source), repeat))
-    )
+
+    def fresh_pages() -> np.ndarray:
+        page = np.empty(pixels, dtype=np.float32)
+        page[:: 4096 // 4] = 0  # one write per 4 KiB page
+        return page
 
     def satlearn_kernel(threads: int | None) -> Callable[[], object]:
         return lambda: compute_formula(
             "(N-R)/(N+R)", {"N": nir, "R": red}, threads=threads, out=out
         )
 
-    first = best_time(satlearn_kernel(None), 1)  # compiles the kernel, touches ``out``
-    print(f"first satlearn call (compiling the NDVI kernel included): {first:.3f} s")
-    rows.append(
-        (f"satlearn compute_formula ({cpus} threads)", best_time(satlearn_kernel(None), repeat))
-    )
-    rows.append(("satlearn compute_formula (1 thread)", best_time(satlearn_kernel(1), repeat)))
-    rows.append(
-        (
-            f"satlearn compute_formula, new output ({cpus} th)",
-            best_time(lambda: compute_formula("(N-R)/(N+R)", {"N": nir, "R": red}), repeat),
-        )
-    )
+    start = time.perf_counter()
+    satlearn_kernel(None)()  # compiles the kernel
+    print(f"first satlearn call (compiling the NDVI kernel included): "
+          f"{time.perf_counter() - start:.3f} s")  # fmt: skip
 
     da = xr.DataArray(bands, dims=("band", "y", "x"), coords={"band": ["red", "nir"]})
-    rows.append(
-        ("satlearn compute_index (DataArray)", best_time(lambda: compute_index(da, "ndvi"), repeat))
-    )
     scaled = da.assign_coords(scale=("band", [1e-4, 1e-4]), offset=("band", [-0.1, -0.1]))
     scaled = scaled.rio.write_nodata(0)
-    rows.append(
-        (
-            "satlearn compute_index (scale, offset, nodata)",
-            best_time(lambda: compute_index(scaled, "ndvi"), repeat),
-        )
-    )
+    compute_index(scaled, "ndvi")  # compiles the scaled, masked kernel
 
     def naive() -> np.ndarray:
         n = nir.astype(np.float32)
         r = red.astype(np.float32)
         return (n - r) / (n + r)
 
-    rows.append(("naive numpy (n - r) / (n + r), float32", best_time(naive, repeat)))
-
     def naive_into_out() -> np.ndarray:
         n = nir.astype(np.float32)
         r = red.astype(np.float32)
         return np.divide(n - r, n + r, out=out)
 
-    rows.append(("naive numpy, result into out", best_time(naive_into_out, repeat)))
-
     numexpr.set_num_threads(cpus)
-    rows.append(
+    nir32, red32 = nir.astype(np.float32), red.astype(np.float32)
+    copy_label = "memory copy (bandwidth bound)"
+    naive_label = "naive numpy (n - r) / (n + r), float32"
+    contenders: list[tuple[str, Callable[[], object]]] = [
+        (copy_label, lambda: np.copyto(target, source)),
+        ("fresh output pages (np.empty + first touch)", fresh_pages),
+        (f"satlearn compute_formula into out ({cpus} th)", satlearn_kernel(None)),
+        ("satlearn compute_formula into out (1 thread)", satlearn_kernel(1)),
+        (
+            f"satlearn compute_formula, new output ({cpus} th)",
+            lambda: compute_formula("(N-R)/(N+R)", {"N": nir, "R": red}),
+        ),
+        ("satlearn compute_index (DataArray)", lambda: compute_index(da, "ndvi")),
+        (
+            "satlearn compute_index (scale, offset, nodata)",
+            lambda: compute_index(scaled, "ndvi"),
+        ),
+        (naive_label, naive),
+        ("naive numpy, result into out", naive_into_out),
         (
             f"numexpr.evaluate into out ({cpus} threads)",
-            best_time(
-                lambda: numexpr.evaluate(
-                    "(n - r) / (n + r)",
-                    local_dict={"n": nir, "r": red},
-                    out=out,
-                    casting="unsafe",
-                ),
-                repeat,
+            lambda: numexpr.evaluate(
+                "(n - r) / (n + r)", local_dict={"n": nir, "r": red}, out=out, casting="unsafe"
             ),
-        )
-    )
-
-    nir32, red32 = nir.astype(np.float32), red.astype(np.float32)
-    rows.append(
+        ),
         (
             "spyndex.computeIndex (float32 arrays)",
-            best_time(lambda: spyndex.computeIndex("NDVI", {"N": nir32, "R": red32}), repeat),
-        )
-    )
+            lambda: spyndex.computeIndex("NDVI", {"N": nir32, "R": red32}),
+        ),
+    ]
+    times = interleaved(contenders, repeat)
+
     check = spyndex.computeIndex("NDVI", {"N": nir32, "R": red32})
     ours = compute_formula("(N-R)/(N+R)", {"N": nir, "R": red})
     assert np.allclose(ours, check, rtol=1e-6, atol=1e-7), "satlearn and spyndex disagree"
 
-    times = dict(rows)
-    bound = times["memory copy (bandwidth bound)"]
-    naive_time = times["naive numpy (n - r) / (n + r), float32"]
-    print(f"{'method':<48} {'time s':>8} {'Mpx/s':>8} {'MB/s':>8} {'vs naive':>9} {'of bound':>9}")
-    for label, seconds in rows:
+    median = {label: float(np.median(seconds)) for label, seconds in times.items()}
+    bound = median[copy_label]
+    naive_time = median[naive_label]
+    print(
+        f"{'method':<48} {'median s':>8} {'min s':>7} {'Mpx/s':>7} {'MB/s':>7} "
+        f"{'vs naive':>8} {'of bound':>8}"
+    )
+    for label, seconds in median.items():
         print(
-            f"{label:<48} {seconds:>8.3f} {pixels / seconds / 1e6:>8.0f} "
-            f"{bytes_moved / seconds / 1e6:>8.0f} {naive_time / seconds:>8.2f}x "
-            f"{bound / seconds:>8.0%}"
+            f"{label:<48} {seconds:>8.3f} {min(times[label]):>7.3f} "
+            f"{pixels / seconds / 1e6:>7.0f} {bytes_moved / seconds / 1e6:>7.0f} "
+            f"{naive_time / seconds:>7.2f}x {bound / seconds:>8.0%}"
         )
-    print("vs naive: speed-up over the naive numpy expression; of bound: copy time / method time")
+    load_after = os.getloadavg()
+    print(
+        f"{repeat} interleaved rounds, medians; vs naive: speed-up over the naive numpy "
+        "expression; of bound: copy time / method time (both medians of the same rounds); "
+        f"load average after: {load_after[0]:.2f} (1 min)"
+    )
 
 
 if __name__ == "__main__":

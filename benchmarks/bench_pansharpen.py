@@ -8,21 +8,31 @@ Two parts, both in one run:
    (a) GDAL: a weighted-Brovey VRTPansharpenedDataset (cubic MS resampling,
        NumThreads=ALL_CPUS, Float32 output) read whole with rasterio, and
    (b) satlearn: ``pansharpen(method="brovey")`` with the same weights and cubic
-       resampling, in memory (numpy) and chunked (dask, 1024-pixel blocks).
-   Reported: output megapixels (pan grid) per second, best of three, the ratio,
-   and the agreement of the two Brovey outputs away from the edges.
+       resampling, in memory (numpy) and chunked (dask, 1024-pixel blocks): the
+       resampling and the fusion in one compiled pass; and, for a before/after
+       in the same run, the two steps apart (``resample_to_pan``, then ``brovey``
+       on the resampled array), as ``pansharpen`` ran before that pass.
+   The three run interleaved: ``--rounds`` rounds (default 5), each calling all
+   three once in an order rotated by one each round, so that load from other
+   jobs hits them alike; the first round is also each path's first call in the
+   process (imports, numba's cache load, thread pools cold), reported apart.
+   Reported: the median over the rounds after the first (and the minimum),
+   output megapixels (pan grid) per second, the ratio of medians, the load
+   average and CPU model, and the agreement of the Brovey outputs away from
+   the edges.
 2. Quality. The Wald protocol (degrade MS and pan by the ratio, fuse, compare
    with the original MS) for every satlearn method and for GDAL's Brovey on both
    real pairs: Landsat 8 (B2-B5, B8) and SpaceNet 6 / WorldView-2 (ms1, pan1).
    Reported: ERGAS, SAM (degrees), Q, Q4, SSIM, PSNR (dB).
 
-Run: ``.venv/bin/python benchmarks/bench_pansharpen.py`` (``--throughput`` for part 1 only).
+Run: ``.venv/bin/python benchmarks/bench_pansharpen.py`` (``--throughput`` for part 1 only,
+``--rounds N``).
 """
 
 from __future__ import annotations
 
+import argparse
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -32,7 +42,7 @@ import rasterio
 import xarray as xr
 from affine import Affine
 
-from satlearn.ops.pansharpen import gdal_pansharpen, pansharpen
+from satlearn.ops.pansharpen import brovey, gdal_pansharpen, pansharpen, resample_to_pan
 from satlearn.ops.quality import wald_protocol
 from satlearn.raster import open_raster, save_cog
 
@@ -42,15 +52,28 @@ SPACENET = DATA / "spacenet6-pan-ms-solaris"
 WEIGHTS = [1 / 3, 1 / 3, 1 / 3]
 
 
-def best_of(runs: int, func):
-    """(best seconds, first-call seconds, result) over ``runs`` calls."""
-    times = []
-    result = None
-    for _ in range(runs):
-        start = time.perf_counter()
-        result = func()
-        times.append(time.perf_counter() - start)
-    return min(times), times[0], result
+def interleaved(contenders, rounds: int):
+    """Per contender: (seconds of every round, last result); all once a round, order rotated."""
+    times = {label: [] for label, _ in contenders}
+    results = {}
+    for round_ in range(rounds):
+        shift = round_ % len(contenders)
+        for label, func in contenders[shift:] + contenders[:shift]:
+            start = time.perf_counter()
+            results[label] = func()
+            times[label].append(time.perf_counter() - start)
+    return times, results
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
 
 
 def write_tiled(path: Path, data: np.ndarray, transform: Affine, crs) -> Path:
@@ -71,7 +94,7 @@ def write_tiled(path: Path, data: np.ndarray, transform: Affine, crs) -> Path:
     return path
 
 
-def throughput(tmp: Path) -> None:
+def throughput(tmp: Path, rounds: int) -> None:
     with rasterio.open(LANDSAT / "l8_B2.tif") as src:
         crs, ms_transform = src.crs, src.transform
     ms = np.stack([rasterio.open(LANDSAT / f"l8_B{b}.tif").read(1) for b in (2, 3, 4)])
@@ -82,9 +105,11 @@ def throughput(tmp: Path) -> None:
     ms_path = write_tiled(tmp / "ms.tif", ms, ms_transform, crs)
     pan_path = write_tiled(tmp / "pan.tif", pan, ms_transform @ Affine.scale(0.5), crs)
     mpx = pan.shape[1] * pan.shape[2] / 1e6
+    load = os.getloadavg()
     print(
         f"input: MS {ms.shape[0]} x {ms.shape[1]} x {ms.shape[2]}, pan {pan.shape[1]} x "
-        f"{pan.shape[2]} ({mpx:.1f} Mpx output per band), {os.cpu_count()} CPU cores"
+        f"{pan.shape[2]} ({mpx:.1f} Mpx output per band), {os.cpu_count()} CPU cores, "
+        f"{cpu_model()}; load average {load[0]:.2f} (1 min), {load[1]:.2f} (5 min)"
     )
 
     def run_gdal():
@@ -93,30 +118,54 @@ def throughput(tmp: Path) -> None:
     def run_numpy():
         return pansharpen(open_raster(ms_path), open_raster(pan_path), weights=WEIGHTS).values
 
+    def run_two_steps():
+        # The path before the fused pass (resample_to_pan, then brovey on the
+        # resampled array), for a before/after in the same run.
+        ms_da, pan_da = open_raster(ms_path), open_raster(pan_path)
+        up = resample_to_pan(ms_da, pan_da).values
+        return brovey(up, pan_da.values[0].astype(np.float32), weights=WEIGHTS)
+
     def run_dask():
         chunks = {"band": -1, "y": 1024, "x": 1024}
         ms_da = open_raster(ms_path, chunks=chunks)
         pan_da = open_raster(pan_path, chunks=chunks)
         return pansharpen(ms_da, pan_da, weights=WEIGHTS).values
 
-    # The first call of each is the first in this process for that path (imports,
-    # kernel matrices and thread pools cold); best of three is the warm figure.
-    t_gdal, first_gdal, ref = best_of(3, run_gdal)
-    t_numpy, first_numpy, ours = best_of(3, run_numpy)
-    t_dask, first_dask, ours_dask = best_of(3, run_dask)
+    # Round one holds each path's first call in this process (imports, numba's
+    # cache load, thread pools cold); the median of the other rounds is the warm figure.
+    labels = {
+        "gdal": "GDAL VRTPansharpenedDataset",
+        "numpy": "satlearn brovey (numpy)",
+        "dask": "satlearn brovey (dask, 1024 blocks)",
+        "two": "satlearn resample_to_pan + brovey",
+    }
+    times, results = interleaved(
+        [
+            (labels["gdal"], run_gdal),
+            (labels["numpy"], run_numpy),
+            (labels["dask"], run_dask),
+            (labels["two"], run_two_steps),
+        ],
+        rounds,
+    )
+    ref, ours, ours_dask = (results[labels[k]] for k in ("gdal", "numpy", "dask"))
+    warm = {label: float(np.median(t[1:] if len(t) > 1 else t)) for label, t in times.items()}
+    t_gdal, first_gdal = warm[labels["gdal"]], times[labels["gdal"]][0]
     print(
-        f"{'implementation':36s} {'seconds':>8s} {'Mpx/s':>8s} {'vs GDAL':>8s} "
+        f"{'implementation':36s} {'median s':>8s} {'min s':>6s} {'Mpx/s':>6s} {'vs GDAL':>8s} "
         f"{'first s':>8s} {'vs GDAL':>8s}"
     )
-    for label, seconds, first in [
-        ("GDAL VRTPansharpenedDataset", t_gdal, first_gdal),
-        ("satlearn brovey (numpy)", t_numpy, first_numpy),
-        ("satlearn brovey (dask, 1024 blocks)", t_dask, first_dask),
-    ]:
+    for label, seconds in warm.items():
+        first = times[label][0]
         print(
-            f"{label:36s} {seconds:8.2f} {mpx / seconds:8.1f} {t_gdal / seconds:7.2f}x "
-            f"{first:8.2f} {first_gdal / first:7.2f}x"
+            f"{label:36s} {seconds:8.2f} {min(times[label][1:] or times[label]):6.2f} "
+            f"{mpx / seconds:6.1f} {t_gdal / seconds:7.2f}x {first:8.2f} {first_gdal / first:7.2f}x"
         )
+    load = os.getloadavg()
+    print(
+        f"{rounds} interleaved rounds; median of rounds 2-{rounds}; vs GDAL: ratio of medians "
+        f"(first: of first calls); load average after: {load[0]:.2f} (1 min)"
+    )
     inner = (slice(None), slice(8, -8), slice(8, -8))
     relative = np.abs(ours[inner] - ref[inner]) / np.maximum(np.abs(ref[inner]), 1)
     relative_dask = np.abs(ours_dask[inner] - ours[inner]) / np.maximum(np.abs(ours[inner]), 1)
@@ -185,11 +234,15 @@ def quality_tables() -> None:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--throughput", action="store_true", help="part 1 only")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (default 5)")
+    args = parser.parse_args()
     if not LANDSAT.is_dir() or not SPACENET.is_dir():
         raise SystemExit(f"real data not found under {DATA}")
     with tempfile.TemporaryDirectory(prefix="bench-pansharpen-") as tmp:
-        throughput(Path(tmp))
-    if "--throughput" not in sys.argv[1:]:
+        throughput(Path(tmp), max(args.rounds, 2))
+    if not args.throughput:
         quality_tables()
 
 
