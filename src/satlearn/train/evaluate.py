@@ -36,6 +36,7 @@ from satlearn.train.config import (
     TASKS,
     ChipsSource,
     DatasetSource,
+    OsmSource,
     SyntheticSource,
     TrainConfig,
     parse_data_source,
@@ -80,7 +81,7 @@ def _samples(data: Any, task: str, bands: list[str], scale: int) -> tuple[Any, d
     """The samples to score and a description of where they came from."""
     if isinstance(data, TrainConfig):
         config = data
-    elif isinstance(data, SyntheticSource | DatasetSource | ChipsSource):
+    elif isinstance(data, SyntheticSource | DatasetSource | ChipsSource | OsmSource):
         config = None
         source = data
     else:
