@@ -2,16 +2,20 @@
 
 Counted after ``dask.optimize`` (what the scheduler receives), never run. The
 cube is chunked as a STAC cube is (one date per chunk, all bands together).
-Measured on this synthetic cube (2026-08, dask 2026.8): per output chunk
-about 8 + 6 x dates tasks (79 for 2 dates x 4 chunks, 307 for 16 chunks, 127
-for 4 dates x 4 chunks), nearly flat in the number of bands (110 with the 7
-bands the rules need, 127 with all 13). The per-date part is inherent to a
-time-chunked cube (one read per date per chunk); what it adds beyond the read
-(the per-date ``isel`` + ``concat`` of the cloud masks, the ``where`` and the
-rechunk to whole time series) is the fusion left to do in ``median_composite``.
+Measured on this synthetic cube (2026-12, dask 2026.8): before the fused
+kernel of ``median_composite`` about 8 + 6 x dates tasks per output chunk
+(127 for 4 dates x 4 chunks); with it, dates + 6 (40 for 4 dates x 4
+chunks): the cube's own chunk per date, one gather of the dates, one kernel
+(nodata, rules mask of every date, where, median), the index.
+
+The last test builds a Sentinel-2 tile-year's graph from a STAC catalogue
+(odc-stac's cube: there each band is a file, read per (date, band, block))
+without reading a pixel, and checks it stays under 100k tasks.
 """
 
 from __future__ import annotations
+
+import math
 
 import dask
 import numpy as np
@@ -22,9 +26,9 @@ from satlearn.ops.composite import median_composite
 from satlearn.ops.indices import compute_index
 from satlearn.synth import make_scene
 
-# Tasks per (output chunk x (dates + 1)): measured 6.6 at most above (127 / (4 x 5) = 6.4,
-# 79 / (4 x 3) = 6.6); 8 leaves room for dask's own changes without hiding a per-band
-# or per-step blow-up (one more task per band would add 13 per date-chunk).
+# Tasks per (output chunk x (dates + 1)): 6.6 at most before the fusion, 2 after
+# (40 / (4 x 5)); 8 leaves room for dask's own changes without hiding a per-band or
+# per-step blow-up (one more task per band would add 13 per date-chunk).
 K = 8
 
 
@@ -61,3 +65,80 @@ def test_tasks_hardly_depend_on_the_number_of_bands(scenes):
     thirteen, _ = pipeline_tasks(scenes[4], 128)
     # 6 more bands: far less than one more task per band per date-chunk (6 x 4 x 4 = 96).
     assert thirteen - seven < 6 * 4 * 4 / 2, (seven, thirteen)
+
+
+def test_the_fused_composite_costs_one_task_per_date_chunk_and_a_few_per_output_chunk(scenes):
+    for dates in (2, 4):
+        tasks, chunks = pipeline_tasks(scenes[dates], 128)
+        # the cube's chunk of each date, then a constant few per output chunk
+        assert tasks <= chunks * (dates + 6), (dates, tasks, chunks)
+
+
+# --------------------------------------------------------------------------- tile-year
+
+S2_BANDS = {"B02": "blue", "B03": "green", "B04": "red", "B08": "nir", "B11": "swir16",
+            "B12": "swir22", "B10": "cirrus"}  # fmt: skip
+TILE_PX, TILE_CHUNK_PX, TILE_DATES = 10980, 2048, 73
+
+
+def _tile_items(n_dates: int, placeholder: str) -> list:
+    """A Sentinel-2 tile's items (one COG per band, 10980^2 px), all naming ``placeholder``."""
+    import datetime as dt
+
+    import pystac
+
+    start = dt.datetime(2025, 1, 1, 10, 30, tzinfo=dt.UTC)
+    ring = [[1.5, 44.0], [3.0, 44.0], [3.0, 45.0], [1.5, 45.0], [1.5, 44.0]]
+    items = []
+    for d in range(n_dates):
+        item = pystac.Item(
+            f"T31TDK_{d:03d}", geometry={"type": "Polygon", "coordinates": [ring]},
+            bbox=[1.5, 44.0, 3.0, 45.0], datetime=start + dt.timedelta(days=5 * d),
+            properties={"platform": "sentinel-2a"},
+        )  # fmt: skip
+        for key, name in S2_BANDS.items():
+            extra = {
+                "eo:bands": [{"name": key, "common_name": name}],
+                "proj:code": "EPSG:32631",
+                "proj:shape": [TILE_PX, TILE_PX],
+                "proj:transform": [10, 0, 399960, 0, -10, 5000040],
+                "raster:bands": [{"data_type": "uint16", "nodata": 0, "scale": 0.0001}],
+            }
+            item.add_asset(key, pystac.Asset(placeholder, media_type=pystac.MediaType.COG,
+                                             roles=["data"], extra_fields=extra))  # fmt: skip
+        items.append(item)
+    return items
+
+
+def tile_tasks(n_dates: int, placeholder: str) -> int:
+    """Tasks (after dask.optimize) of the pipeline over ``n_dates`` dates of one tile."""
+    from satlearn.cube import load_cube
+
+    cube = load_cube(_tile_items(n_dates, placeholder), bands=list(S2_BANDS.values()),
+                     chunks=TILE_CHUNK_PX)  # fmt: skip
+    out = compute_index(median_composite(cube, cloud_mask="rules"), "ndvi")
+    (optimised,) = dask.optimize(out.data)
+    return len(optimised.__dask_graph__())
+
+
+def test_a_sentinel2_tile_year_graph_stays_under_100k_tasks(tmp_path):
+    import rasterio
+    from rasterio.transform import from_origin
+
+    # The loader checks that local assets exist; no pixel of it is ever read.
+    placeholder = str(tmp_path / "placeholder.tif")
+    with rasterio.open(placeholder, "w", driver="GTiff", width=1, height=1, count=1,
+                       dtype="uint16", crs="EPSG:32631",
+                       transform=from_origin(399960, 5000040, 10, 10)):  # fmt: skip
+        pass
+    # Built for 2, 4 and 6 dates (a 73-date graph takes ~15 s to build here):
+    # the count is exactly linear in dates, so the tile-year's is extrapolated.
+    two, four, six = (tile_tasks(n, placeholder) for n in (2, 4, 6))
+    per_date = (six - four) / 2
+    assert four - two == six - four, (two, four, six)
+    year = four + per_date * (TILE_DATES - 4)
+    blocks = math.ceil(TILE_PX / TILE_CHUNK_PX) ** 2  # 6 x 6
+    # Measured (2026-12): 37,521 for the 73 dates built in full, 14.3 a (date, block):
+    # 2 per band (odc-stac's read, the band stack) of a (date, block), 1 open per file.
+    assert year < 100_000, year
+    assert per_date <= 16 * blocks, (per_date, blocks)
