@@ -12,6 +12,10 @@ the steps between a scene and a model:
     Vector labels to masks on a raster's grid and back
     (:func:`read_vector_labels`, :func:`rasterize_features`,
     :func:`vectorize_mask`).
+:mod:`satlearn.prep.osm`
+    Training targets from OpenStreetMap extracts on a scene's grid
+    (:func:`read_osm`, :func:`load_classes`, :func:`osm_targets`,
+    :func:`osm_labels`).
 :mod:`satlearn.prep.tiles`
     XYZ (slippy-map) tiles of a raster (:func:`xyz_tiles`,
     :func:`write_xyz_tiles`).
@@ -61,6 +65,7 @@ _FACE = {
         ),
         "labels",
     ),
+    **dict.fromkeys(("OsmTargets", "load_classes", "osm_labels", "osm_targets", "read_osm"), "osm"),
     **dict.fromkeys(
         ("Download", "download_file", "download_files", "extract_archive", "sha256sum"),
         "download",
