@@ -122,7 +122,10 @@ from satlearn.spectral._catalogue import (
     index_names,
     resolve_index_name,
 )
-from satlearn.spectral._formula import parse_formula
+
+# The whitelisted parse, for other faces' own formula checks (the tile server's
+# expressions); not in __all__, which lists the index API.
+from satlearn.spectral._formula import parse_formula as parse_formula
 from satlearn.spectral._kernel import compute_formula
 
 if TYPE_CHECKING:
@@ -135,7 +138,6 @@ __all__ = [
     "compute_index",
     "describe_index",
     "index_names",
-    "parse_formula",
     "resolve_index_name",
 ]
 
