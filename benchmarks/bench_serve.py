@@ -308,8 +308,10 @@ async def load(url: str, body: bytes, *, concurrency: int, requests: int) -> dic
     }
 
 
-def ceiling(bundle: Path, batch: int = BATCH, seconds: float = 3.0, *, spin: bool = True) -> float:
-    """Samples/s of the graph at ``batch`` in-process (ONNX Runtime, no HTTP).
+def ceiling(
+    bundle: Path, batch: int = BATCH, seconds: float = 3.0, *, spin: bool = True
+) -> tuple[float, float]:
+    """Samples/s of the graph at ``batch`` in-process (ONNX Runtime, no HTTP); CPU ms a sample.
 
     ``spin=True``: ONNX Runtime's defaults (threads spin between runs, fastest on
     an idle machine); ``spin=False``: the server's sessions (no spinning, faster
@@ -326,11 +328,14 @@ def ceiling(bundle: Path, batch: int = BATCH, seconds: float = 3.0, *, spin: boo
     )
     x = np.random.default_rng(0).random((batch, *CHIP), dtype=np.float32)
     session.run(None, {"input": x})
-    runs, started = 0, time.perf_counter()
+    runs, started, cpu = 0, time.perf_counter(), time.process_time()
     while time.perf_counter() - started < seconds:
         session.run(None, {"input": x})
         runs += 1
-    return runs * batch / (time.perf_counter() - started)
+    rate = runs * batch / (time.perf_counter() - started)
+    # This process does nothing else meanwhile (the load generator is idle).
+    cpu_ms_per_sample = (time.process_time() - cpu) / (runs * batch) * 1e3
+    return rate, cpu_ms_per_sample
 
 
 def large_tensor_times(base: str, repeats: int = 3, budget_s: float = 40.0) -> dict:
@@ -427,9 +432,14 @@ def conv_batching() -> list[tuple[int, float]]:
 # -- CPU accounting ----------------------------------------------------------------------------
 
 
-def _process_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process, all its threads (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+def _process_cpu_s(pid: int, *, main_thread: bool = False) -> float:
+    """User + system CPU seconds of a process, all its threads (Linux /proc).
+
+    ``main_thread``: of its main thread alone (uvicorn's event loop: parsing,
+    routing, the batcher; the forward passes run in other threads).
+    """
+    stat = f"/proc/{pid}/task/{pid}/stat" if main_thread else f"/proc/{pid}/stat"
+    fields = Path(stat).read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
@@ -458,8 +468,9 @@ def measure(kind: str, server, url: str, body: bytes, level: int, args) -> dict:
     generate = raw_load if args.client == "raw" else load
     base = url.split("/v2/", 1)[0]
     before_batches = _batches(base) if kind == "satlearn" else None
-    server_cpu, client_cpu, busy = (
+    server_cpu, loop_cpu, client_cpu, busy = (
         _process_cpu_s(server.pid),
+        _process_cpu_s(server.pid, main_thread=True),
         time.process_time(),
         _machine_busy_s(),
     )
@@ -467,11 +478,13 @@ def measure(kind: str, server, url: str, body: bytes, level: int, args) -> dict:
     row = asyncio.run(generate(url, body, concurrency=level, requests=args.requests))
     wall = time.perf_counter() - wall
     server_cpu = _process_cpu_s(server.pid) - server_cpu
+    loop_cpu = _process_cpu_s(server.pid, main_thread=True) - loop_cpu
     client_cpu = time.process_time() - client_cpu
     busy = _machine_busy_s() - busy
     # Per answered request, warm-up requests included (8 of them: noise at 500).
     n = row["requests"] + min(level, 8)
     row["server_cpu_ms"] = server_cpu / n * 1e3
+    row["loop_cpu_ms"] = loop_cpu / n * 1e3
     row["client_cpu_ms"] = client_cpu / n * 1e3
     # Cores busy with anything else (other jobs, this machine's own work) during the run.
     row["other_cores"] = max(busy - server_cpu - client_cpu, 0.0) / wall
@@ -603,7 +616,8 @@ def main() -> None:
                         print(
                             f"[{repeat}] {kind:8s} c={level:3d} {row['requests_per_s']:8.1f} req/s "
                             f"p50 {row['p50_ms']:7.2f} p99 {row['p99_ms']:7.2f} ms, CPU/request "
-                            f"server {row['server_cpu_ms']:.2f} client {row['client_cpu_ms']:.2f}"
+                            f"server {row['server_cpu_ms']:.2f} (loop {row['loop_cpu_ms']:.2f}) "
+                            f"client {row['client_cpu_ms']:.2f}"
                             f" ms, other cores {row['other_cores']:.2f}"
                             + (
                                 f", mean batch {row['mean_batch']:.1f}"
@@ -619,15 +633,16 @@ def main() -> None:
                 batch = max(1, round(reached[0])) if reached else BATCH
                 batch_at[32] = batch
                 # Each the best of ONNX Runtime's defaults and the server's own options,
-                # so the ceiling is the most the graph does in-process at that batch.
-                ceilings.append(
-                    tuple(
-                        max(
-                            ceiling(bundle, batch=b, seconds=t, spin=spin) for spin in (True, False)
-                        )
-                        for b, t in ((batch, 1.0), (BATCH, 1.0), (1, 0.5))
-                    )
-                )
+                # so the ceiling is the most the graph does in-process at that batch; on
+                # the servers' CPUs (all of them unless --pin).
+                os.sched_setaffinity(0, server_cpus)
+                best = [
+                    max(ceiling(bundle, batch=b, seconds=t, spin=spin) for spin in (True, False))
+                    for b, t in ((batch, 1.0), (BATCH, 1.0), (1, 0.5))
+                ]
+                ceilings.append((*(rate for rate, _ in best), best[0][1]))
+                if args.pin:
+                    os.sched_setaffinity(0, {cpus[-1]})
                 print(
                     f"[{repeat}] ceiling: {ceilings[-1][0]:.0f} samples/s at batch {batch} "
                     f"(reached), {ceilings[-1][1]:.0f} at {BATCH}, {ceilings[-1][2]:.0f} at 1",
@@ -641,6 +656,7 @@ def main() -> None:
             results["ceiling_samples_per_s"] = statistics.median(c[0] for c in ceilings)
             results["ceiling_batch32_samples_per_s"] = statistics.median(c[1] for c in ceilings)
             results["batch1_samples_per_s"] = statistics.median(c[2] for c in ceilings)
+            results["ceiling_cpu_ms_per_sample"] = statistics.median(c[3] for c in ceilings)
             base = servers["satlearn"][1].split("/v2/", 1)[0]
             results["large_tensor_ms"] = large_tensor_times(base)
         finally:
@@ -653,7 +669,8 @@ def main() -> None:
         f"ceiling (in-process, median of {args.repeats}): {ceiling_rate:.0f} samples/s at "
         f"batch {results['ceiling_batch']} (the server's mean batch at c=32), "
         f"{results['ceiling_batch32_samples_per_s']:.0f} at {BATCH}, "
-        f"{results['batch1_samples_per_s']:.0f} at 1"
+        f"{results['batch1_samples_per_s']:.0f} at 1; "
+        f"{results['ceiling_cpu_ms_per_sample']:.3f} ms CPU a sample at the reached batch"
     )
     for ours, naive in zip(results["satlearn"], results["naive"], strict=True):
         print(
@@ -662,7 +679,8 @@ def main() -> None:
             f"{ours['requests_per_s'] / naive['requests_per_s']:.2f}x naive, "
             f"{ours['requests_per_s'] / ceiling_rate:.0%} of the ceiling, "
             f"p99 {ours['p99_ms']:.1f} vs {naive['p99_ms']:.1f} ms, server CPU/request "
-            f"{ours['server_cpu_ms']:.2f} vs {naive['server_cpu_ms']:.2f} ms, client "
+            f"{ours['server_cpu_ms']:.2f} (event loop {ours['loop_cpu_ms']:.2f}) vs "
+            f"{naive['server_cpu_ms']:.2f} ms, client "
             f"{ours['client_cpu_ms']:.2f} / {naive['client_cpu_ms']:.2f} ms"
         )
     large = results["large_tensor_ms"]
