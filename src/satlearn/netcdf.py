@@ -151,51 +151,10 @@ def _regular(values: np.ndarray, path: Path, dim: str) -> float:
     return step
 
 
-def open_netcdf(
-    path: str | os.PathLike[str],
-    variable: str | Sequence[str] | None = None,
-    *,
-    group: str | None = None,
-    chunks: Any = None,
-) -> xr.DataArray:
-    """Read a gridded NetCDF/HDF5 variable as a georeferenced ``(band, y, x)`` DataArray.
-
-    Parameters
-    ----------
-    path : str or path-like
-        A NetCDF-4/HDF5 or NetCDF-3 file.
-    variable : str or sequence of str, optional
-        The data variable; several 2-D variables on one grid become bands in
-        this order. Default: the file's only variable with x/y dimensions.
-    group : str, optional
-        HDF5 group holding the variable (``"PRODUCT"``).
-    chunks : optional
-        Dask chunks for a lazy read (as :func:`xarray.open_dataset`).
-
-    Returns
-    -------
-    xarray.DataArray
-        ``(band, y, x)`` north-up, with ``x``/``y`` at pixel centres, CRS and
-        transform through ``.rio``, NaN as nodata (CF ``_FillValue``,
-        ``scale_factor`` and ``add_offset`` are applied). A 2-D variable is
-        one band named after it; a 3-D one (time, y, x) keeps its leading
-        coordinate on the ``band`` dim.
-
-    Raises
-    ------
-    RasterNotFoundError
-        No such file.
-    DatasetError
-        Not a NetCDF/HDF5 file, no such variable (the message lists those
-        there are), no x/y coordinates, an irregular grid, a grid mapping
-        PROJ cannot read.
-
-    Examples
-    --------
-    >>> da = open_netcdf("era5.nc", "t2m")  # doctest: +SKIP
-    """
-    path = Path(os.fspath(path))
-    ds = _open(path, group, chunks)
+def _gridded(
+    ds: xr.Dataset, path: Path, variable: str | Sequence[str] | None
+) -> tuple[xr.DataArray, CRS | None, Affine]:
+    """The variable(s) as (band, y, x) north-up, with the CRS and transform to write."""
     gridded = [str(n) for n, v in ds.data_vars.items() if v.ndim >= 2]
     if variable is None:
         if len(gridded) != 1:
@@ -243,9 +202,66 @@ def open_netcdf(
     da.attrs["source"] = str(path)
     da.encoding = {}
     da.name = names[0] if len(names) == 1 else None
+    return da, crs, Affine(dx, 0.0, x0, 0.0, dy, y0)
+
+
+def open_netcdf(
+    path: str | os.PathLike[str],
+    variable: str | Sequence[str] | None = None,
+    *,
+    group: str | None = None,
+    chunks: Any = None,
+) -> xr.DataArray:
+    """Read a gridded NetCDF/HDF5 variable as a georeferenced ``(band, y, x)`` DataArray.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A NetCDF-4/HDF5 or NetCDF-3 file.
+    variable : str or sequence of str, optional
+        The data variable; several 2-D variables on one grid become bands in
+        this order. Default: the file's only variable with x/y dimensions.
+    group : str, optional
+        HDF5 group holding the variable (``"PRODUCT"``).
+    chunks : optional
+        Dask chunks for a lazy read (as :func:`xarray.open_dataset`).
+
+    Returns
+    -------
+    xarray.DataArray
+        ``(band, y, x)`` north-up, with ``x``/``y`` at pixel centres, CRS and
+        transform through ``.rio``, NaN as nodata (CF ``_FillValue``,
+        ``scale_factor`` and ``add_offset`` are applied). A 2-D variable is
+        one band named after it; a 3-D one (time, y, x) keeps its leading
+        coordinate on the ``band`` dim.
+
+    Raises
+    ------
+    RasterNotFoundError
+        No such file.
+    DatasetError
+        Not a NetCDF/HDF5 file, no such variable (the message lists those
+        there are), no x/y coordinates, an irregular grid, a grid mapping
+        PROJ cannot read.
+
+    Examples
+    --------
+    >>> da = open_netcdf("era5.nc", "t2m")  # doctest: +SKIP
+    """
+    path = Path(os.fspath(path))
+    ds = _open(path, group, chunks)
+    try:
+        da, crs, transform = _gridded(ds, path, variable)
+        if chunks is None:
+            da = da.load()  # eager: read now, and close the file below
+    except BaseException:
+        ds.close()
+        raise
+    if chunks is None:
+        ds.close()  # a lazy array keeps it open for dask
     if crs is not None:
         da = da.rio.write_crs(crs)
-    da = da.rio.write_transform(Affine(dx, 0.0, x0, 0.0, dy, y0))
+    da = da.rio.write_transform(transform)
     if da.dtype.kind == "f":
         da = da.rio.write_nodata(np.nan, encoded=False)
     return da
@@ -296,6 +312,40 @@ def _lonlat_xyz(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     return np.column_stack(
         (np.cos(lat_r) * np.cos(lon_r), np.cos(lat_r) * np.sin(lon_r), np.sin(lat_r))
     )
+
+
+def _swath(
+    ds: xr.Dataset, path: Path, variable: str, qa_min: float | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+    """Values, latitudes, longitudes (flat float64), the valid mask and the attributes."""
+    if variable not in ds.variables:
+        raise DatasetError(
+            f"{path}: no variable {variable!r} (variables: {', '.join(map(str, ds.data_vars))})"
+        )
+    lat_name = next((n for n in ("latitude", "lat") if n in ds.variables), None)
+    lon_name = next((n for n in ("longitude", "lon") if n in ds.variables), None)
+    if lat_name is None or lon_name is None:
+        raise DatasetError(f"{path}: no latitude/longitude arrays beside {variable!r}")
+    values = ds[variable]
+    lat, lon = ds[lat_name], ds[lon_name]
+    if lat.shape != values.shape or lon.shape != values.shape:
+        raise DatasetError(
+            f"{path}: {variable!r} has shape {values.shape} but latitude/longitude "
+            f"{lat.shape}/{lon.shape}; not a swath on its pixel centres"
+        )
+    v = np.asarray(values.values, dtype=np.float64).ravel()
+    la = np.asarray(lat.values, dtype=np.float64).ravel()
+    lo = np.asarray(lon.values, dtype=np.float64).ravel()
+    valid = np.isfinite(v) & np.isfinite(la) & np.isfinite(lo)
+    if qa_min is not None:
+        if "qa_value" not in ds.variables:
+            raise DatasetError(
+                f"{path}: no qa_value to mask with qa_min={qa_min}; pass qa_min=None"
+            )
+        qa = np.asarray(ds["qa_value"].values, dtype=np.float64).ravel()
+        valid &= qa >= qa_min  # NaN (fill) qa compares False: masked
+    attrs = {k: a for k, a in values.attrs.items() if isinstance(a, str | int | float)}
+    return v, la, lo, valid, attrs
 
 
 def grid_swath(
@@ -369,32 +419,10 @@ def grid_swath(
         if group is None:
             raise
         ds = _open(path, None)  # a file with its variables in the root group
-    if variable not in ds.variables:
-        raise DatasetError(
-            f"{path}: no variable {variable!r} (variables: {', '.join(map(str, ds.data_vars))})"
-        )
-    lat_name = next((n for n in ("latitude", "lat") if n in ds.variables), None)
-    lon_name = next((n for n in ("longitude", "lon") if n in ds.variables), None)
-    if lat_name is None or lon_name is None:
-        raise DatasetError(f"{path}: no latitude/longitude arrays beside {variable!r}")
-    values = ds[variable]
-    lat, lon = ds[lat_name], ds[lon_name]
-    if lat.shape != values.shape or lon.shape != values.shape:
-        raise DatasetError(
-            f"{path}: {variable!r} has shape {values.shape} but latitude/longitude "
-            f"{lat.shape}/{lon.shape}; not a swath on its pixel centres"
-        )
-    v = np.asarray(values.values, dtype=np.float64).ravel()
-    la = np.asarray(lat.values, dtype=np.float64).ravel()
-    lo = np.asarray(lon.values, dtype=np.float64).ravel()
-    valid = np.isfinite(v) & np.isfinite(la) & np.isfinite(lo)
-    if qa_min is not None:
-        if "qa_value" not in ds.variables:
-            raise DatasetError(
-                f"{path}: no qa_value to mask with qa_min={qa_min}; pass qa_min=None"
-            )
-        qa = np.asarray(ds["qa_value"].values, dtype=np.float64).ravel()
-        valid &= qa >= qa_min  # NaN (fill) qa compares False: masked
+    try:
+        v, la, lo, valid, attrs = _swath(ds, path, variable, qa_min)
+    finally:
+        ds.close()  # everything needed is in memory
     if not valid.any():
         raise DatasetError(f"{path}: no valid pixel of {variable!r} (qa_min={qa_min})")
     v, la, lo = v[valid], la[valid], lo[valid]
@@ -450,7 +478,7 @@ def grid_swath(
         },
         name=variable,
         attrs={
-            **{k: v for k, v in values.attrs.items() if isinstance(v, str | int | float)},
+            **attrs,
             "source": str(path),
             "gridding": method,
             "qa_min": "none" if qa_min is None else float(qa_min),
