@@ -101,3 +101,17 @@ def test_numpy_program_runs_where_numba_cannot(jit_always, monkeypatch):
     got = compute_formula("N*3", {"N": x.astype(np.float32)})
     np.testing.assert_array_equal(got, x.astype(np.float32) * 3)
     assert not numba_engine._jit_kernels
+
+
+def test_compiled_nodata_test_answers_as_numpys_raw_equals_nodata(jit_always):
+    # The loop compares in the input's own dtype where that is exact; values
+    # the dtype cannot hold (0.5, -1, 70000 for uint16; 0.1 for float32) never
+    # match, and a float32 nodata matches where NumPy's float64 test does.
+    u = np.array([0, 1, 2, 65535, 7], dtype=np.uint16)
+    f = np.array([0.1, -9999.0, 2.5, 0.0, 1.0], dtype=np.float32)
+    for x, values in ((u, (0, 7, 0.5, -1, 70000, 65535)), (f, (-9999, 0.1, 2.5))):
+        for nodata in values:
+            jitted = compute_formula("N+R", {"N": x, "R": x[::-1].copy()}, nodata=nodata)
+            expected = (x.astype(np.float32) + x[::-1]).astype(np.float32)
+            expected[(x == nodata) | (x[::-1] == nodata)] = np.nan
+            np.testing.assert_array_equal(jitted, expected, err_msg=f"{x.dtype} {nodata}")

@@ -148,6 +148,28 @@ def jit_usable(arrays: Sequence[np.ndarray], size: int) -> bool:
     )
 
 
+def _nodata_as(dtype: np.dtype, nodata: float) -> Any:
+    """``nodata`` typed so that ``raw == nodata`` in the loop answers as NumPy's does.
+
+    NumPy compares an array with a Python float in ``result_type(dtype, 0.0)``
+    (float64 for uint16). Where the array's own dtype holds the value exactly
+    and float64 holds every value of the dtype (integers and floats of up to
+    4 bytes), comparing in the array's dtype gives the same answers and keeps
+    the test as narrow as the data (16 uint16 lanes a vector, not 4 float64):
+    the nodata mask then costs a few percent instead of a third of the loop.
+    """
+    wide = np.result_type(dtype, 0.0).type(nodata)
+    if dtype.itemsize > 4 or dtype.kind not in "iuf":
+        return wide
+    if dtype.kind == "f":
+        narrow = dtype.type(nodata)
+        return narrow if float(narrow) == float(wide) else wide
+    info = np.iinfo(dtype)
+    if float(wide).is_integer() and info.min <= float(wide) <= info.max:
+        return dtype.type(int(wide))
+    return wide  # never equal to a value of the dtype, as in NumPy
+
+
 def run_jit(
     program: Program,
     flat_inputs: Sequence[np.ndarray],
@@ -168,11 +190,7 @@ def run_jit(
         c = np.array(constants or [0.0], dtype=np.float32)
         shift = np.array([s for s, _ in shift_scale], dtype=np.float32)
         scale = np.array([k for _, k in shift_scale], dtype=np.float32)
-        # The nodata test compares like NumPy's ``raw == nodata`` does: in the
-        # dtype NumPy would pick for that array and a Python float.
-        nodatas = [
-            np.result_type(a.dtype, 0.0).type(nodata if check_nodata else 0.0) for a in flat_inputs
-        ]
+        nodatas = [_nodata_as(a.dtype, nodata if check_nodata else 0.0) for a in flat_inputs]
     args = (out, c, shift, scale, np.float32(np.nan), *flat_inputs, *nodatas)
     if not parallel:
         kernel(*args)
