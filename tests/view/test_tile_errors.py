@@ -142,3 +142,42 @@ def test_a_bad_cache_size_is_refused(view_index):
 
     with pytest.raises(InvalidInputError, match="cache_mb"):
         create_tiles_router(view_index, cache_mb=-1)
+
+
+def test_assets_that_are_not_rasters_or_are_gone_are_404(tmp_path, view_cog):
+    import datetime as dt
+    import shutil
+
+    import pystac
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from satlearn.catalog import CatalogIndex
+    from satlearn.view._tiles import create_tiles_router
+
+    text = tmp_path / "notes.tif"
+    text.write_text("not a raster")
+    copy = tmp_path / "copy.tif"
+    shutil.copy(view_cog, copy)
+    item = pystac.Item("x", None, None, dt.datetime(2024, 1, 1, tzinfo=dt.UTC), {},
+                       collection="c")  # fmt: skip
+    item.add_asset("text", pystac.Asset(str(text)))
+    item.add_asset("gone", pystac.Asset(str(tmp_path / "missing.tif")))
+    item.add_asset("copy", pystac.Asset(str(copy)))
+    app = FastAPI()
+    app.include_router(create_tiles_router(CatalogIndex.from_items([item])), prefix="/tiles")
+    with TestClient(app, raise_server_exceptions=False) as client:
+        for asset in ("text", "gone"):
+            for path in ("info.json", "tilejson.json", "13/4447/2949.png"):
+                response = client.get(f"/tiles/c/x/{asset}/{path}")
+                assert response.status_code == 404, (asset, path, response.text)
+                assert response.json()["description"]
+        info = client.get("/tiles/c/x/copy/info.json").json()
+        west, south, east, north = info["bounds"]
+        tile = TMS.tile((west + east) / 2, (south + north) / 2, info["native_zoom"])
+        url = f"/tiles/c/x/copy/{tile.z}/{tile.x}/{tile.y}.png"
+        assert client.get(url).status_code == 200
+        copy.unlink()  # removed after its metadata was read
+        response = client.get(url + "?bands=1")
+        assert response.status_code == 404
+        assert "cannot be read" in response.json()["description"]

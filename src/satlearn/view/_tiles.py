@@ -224,6 +224,7 @@ def _answer(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def run(*args: Any, **kwargs: Any) -> Any:
+        import rasterio
         from rio_tiler.errors import InvalidBufferSize, RioTilerError, TileOutsideBounds
 
         try:
@@ -238,6 +239,9 @@ def _answer(func: Callable[..., Any]) -> Callable[..., Any]:
             return _error(400, "InvalidParameter", str(err))
         except RioTilerError as err:
             return _error(400, "InvalidParameter", f"{type(err).__name__}: {err}")
+        except rasterio.errors.RasterioError as err:
+            # The catalogue names a file GDAL cannot read (any more): no such tile here.
+            return _error(404, "AssetUnreadable", f"the asset cannot be read ({err})")
         except SatlearnError as err:
             return _error(400, type(err).__name__, str(err))
 
