@@ -54,6 +54,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -148,7 +149,7 @@ def _parse_limit(value: Any, default: int, maximum: int) -> int:
         raise _bad("limit", f"{value!r} is not a positive integer")
     try:
         limit = int(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
         raise _bad("limit", f"{value!r} is not a positive integer") from None
     if isinstance(value, float) and value != limit:
         raise _bad("limit", f"{value!r} is not a positive integer")
@@ -162,7 +163,9 @@ def _parse_token(value: Any) -> int:
     if value is None or value == "":
         return 0
     text = str(value)
-    if not text.isdigit():
+    # isascii: "²".isdigit() is True, yet int("²") raises; a token this server issued
+    # is an offset, never past 18 digits (int() refuses 4300+).
+    if not (text.isascii() and text.isdigit()) or len(text) > 18:
         raise _bad("token", f"{value!r} is not a paging token this server issued")
     return int(text)
 
@@ -318,6 +321,17 @@ def _parse_list(value: Any, what: str) -> list[str] | None:
     return [p.strip() for p in parts if p.strip()]
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:40]} is out of range")
+    return value
+
+
 def _parse_json(value: Any, what: str) -> Any:
     if value is None or value == "":
         return None
@@ -326,6 +340,8 @@ def _parse_json(value: Any, what: str) -> Any:
             return json.loads(value)
         except json.JSONDecodeError as err:
             raise _bad(what, f"not valid JSON ({err.msg} at character {err.pos})") from None
+        except (ValueError, RecursionError) as err:  # an int past 4300 digits, deep nesting
+            raise _bad(what, f"not valid JSON ({err or 'nested too deeply'})") from None
     return value
 
 
@@ -853,9 +869,19 @@ def create_stac_router(
     async def search_post(request: Request) -> Any:
         raw = await request.body()
         try:
-            payload = json.loads(raw) if raw.strip() else {}
+            # Strict JSON: NaN, Infinity and 1e999 are not JSON, and the body is echoed
+            # in the paging links, which JSON encoding of a non-finite number would fail.
+            payload = (
+                json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
+                if raw.strip()
+                else {}
+            )
         except json.JSONDecodeError as err:
             raise _bad("body", f"not valid JSON ({err.msg} at character {err.pos})") from None
+        except UnicodeDecodeError as err:
+            raise _bad("body", f"not UTF-8 ({err.reason} at byte {err.start})") from None
+        except (ValueError, RecursionError) as err:  # an int past 4300 digits, deep nesting
+            raise _bad("body", f"not valid JSON ({err or 'nested too deeply'})") from None
         if not isinstance(payload, dict):
             raise _bad("body", "must be a JSON object")
         query = _query(payload, api.default_limit, api.max_limit, post=True)

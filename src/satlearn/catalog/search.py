@@ -192,7 +192,7 @@ def check_bbox(bbox: Any, *, name: str = "bbox") -> list[float]:
     parts = bbox.split(",") if isinstance(bbox, str) else bbox
     try:
         values = [float(v) for v in parts]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int past 1e308
         raise InvalidInputError(
             f"{name} {bbox!r}: expected 4 (or 6) numbers WEST,SOUTH,EAST,NORTH"
         ) from None
@@ -231,8 +231,10 @@ def _query_geometry(intersects: Any) -> shapely.Geometry:
     if isinstance(intersects, str):
         try:
             intersects = json.loads(intersects)
-        except json.JSONDecodeError as err:
-            raise InvalidInputError(f"intersects is not GeoJSON: {err}") from None
+        except (ValueError, RecursionError) as err:  # also ints past 4300 digits, deep nesting
+            raise InvalidInputError(
+                f"intersects is not GeoJSON: {err or 'nested too deeply'}"
+            ) from None
     if isinstance(intersects, Mapping) and intersects.get("type") == "Feature":
         intersects = intersects.get("geometry")
     try:
@@ -358,6 +360,8 @@ class _FilterEvaluator:
         if not isinstance(node, Mapping) or "op" not in node:
             raise InvalidInputError(f"filter node {node!r} is not a CQL2-JSON expression")
         op, args = node["op"], node.get("args")
+        if not isinstance(op, str):
+            raise InvalidInputError(f"filter operator {op!r} is not a string")
         if not isinstance(args, list):
             raise InvalidInputError(f"filter operator {op!r} needs an 'args' list")
         if op in ("and", "or"):
@@ -456,8 +460,10 @@ def _parse_filter(value: Any) -> Any:
     if isinstance(value, str):
         try:
             return json.loads(value)
-        except json.JSONDecodeError as err:
-            raise InvalidInputError(f"filter is not CQL2-JSON: {err}") from None
+        except (ValueError, RecursionError) as err:  # also ints past 4300 digits, deep nesting
+            raise InvalidInputError(
+                f"filter is not CQL2-JSON: {err or 'nested too deeply'}"
+            ) from None
     return value
 
 
@@ -732,7 +738,10 @@ class CatalogIndex:
             spatial[self._tree_items[hits]] = True
             mask &= spatial
         if filter is not None:
-            true, _ = _FilterEvaluator(self._columns, n)(_parse_filter(filter))
+            try:
+                true, _ = _FilterEvaluator(self._columns, n)(_parse_filter(filter))
+            except RecursionError:  # the evaluator recurses once per level of the tree
+                raise InvalidInputError("filter is nested too deeply") from None
             mask &= true
         positions = np.sort(self._rank[mask])
         if sortby is not None:
