@@ -467,12 +467,16 @@ def mount_tmpfs(mountpoint: Path, size: str) -> str | None:
 
 @pytest.fixture
 def small_fs(tmp_path) -> Iterator[SmallFilesystem]:
-    """A 2 MiB tmpfs under tmp_path, unmounted afterwards; skips where it cannot be mounted."""
+    """An 8 MiB tmpfs under tmp_path, unmounted afterwards; skips where it cannot be mounted.
+
+    8 MiB, not less: save_cog stages a plain GeoTIFF of 512 px tiles first, 3 MiB for
+    a 64 x 64 float32 image of 3 bands.
+    """
     mountpoint = tmp_path / "small"
-    why = mount_tmpfs(mountpoint, "2m")
+    why = mount_tmpfs(mountpoint, "8m")
     if why is not None:
         pytest.skip(f"a size-limited tmpfs is needed for the disk-full tests: {why}")
-    fs = SmallFilesystem(mountpoint, "2m")
+    fs = SmallFilesystem(mountpoint, "8m")
     try:
         yield fs
     finally:

@@ -15,6 +15,7 @@ whose writer process is gone (a process lists a folder at most every 10 s).
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -30,11 +31,13 @@ from typing import Any
 
 __all__ = [
     "atomic_output",
+    "filesystem_problem",
     "handle_sigterm",
     "remove_stale_temporaries",
     "replace_folder",
     "temporary_sibling",
     "write_json",
+    "writing",
 ]
 
 # {tag}-{pid}-{random}.tmp, then whatever GDAL appends (.ovr.tmp, .aux.xml, ...).
@@ -168,9 +171,67 @@ def _terminate(signum: int, frame: Any) -> None:
     raise SystemExit(128 + signum)
 
 
+# Errors only a write can cause: turned into WriteError naming the output.
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG})
+
+
+def filesystem_problem(folder: str | os.PathLike[str]) -> str | None:
+    """Why nothing can be written under ``folder`` (read-only, full), or None if it looks fine.
+
+    GDAL reports a failed write as "Write failed" without its cause; this
+    names it (asked after the failure, while the temporaries still hold space).
+    """
+    path = Path(os.fspath(folder))
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    try:
+        stat = os.statvfs(path)
+    except OSError:
+        return None
+    if stat.f_flag & os.ST_RDONLY:
+        return "read-only file system"
+    free = stat.f_bavail * stat.f_frsize
+    if free < (1 << 20):
+        return f"no space left on device ({free // 1024} KiB free)"
+    return None
+
+
+@contextlib.contextmanager
+def writing(target: str | os.PathLike[str]) -> Iterator[None]:
+    """Turn a disk-full or read-only ``OSError`` in the block into a one-line WriteError.
+
+    Only errors a write alone can cause (ENOSPC, EDQUOT, EROFS, EFBIG) are
+    translated, and a permission error on ``target``, its folder or their
+    temporaries; anything else (a source that does not read) passes as it is.
+    """
+    from satlearn.errors import SatlearnError, WriteError
+
+    target = Path(os.fspath(target))
+    try:
+        yield
+    except WriteError as err:
+        if str(target) in str(err):
+            raise
+        # A file inside a staging folder failed: name the output the user asked for.
+        raise WriteError(f"{target}: {err}") from err
+    except SatlearnError:
+        raise
+    except OSError as err:
+        mine = err.filename is not None and (
+            Path(os.fspath(err.filename)).parent in (target, target.parent)
+            or Path(os.fspath(err.filename)) == target
+        )
+        if err.errno in _WRITE_ERRNOS or (err.errno in (errno.EACCES, errno.EPERM) and mine):
+            raise WriteError(f"{target}: cannot write: {err.strerror.lower()}") from err
+        raise
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path to write; rename it to ``path`` if the block succeeds.
+
+    A full or read-only filesystem raises :class:`~satlearn.errors.WriteError`
+    naming ``path`` (see :func:`writing`); the temporary is removed.
 
     Examples
     --------
@@ -178,13 +239,15 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
     ...     tmp.write_text("done")
     """
     target = Path(os.fspath(path))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = temporary_sibling(target)
-    try:
-        yield partial
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
+    with writing(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = temporary_sibling(target)
+        try:
+            yield partial
+            os.replace(partial, target)
+        finally:
+            with contextlib.suppress(OSError):  # a read-only folder holds no temporary
+                partial.unlink(missing_ok=True)
 
 
 def replace_folder(staging: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
@@ -199,8 +262,6 @@ def replace_folder(staging: str | os.PathLike[str], target: str | os.PathLike[st
     call is missing or the filesystem refuses it, the two renames are used.
     ``staging`` must be a :func:`temporary_sibling` of ``target``.
     """
-    import errno
-
     staging, target = Path(os.fspath(staging)), Path(os.fspath(target))
     try:  # nothing there yet (or an empty folder): one plain rename
         os.replace(staging, target)

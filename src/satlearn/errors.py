@@ -30,6 +30,7 @@ __all__ = [
     "SatlearnError",
     "UnknownBandError",
     "UnknownSensorError",
+    "WriteError",
 ]
 
 
@@ -53,7 +54,11 @@ class RemoteAccessError(RasterIOError, ConnectionError):
     """A remote raster (http, https, s3) could not be reached or read."""
 
 
-class RasterWriteError(SatlearnError, OSError):
+class WriteError(SatlearnError, OSError):
+    """An output could not be written: no space left, a read-only or unwritable folder."""
+
+
+class RasterWriteError(WriteError):
     """A raster could not be written."""
 
 

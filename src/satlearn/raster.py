@@ -40,11 +40,12 @@ import rasterio.windows
 import rioxarray  # noqa: F401 - registers the .rio accessor
 import xarray as xr
 from affine import Affine
+from rasterio._err import CPLE_BaseError  # rasterio exports no public base for GDAL errors
 from rasterio.enums import ColorInterp
 from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.windows import Window
 
-from satlearn.atomic import temporary_sibling
+from satlearn.atomic import filesystem_problem, temporary_sibling
 from satlearn.bands import get_sensor
 from satlearn.compute import active_client
 from satlearn.errors import (
@@ -717,8 +718,12 @@ def save_cog(
         _write_staging(da, staging, dtype, nodata, blocksize)
         rasterio.shutil.copy(staging, finished, driver="COG", **options)
         os.replace(finished, target)
-    except rasterio.errors.RasterioError as err:
-        raise RasterWriteError(f"{target}: GDAL could not write the COG ({err})") from err
+    except (rasterio.errors.RasterioError, CPLE_BaseError) as err:
+        # A full disk surfaces as a bare CPLE_* (e.g. writing the COG's tags), or as
+        # "Write failed" without why: name a full or read-only filesystem.
+        cause = filesystem_problem(target.parent)
+        detail = f"{cause}; {err}" if cause else str(err)
+        raise RasterWriteError(f"{target}: GDAL could not write the COG ({detail})") from err
     except OSError as err:
         # A source block that does not read (RasterIOError) is the input's fault.
         if isinstance(err, RasterWriteError | RasterIOError):

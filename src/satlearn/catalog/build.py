@@ -55,7 +55,7 @@ from pystac.extensions.raster import DataType, RasterBand, RasterExtension, Stat
 from rasterio.enums import Resampling
 from shapely.geometry import box, mapping, shape
 
-from satlearn.atomic import atomic_output, replace_folder, temporary_sibling
+from satlearn.atomic import atomic_output, replace_folder, temporary_sibling, writing
 from satlearn.bands import get_sensor, known_band_names, stac_common_name
 from satlearn.errors import InvalidInputError, RasterIOError, SatlearnError
 from satlearn.raster import json_number
@@ -682,42 +682,44 @@ def build_catalog(
     if not rasters:
         raise InvalidInputError(f"{root}: no rasters ({', '.join(RASTER_SUFFIXES)}) found")
 
-    # A temporary_sibling name, so a SIGKILLed run's staging folder is removed by the next.
-    staging = temporary_sibling(target, "partial")
-    staging.mkdir(parents=True)
-    try:
-        items, problems = _describe_all(
-            rasters,
-            root,
-            staging,
-            catalog_id,
-            collection_by,
-            datetime,
-            sensor,
-            thumbnails,
-            statistics,
-            _manifest_dates(manifest),
-        )
-        if skipped is not None:
-            skipped.extend(problems)
-        if not items:
-            raise InvalidInputError(_nothing_catalogued(root, problems))
-        catalog = _assemble(
-            items,
-            root,
-            target,
-            staging,
-            catalog_id,
-            title,
-            description,
-            license,
-            manifest,
-            absolute_hrefs,
-        )
-        _swap_into_place(staging, target)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
+    # Disk full or read-only: one WriteError naming the catalogue, nothing half-made left.
+    with writing(target):
+        # A temporary_sibling name, so a SIGKILLed run's staging folder is removed by the next.
+        staging = temporary_sibling(target, "partial")
+        staging.mkdir(parents=True)
+        try:
+            items, problems = _describe_all(
+                rasters,
+                root,
+                staging,
+                catalog_id,
+                collection_by,
+                datetime,
+                sensor,
+                thumbnails,
+                statistics,
+                _manifest_dates(manifest),
+            )
+            if skipped is not None:
+                skipped.extend(problems)
+            if not items:
+                raise InvalidInputError(_nothing_catalogued(root, problems))
+            catalog = _assemble(
+                items,
+                root,
+                target,
+                staging,
+                catalog_id,
+                title,
+                description,
+                license,
+                manifest,
+                absolute_hrefs,
+            )
+            _swap_into_place(staging, target)
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
     catalog.normalize_hrefs(str(target))  # the object now describes the final location
     return catalog
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from satlearn.atomic import writing
 from satlearn.errors import InvalidInputError
 
 __all__ = ["STATE_DIR", "BlockStore", "open_state"]
@@ -102,14 +103,16 @@ class BlockStore:
             # Recorded only when not uint8, so a uint8 run left by an older
             # satlearn (no "dtype" key) still resumes.
             settings["dtype"] = self.dtype.str
-        self.root = open_state(folder, settings, resume=resume)
-        suffix = "u8" if self.dtype == np.uint8 else self.dtype.str.lstrip("<>|=")
-        self.data_path = self.root / f"layers.{suffix}"
-        self.fd = os.open(self.data_path, os.O_RDWR | os.O_CREAT, 0o644)
-        os.ftruncate(self.fd, layers * height * width * self.itemsize)
-        self.journal_path = self.root / "journal.txt"
-        self.done = self._read_journal()
-        self.journal = open(self.journal_path, "a", encoding="utf-8")  # noqa: SIM115
+        self.folder = Path(folder)
+        with writing(self.folder):  # disk full or read-only: a WriteError naming the folder
+            self.root = open_state(folder, settings, resume=resume)
+            suffix = "u8" if self.dtype == np.uint8 else self.dtype.str.lstrip("<>|=")
+            self.data_path = self.root / f"layers.{suffix}"
+            self.fd = os.open(self.data_path, os.O_RDWR | os.O_CREAT, 0o644)
+            os.ftruncate(self.fd, layers * height * width * self.itemsize)
+            self.journal_path = self.root / "journal.txt"
+            self.done = self._read_journal()
+            self.journal = open(self.journal_path, "a", encoding="utf-8")  # noqa: SIM115
 
     def _read_journal(self) -> set[str]:
         if not self.journal_path.is_file():
@@ -125,14 +128,16 @@ class BlockStore:
         data = np.ascontiguousarray(data, dtype=self.dtype)
         (y0, y1), (x0, _) = rows, cols
         size = self.itemsize
-        for layer in range(self.layers):
-            base = layer * self.height * self.width
-            for i, y in enumerate(range(y0, y1)):
-                os.pwrite(self.fd, data[layer, i].tobytes(), (base + y * self.width + x0) * size)
-        os.fsync(self.fd)
-        self.journal.write(key + "\n")
-        self.journal.flush()
-        os.fsync(self.journal.fileno())
+        with writing(self.folder):
+            for layer in range(self.layers):
+                base = layer * self.height * self.width
+                for i, y in enumerate(range(y0, y1)):
+                    offset = (base + y * self.width + x0) * size
+                    os.pwrite(self.fd, data[layer, i].tobytes(), offset)
+            os.fsync(self.fd)
+            self.journal.write(key + "\n")
+            self.journal.flush()
+            os.fsync(self.journal.fileno())
         self.done.add(key)
 
     def read(self, layer: int, rows: tuple[int, int], cols: tuple[int, int]) -> np.ndarray:

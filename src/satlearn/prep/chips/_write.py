@@ -19,6 +19,7 @@ import rasterio
 import shapely
 import xarray as xr
 from affine import Affine
+from rasterio.io import MemoryFile
 from rasterio.windows import Window
 
 from satlearn.atomic import atomic_output, write_json
@@ -135,7 +136,13 @@ def _check_same_grid(labels: xr.DataArray, scene: xr.DataArray, name: str, scene
 
 
 def _write_tif(
-    path: Path, data: np.ndarray, transform: Affine, crs: Any, nodata: Any, names: list[str]
+    path: Path,
+    data: np.ndarray,
+    transform: Affine,
+    crs: Any,
+    nodata: Any,
+    names: list[str],
+    tags: dict[str, str] | None = None,
 ) -> None:
     # A plain tiled GeoTIFF: a chip is a single tile, so a COG's overviews and
     # two-step write (save_cog) would only cost time.
@@ -153,10 +160,19 @@ def _write_tif(
     }
     if height % 16 == 0 and width % 16 == 0:
         profile.update(tiled=True, blockxsize=width, blockysize=height)
-    with atomic_output(path) as tmp, rasterio.open(tmp, "w", **profile) as dst:
-        dst.write(data)
-        for i, name in enumerate(names, start=1):
-            dst.set_band_description(i, name)
+    # Encoded in memory, then written by Python: GDAL ignores a failed write when
+    # it closes a file (disk full left a 0-byte chip under its final name), while
+    # Python raises it. A chip is small.
+    with MemoryFile() as memory:
+        with memory.open(**profile) as dst:
+            dst.write(data)
+            for i, name in enumerate(names, start=1):
+                dst.set_band_description(i, name)
+            if tags:
+                dst.update_tags(**tags)
+        encoded = memory.read()
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(encoded)
 
 
 def crs_text(crs: Any) -> str:
@@ -323,9 +339,10 @@ def write_chip_set(
                     ignore_index,
                     ["mask"],
                 )
-                _write_tif(image_path, image, chip_transform, crs, nodata, bands)
-                with rasterio.open(image_path, "r+") as ds:
-                    ds.update_tags(VALID_FRACTION=f"{valid_fraction:.6f}")
+                # The tag goes in with the pixels: updating the chip in place after
+                # its rename left it without one when a run was killed in between.
+                tags = {"VALID_FRACTION": f"{valid_fraction:.6f}"}
+                _write_tif(image_path, image, chip_transform, crs, nodata, bands, tags)
                 summary.written += 1
             counts = np.bincount(mask.ravel().astype(np.int64))
             present = {int(k): int(v) for k, v in enumerate(counts) if v and k != ignore_index}
