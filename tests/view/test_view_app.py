@@ -37,6 +37,7 @@ def outputs(tmp_path_factory, view_cog: Path) -> Path:
     )
     frame.to_file(root / "ships.geojson", driver="GeoJSON")
     frame.to_crs("EPSG:32633").to_parquet(root / "change" / "polygons.parquet")
+    frame.to_parquet(root / "ships.parquet")  # the same stem as ships.geojson
     return root
 
 
@@ -58,14 +59,15 @@ def test_folder_catalog_describes_rasters_as_stac_build_and_vectors_as_overlays(
     assert set(items) == {
         ("scenes", "scene_2024-06-01"),
         ("scenes", "truth"),
-        ("overlays", "ships"),
+        ("overlays", "ships-geojson"),
+        ("overlays", "ships-parquet"),
         ("overlays", "change-polygons"),
     }
     dated = items["scenes", "scene_2024-06-01"]
     assert dated.datetime.date().isoformat() == "2024-06-01"  # from its name, as stac build
     assert Path(dated.assets["data"].href).is_absolute()
     assert [b["name"] for b in dated.assets["data"].extra_fields["eo:bands"]] == VIEW_BANDS
-    ships = items["overlays", "ships"]
+    ships = items["overlays", "ships-geojson"]
     assert ships.assets["overlay"].roles == ["overlay"]
     assert ships.properties["satlearn:features"] == 2
     west, south, east, north = items["overlays", "change-polygons"].bbox
@@ -106,7 +108,7 @@ def test_indices_are_rewritten_on_the_assets_band_names_and_render(client):
 
 
 def test_overlays_are_served_as_geojson(client):
-    r = client.get("/api/overlays/overlays/ships/overlay.geojson")
+    r = client.get("/api/overlays/overlays/ships-geojson/overlay.geojson")
     assert r.status_code == 200 and r.headers["content-type"] == "application/geo+json"
     doc = r.json()
     assert [f["properties"] for f in doc["features"]] == [
@@ -117,7 +119,7 @@ def test_overlays_are_served_as_geojson(client):
     lon, lat = parquet["features"][0]["geometry"]["coordinates"]
     assert abs(lon - 15.0) < 1e-6 and abs(lat - 45.1) < 1e-6
     assert client.get("/api/overlays/overlays/nope/overlay.geojson").status_code == 404
-    assert client.get("/api/overlays/overlays/ships/nope.geojson").status_code == 404
+    assert client.get("/api/overlays/overlays/ships-geojson/nope.geojson").status_code == 404
     r = client.get("/api/overlays/scenes/scene_2024-06-01/data.geojson")
     assert r.status_code == 400 and "not a local GeoJSON" in r.json()["error"]
 

@@ -71,7 +71,16 @@ def _vector_files(root: Path) -> list[Path]:
     )
 
 
-def _overlay_item(path: Path, root: Path, start: dt.datetime, end: dt.datetime) -> pystac.Item:
+def _overlay_ids(paths: list[Path], root: Path) -> list[str]:
+    """Ids from the relative path without suffix; with it where two files would share one."""
+    stems = ["-".join(p.relative_to(root).with_suffix("").parts) for p in paths]
+    return [
+        stem if stems.count(stem) == 1 else f"{stem}-{p.suffix.lower().lstrip('.')}"
+        for stem, p in zip(stems, paths, strict=True)
+    ]
+
+
+def _overlay_item(path: Path, item_id: str, start: dt.datetime, end: dt.datetime) -> pystac.Item:
     frame = read_overlay(path)
     if len(frame) and not frame.geometry.is_empty.all():
         west, south, east, north = (float(v) for v in frame.total_bounds)
@@ -83,9 +92,8 @@ def _overlay_item(path: Path, root: Path, start: dt.datetime, end: dt.datetime) 
             [[west, south], [east, south], [east, north], [west, north], [west, south]]
         ],
     }
-    relative = path.relative_to(root).with_suffix("")
     item = pystac.Item(
-        id="-".join(relative.parts),
+        id=item_id,
         geometry=geometry,
         bbox=[west, south, east, north],
         datetime=None,
@@ -206,7 +214,8 @@ def folder_catalog(path: str | os.PathLike[str]) -> pystac.Catalog:
             if t is not None
         ]
         start, end = (min(times), max(times)) if times else (fallback, fallback)
-        items = [_overlay_item(p, root, start, end) for p in vectors]
+        ids = _overlay_ids(vectors, root)
+        items = [_overlay_item(p, i, start, end) for p, i in zip(vectors, ids, strict=True)]
         collection = pystac.Collection(
             id=OVERLAYS_COLLECTION,
             description=f"Vector outputs under {root.name} (GeoJSON, GeoParquet)",
