@@ -372,7 +372,12 @@ def test_map_tiles_are_rio_tilers_pixels_and_an_index_layer_differs(watched, out
     w.page.wait_for_selector(".compare-layer img.leaflet-tile-loaded", timeout=STEP_MS)
     clip = w.page.evaluate("() => document.querySelector('.compare-layer').style.clip")
     assert clip.startswith("rect(")
-    w.page.wait_for_load_state("networkidle")
+    w.page.wait_for_function(
+        "() => !window.satlearnView.state.compare.isLoading()", timeout=STEP_MS
+    )
+    loaded = ".compare-layer img.leaflet-tile-loaded"
+    assert w.page.locator(loaded).count() == w.page.locator(".compare-layer img").count() > 1
+    w.page.wait_for_timeout(500)  # Leaflet fades new tiles in over 200 ms
     w.shot("map-swipe")
     w.check_clean()
 
