@@ -38,7 +38,7 @@ _LINE_KEYS = frozenset({"highway", "barrier", "railway", "waterway", "power"})
 _AREA_WATERWAYS = frozenset({"riverbank", "dock", "boatyard"})
 
 
-def is_area(tags: Mapping[str, str], closed: bool) -> bool:
+def is_area(tags: Any, closed: bool) -> bool:
     """Whether a way with these tags is an area (OSM's convention).
 
     Examples
@@ -46,10 +46,12 @@ def is_area(tags: Mapping[str, str], closed: bool) -> bool:
     >>> is_area({"building": "yes"}, True), is_area({"highway": "primary"}, True)
     (True, False)
     """
-    if not closed or tags.get("area") == "no":
+    # `tags` is a mapping or osmium's TagList (``get`` and ``in``, no dict copy).
+    if not closed:
         return False
-    if tags.get("area") == "yes":
-        return True
+    area = tags.get("area")
+    if area is not None:
+        return area != "no"
     if tags.get("waterway") in _AREA_WATERWAYS:
         return True
     return not any(key in tags for key in _LINE_KEYS)
@@ -91,9 +93,9 @@ def _read_osmium(path: Path, keys: Iterable[str] | None) -> OsmExtract:
     try:
         for obj in processor:
             if obj.is_way():
-                tags = dict(obj.tags)
-                if is_area(tags, obj.is_closed()) or len(obj.nodes) < 2:
+                if is_area(obj.tags, obj.is_closed()) or len(obj.nodes) < 2:
                     continue  # its area comes from the area assembler
+                tags = dict(obj.tags)
                 try:
                     geometry = json.loads(factory.create_linestring(obj))
                 except (osmium.InvalidLocationError, RuntimeError) as err:
@@ -102,10 +104,10 @@ def _read_osmium(path: Path, keys: Iterable[str] | None) -> OsmExtract:
                     continue
                 features.append(_feature(f"way/{obj.id}", geometry, tags))
             elif obj.is_area():
+                if obj.from_way() and not is_area(obj.tags, True):
+                    continue  # a closed line (a roundabout), kept as its way
                 tags = dict(obj.tags)
                 kind = "way" if obj.from_way() else "relation"
-                if obj.from_way() and not is_area(tags, True):
-                    continue  # a closed line (a roundabout), kept as its way
                 try:
                     geometry = json.loads(factory.create_multipolygon(obj))
                 except RuntimeError as err:
