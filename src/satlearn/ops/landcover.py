@@ -151,7 +151,7 @@ def _sample_block(
     block: np.ndarray, r0: int, c0: int, width: int, valid: np.ndarray | None,
     seed: int, limit: int,
 ) -> tuple[int, np.ndarray, np.ndarray]:  # fmt: skip
-    """(valid pixel count, priorities, feature rows) of a block's ``limit`` lowest-priority pixels."""
+    """(valid count, priorities, feature rows) of a block's ``limit`` lowest-priority pixels."""
     n_features, _, w = block.shape
     rows = block.reshape(n_features, -1).T
     keep = np.isfinite(rows).all(axis=1)
@@ -186,13 +186,13 @@ def _global_sample(
     import dask
 
     width = data.shape[2]
-    parts = [
-        dask.delayed(_sample_block)(
-            block, window[0].start, window[1].start, width,
-            None if mask is None else mask[window], seed, limit,
-        )  # fmt: skip
-        for block, window in _blocks(data)
-    ]
+    sample_block = dask.delayed(_sample_block)
+    parts = []
+    for block, window in _blocks(data):
+        valid = None if mask is None else mask[window]
+        parts.append(
+            sample_block(block, window[0].start, window[1].start, width, valid, seed, limit)
+        )
     while len(parts) > 1:
         parts = [
             dask.delayed(_merge_samples)(parts[i : i + 8], limit) for i in range(0, len(parts), 8)
@@ -262,8 +262,9 @@ def kmeans_landcover(
     from sklearn.cluster import MiniBatchKMeans
 
     check_image(image)
+    least_sample = max(k, 2) if isinstance(k, int) else 2
     checked = (("k", k, 2), ("batch_size", batch_size, 16), ("passes", passes, 1),
-               ("sample_pixels", sample_pixels, max(k, 2) if isinstance(k, int) else 2))  # fmt: skip
+               ("sample_pixels", sample_pixels, least_sample))  # fmt: skip
     for name, value, low in checked:
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
             raise InvalidInputError(f"{name} must be an int >= {low}, got {value!r}")
