@@ -199,7 +199,7 @@ def report_training(result: TrainResult, seconds: float, data: TaskData) -> None
 def clouds(
     scale: float,
     *,
-    stride: int = 32,
+    stride: int = 16,
     width: int = 16,
     depth: int = 3,
     epochs: int = 15,
