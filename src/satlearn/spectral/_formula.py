@@ -50,9 +50,31 @@ def _check_tree(node: ast.AST, text: str) -> None:
         pass
     else:
         raise InvalidInputError(
-            f"formula {text!r}: {type(node).__name__} is not allowed "
+            f"formula {shown(text)}: {type(node).__name__} is not allowed "
             "(only numbers, band symbols, constants, + - * / ** and unary minus)"
         )
+
+
+# Deeper trees are refused: the checks, folding and compiling below recurse once
+# per level, and no index formula nests anywhere near this deep.
+MAX_DEPTH = 200
+
+
+def shown(text: str, limit: int = 60) -> str:
+    """``text`` quoted for an error message, cut to ``limit`` characters."""
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit]!r}... ({len(text)} characters)"
+
+
+def _depth(tree: ast.AST) -> int:
+    """The nesting depth of ``tree``, without recursion (a deep tree is the problem)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((child, level + 1) for child in ast.iter_child_nodes(node))
+    return deepest
 
 
 @functools.cache
@@ -61,7 +83,17 @@ def parse_formula(text: str) -> Formula:
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as err:
-        raise InvalidInputError(f"formula {text!r} is not an expression ({err.msg})") from None
+        raise InvalidInputError(f"formula {shown(text)} is not an expression ({err.msg})") from None
+    except (ValueError, RecursionError, MemoryError):
+        # CPython's parser gives up on very long or deeply nested input this way
+        # ('-' * 100_000 + 'N': MemoryError; a 100 000-term sum: RecursionError).
+        raise InvalidInputError(
+            f"formula {shown(text)} is too long or too deeply nested to parse"
+        ) from None
+    if _depth(tree) > MAX_DEPTH:
+        raise InvalidInputError(
+            f"formula {shown(text)} nests deeper than {MAX_DEPTH} levels; split it up"
+        )
     _check_tree(tree, text)
     symbols = dict.fromkeys(n.id for n in ast.walk(tree) if isinstance(n, ast.Name))
     return Formula(tree.body, tuple(symbols))

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from satlearn.errors import InvalidInputError
-from satlearn.spectral._formula import compile_program, fold_constants, parse_formula
+from satlearn.spectral._formula import compile_program, fold_constants, parse_formula, shown
 from satlearn.spectral._numba import jit_usable, run_jit
 from satlearn.spectral._numpy import run_numpy
 
@@ -79,13 +79,15 @@ def compute_formula(
     constants = dict(constants or {})
     missing = [s for s in parsed.symbols if s not in inputs and s not in constants]
     if missing:
-        raise InvalidInputError(f"formula {formula!r}: no value for {', '.join(missing)}")
+        raise InvalidInputError(f"formula {shown(formula)}: no value for {', '.join(missing)}")
     program = compile_program(fold_constants(parsed.tree, constants))
     used = {s: inputs[s] for s in program.symbols}
     try:
         arrays = np.broadcast_arrays(*(np.asarray(a) for a in used.values())) if used else []
     except ValueError as err:
-        raise InvalidInputError(f"formula {formula!r}: inputs do not broadcast ({err})") from None
+        raise InvalidInputError(
+            f"formula {shown(formula)}: inputs do not broadcast ({err})"
+        ) from None
     if not used:
         shape = np.broadcast_shapes(*(np.shape(a) for a in inputs.values())) if inputs else ()
     else:
@@ -101,9 +103,12 @@ def compute_formula(
             f"got {out.dtype} {out.shape}"
         )
     if not isinstance(program.result, int):
-        out.fill(np.float32(program.result))  # a formula of constants only
-        if not math.isfinite(program.result):
-            out.fill(np.nan)
+        # A formula of constants only. One beyond float32 (1e39) is NaN, not inf:
+        # that is the documented rule for any value overflowing float32, and a
+        # NaN is what NumPy users mask as invalid, where an inf would pass.
+        with np.errstate(over="ignore"):
+            value = np.float32(program.result)
+        out.fill(value if np.isfinite(value) else np.nan)
         return out
     flat_inputs = [np.ascontiguousarray(a).reshape(-1) for a in arrays]
     flat_out = out.reshape(-1)
