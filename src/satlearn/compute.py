@@ -22,8 +22,9 @@ filesystem (NFS, Lustre, a mounted bucket) or an object store URL.
 default costs nothing at start-up.
 
 Progress on a cluster: ``scheduler(spec, progress=True)`` shows distributed's
-text progress bar (fed by the scheduler) on stdout for every computation
-the client submits inside the block (see :func:`show_progress`).
+text progress bar (fed by the scheduler) on stderr for every computation
+the client submits inside the block (see :func:`show_progress`): stdout
+stays the command's results, free of control codes.
 
 Results that several outputs share (a mask, its magnitude, a summary) go
 through :func:`materialise`: persisted on the workers under a cluster, so
@@ -106,7 +107,7 @@ def scheduler(spec: str | None = None, *, progress: bool = False) -> Iterator[An
     spec : str or None
         See :func:`parse_spec`; ``None`` reads ``SATLEARN_SCHEDULER``.
     progress : bool
-        On a cluster, show a progress bar on stdout for each computation
+        On a cluster, show a progress bar on stderr for each computation
         (:func:`show_progress`); no effect on the threaded scheduler.
 
     Yields
@@ -193,19 +194,33 @@ def active_client() -> Any:
 
 
 def show_progress(client: Any) -> None:
-    """Show distributed's progress bar for every blocking computation of ``client``.
+    """Show distributed's progress bar on stderr for every blocking computation of ``client``.
 
     Every ``dask.compute`` / ``.compute()`` / ``dask.array.store`` on a
     distributed client ends in ``Client.get``; this wraps the client's
     ``get`` so that it submits the graph, follows its futures with
-    :func:`distributed.progress` (a text bar on stdout, fed by the
-    scheduler, which blocks until they finish), then gathers the results.
-    The results and errors are those of the plain ``get``.
+    :func:`distributed.progress` (a text bar fed by the scheduler, which
+    blocks until they finish), then gathers the results. The results and
+    errors are those of the plain ``get``. :func:`materialise` follows its
+    persisted layers with the same bar (``client.get.satlearn_progress``).
+
+    The bar goes to stderr: distributed's text bar writes to ``sys.stdout``
+    (carriage returns and an erase-line code), and stdout is where a command
+    prints its results (a summary, JSON) for a pipe or a file to read.
     """
+    import sys
+    from contextlib import redirect_stdout
+
     import distributed
     from distributed.client import futures_of
 
     plain = client.get
+
+    def follow(futures: Any) -> None:
+        # sys.stdout is swapped process-wide while the bar runs: the bar draws
+        # from the client's event-loop thread, and the caller is blocked here.
+        with redirect_stdout(sys.stderr):
+            distributed.progress(futures, notebook=False)
 
     def get(dsk: Any, keys: Any, *args: Any, sync: bool = True, **kwargs: Any) -> Any:
         if not sync:
@@ -213,13 +228,13 @@ def show_progress(client: Any) -> None:
         packed = plain(dsk, keys, *args, sync=False, **kwargs)
         futures = futures_of(packed)
         try:
-            distributed.progress(futures, notebook=False)
+            follow(futures)
             return client.gather(packed)
         finally:
             for future in futures:
                 future.release()
 
-    get.satlearn_progress = True  # type: ignore[attr-defined]  (materialise follows it too)
+    get.satlearn_progress = follow  # type: ignore[attr-defined]
     client.get = get
 
 
@@ -258,10 +273,9 @@ def materialise(result: _T) -> _T:
         return result
     layers = [getattr(result, n) for n in names] if names else [result]
     done = client.persist(layers) if client is not None else list(dask.compute(*layers))
-    if client is not None and getattr(client.get, "satlearn_progress", False):
-        import distributed
-
-        distributed.progress(done, notebook=False)
+    follow = getattr(client.get, "satlearn_progress", None) if client is not None else None
+    if follow is not None:
+        follow(done)
     if not names:
         return done[0]  # type: ignore[no-any-return]
     return dataclasses.replace(result, **dict(zip(names, done, strict=True)))  # type: ignore[type-var]

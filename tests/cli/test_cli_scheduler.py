@@ -180,12 +180,17 @@ def test_a_worker_killed_mid_run_loses_nothing(tmp_path, dask_cluster: Cluster, 
 
 def _run_out(*args: str) -> str:
     """stdout of a satlearn run that must succeed (options passed as they are)."""
+    return _run_both(*args)[0]
+
+
+def _run_both(*args: str) -> tuple[str, str]:
+    """stdout and stderr of a satlearn run that must succeed."""
     done = subprocess.run(
         [str(SATLEARN), *args], capture_output=True, text=True, timeout=180, env=_env(),
         check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    return done.stdout
+    return done.stdout, done.stderr
 
 
 def test_clouds_and_change_on_a_cluster_match_threads_and_show_progress(
@@ -197,7 +202,7 @@ def test_clouds_and_change_on_a_cluster_match_threads_and_show_progress(
     on = ["--scheduler", dask_cluster.address, "--chunk", CHUNK]
     (tmp_path / "threads").mkdir()
     (tmp_path / "cluster").mkdir()
-    # clouds with the bar forced on, change with the default (stdout is not a TTY: no bar).
+    # clouds with the bar forced on, change with the default (stderr is not a TTY: no bar).
     for name, args, flags in (
         ("clouds", ["clouds", str(first)], ["--progress"]),
         ("change", ["change", str(first), str(last)], []),
@@ -205,10 +210,12 @@ def test_clouds_and_change_on_a_cluster_match_threads_and_show_progress(
         threads = tmp_path / "threads" / f"{name}.tif"
         cluster = tmp_path / "cluster" / f"{name}.tif"
         plain = _run_out(*args, str(threads), "--chunk", CHUNK)
-        got = _run_out(*args, str(cluster), *on, *flags)
-        assert ("% Completed" in got) == bool(flags), got
-        # The one summary line is the threaded run's, the bar's redraws aside.
-        assert got.rstrip().rsplit("\r", 1)[-1].endswith(plain.strip().split(": ", 1)[1])
+        got, err = _run_both(*args, str(cluster), *on, *flags)
+        # The bar is on stderr only; stdout is the threaded run's summary, byte for
+        # byte but the output path, with no carriage return or escape code in it.
+        assert ("% Completed" in err) == bool(flags), err
+        assert "% Completed" not in got and "\r" not in got and "\x1b" not in got, repr(got)
+        assert got.split(": ", 1)[1] == plain.split(": ", 1)[1], (got, plain)
         _assert_identical(cluster, threads)
     for suffix in ("_magnitude.tif", ".geojson"):
         a = tmp_path / "threads" / f"change{suffix}"

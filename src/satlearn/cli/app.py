@@ -52,7 +52,7 @@ ShowProgress = Annotated[
     typer.Option(
         "--progress/--quiet",
         help="Show (or hide) a progress bar for runs on a Dask cluster. "
-        "Default: shown when stdout is a terminal.",
+        "The bar goes to stderr. Default: shown when stderr is a terminal.",
         show_default=False,
     ),
 ]
@@ -63,8 +63,8 @@ def on_scheduler(func: _F) -> _F:
 
     Goes under :func:`errors_to_one_line`, so a bad spec is a one-line error.
     Adds ``--progress/--quiet`` to the command (the body never sees it): on
-    a cluster, distributed's progress bar on stdout, by default only when
-    stdout is a terminal.
+    a cluster, distributed's progress bar on stderr (stdout stays the
+    command's results), by default only when stderr is a terminal.
     """
     import inspect
 
@@ -74,7 +74,7 @@ def on_scheduler(func: _F) -> _F:
 
         shown = kwargs.pop("progress", None)
         if shown is None:
-            shown = sys.stdout.isatty()
+            shown = sys.stderr.isatty()
         with scheduler(kwargs.get("scheduler"), progress=shown):
             return func(*args, **kwargs)
 
