@@ -26,6 +26,7 @@ __all__ = [
     "decode_json_data",
     "loads",
     "protocol_shape",
+    "to_array",
     "v2_datatype",
 ]
 
@@ -57,12 +58,18 @@ def loads(text: bytes | memoryview | str) -> Any:
     Raises
     ------
     ValueError
-        Not JSON (:class:`json.JSONDecodeError`) or not UTF-8 (:class:`UnicodeDecodeError`).
+        Not JSON (:class:`json.JSONDecodeError`), not UTF-8 (:class:`UnicodeDecodeError`)
+        or nested too deeply.
     """
     try:
         return orjson.loads(text)
     except orjson.JSONDecodeError:
+        pass
+    try:
         return json.loads(bytes(text) if isinstance(text, memoryview) else text)
+    except RecursionError:
+        # orjson stops at 1024 levels; the standard parser recurses once per level.
+        raise ValueError("nested too deeply (more than 1024 levels of arrays or objects)") from None
 
 
 def v2_datatype(dtype: Any) -> str:
@@ -126,6 +133,25 @@ def decode_binary(
     return np.frombuffer(raw, dtype=dtype).reshape(shape)
 
 
+def to_array(value: Any, dtype: Any, what: str) -> np.ndarray:
+    """``value`` (nested lists of numbers) as an array of ``dtype``, or InvalidInputError.
+
+    A finite number the datatype cannot hold (``1e39`` as FP32) is refused, not
+    turned into infinity; NaN and Infinity given as such are kept.
+    """
+    try:
+        with np.errstate(over="raise", invalid="raise"):
+            return np.asarray(value, dtype=dtype)
+    except FloatingPointError as err:
+        raise InvalidInputError(
+            f"{what} holds a number out of the range of {np.dtype(dtype).name} ({err})"
+        ) from None
+    except (ValueError, TypeError, OverflowError, RecursionError) as err:
+        raise InvalidInputError(
+            f"{what} is not a regular list of {np.dtype(dtype).name} values: {err}"
+        ) from None
+
+
 def decode_json_data(
     data: Any, shape: tuple[int, ...], dtype: str, body_size: int, what: str
 ) -> np.ndarray:
@@ -138,12 +164,7 @@ def decode_json_data(
         )
     if not isinstance(data, list):
         data = [data]
-    try:
-        array = np.asarray(data, dtype=dtype)
-    except (ValueError, TypeError, OverflowError) as err:
-        raise InvalidInputError(
-            f"{what}: 'data' is not a regular list of {dtype} values: {err}"
-        ) from None
+    array = to_array(data, dtype, f"{what}: 'data'")
     if array.size != count:
         raise InvalidInputError(
             f"{what}: shape {list(shape)} needs {count} values, 'data' holds {array.size}"

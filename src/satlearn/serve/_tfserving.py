@@ -16,19 +16,14 @@ from fastapi import APIRouter, Request
 
 from satlearn.errors import InvalidInputError
 from satlearn.serve._repository import LoadedModel
-from satlearn.serve._tensors import check_against, loads
+from satlearn.serve._tensors import check_against, loads, to_array
 
-__all__ = ["tfserving_router"]
+__all__ = ["parse_predict_request", "tfserving_router"]
 
 
 def _array(value: Any, spec: Any, bands: Any, body_size: int, what: str) -> np.ndarray:
     # Nested lists can hold at most one number per two body bytes: checked by size below.
-    try:
-        array = np.asarray(value, dtype=spec.dtype)
-    except (ValueError, TypeError, OverflowError) as err:
-        raise InvalidInputError(
-            f"{what} is not a regular list of {spec.dtype} values: {err}"
-        ) from None
+    array = to_array(value, spec.dtype, what)
     check_against(spec, array.shape, bands, what)
     return array
 
@@ -62,6 +57,26 @@ def _rows(instances: Any, model: LoadedModel, size: int) -> dict[str, np.ndarray
     return {
         n: _array(v, specs[n], model.bundle.bands, size, f"input {n!r}") for n, v in columns.items()
     }
+
+
+def parse_predict_request(body: bytes, model: LoadedModel) -> tuple[dict[str, np.ndarray], bool]:
+    """The inputs of a ``:predict`` body checked against ``model``, and whether it was row format.
+
+    Raises
+    ------
+    InvalidInputError
+        Not JSON, neither or both of ``instances`` and ``inputs``, or tensors the
+        model cannot take; the message says what was expected.
+    """
+    try:
+        doc = loads(body)
+    except (UnicodeDecodeError, ValueError) as err:
+        raise InvalidInputError(f"the request is not valid JSON: {err}") from None
+    if not isinstance(doc, dict) or ("instances" in doc) == ("inputs" in doc):
+        raise InvalidInputError("the request must be an object with 'instances' or 'inputs'")
+    row = "instances" in doc
+    inputs = (_rows if row else _columnar)(doc["instances" if row else "inputs"], model, len(body))
+    return inputs, row
 
 
 def tfserving_router() -> APIRouter:
@@ -108,17 +123,7 @@ def tfserving_router() -> APIRouter:
     async def _predict(request: Request, name: str, version: str | None) -> dict[str, Any]:
         model = request.app.state.repository.get(name, version)
         request.state.model, request.state.model_version = model.name, model.version
-        body = await request.body()
-        try:
-            doc = loads(body)
-        except (UnicodeDecodeError, ValueError) as err:
-            raise InvalidInputError(f"the request is not valid JSON: {err}") from None
-        if not isinstance(doc, dict) or ("instances" in doc) == ("inputs" in doc):
-            raise InvalidInputError("the request must be an object with 'instances' or 'inputs'")
-        row = "instances" in doc
-        inputs = (_rows if row else _columnar)(
-            doc["instances" if row else "inputs"], model, len(body)
-        )
+        inputs, row = parse_predict_request(await request.body(), model)
         outputs = await model.infer(inputs)
         names = [s.name for s in model.outputs]
         if row:

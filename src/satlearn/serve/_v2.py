@@ -127,7 +127,8 @@ def parse_infer_request(
     offset = 0
     for tensor in given:
         name = tensor.get("name")
-        if name not in specs:
+        # Not a string (a list, an object): unhashable, and never a model input's name.
+        if not isinstance(name, str) or name not in specs:
             raise InvalidInputError(
                 f"unknown input {name!r}; model {model.name} takes {sorted(specs)}"
             )
