@@ -54,6 +54,7 @@ import numpy as np
 import spyndex
 import xarray as xr
 
+from _bench import cpu_model
 from satlearn.ops.indices import compute_formula, compute_index
 
 
@@ -74,17 +75,6 @@ def interleaved(
             func()
             times[label].append(time.perf_counter() - start)
     return times
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 def main() -> None:

@@ -56,6 +56,7 @@ import torch
 import xarray as xr
 import yaml
 
+from _bench import add_seed_options, cpu_model
 from satlearn.bands import get_sensor
 from satlearn.metrics import binary_scores
 from satlearn.train import TrainConfig, train
@@ -601,16 +602,6 @@ def summarise(task: str, seeds: list[int], runs: list[dict[str, float]]) -> None
         print(f"goal: {GOALS[task]}: {'met' if met else 'NOT met'}")
 
 
-def parse_seeds(text: str) -> list[int]:
-    try:
-        seeds = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--seeds {text!r}: give integers like 0,1,2") from None
-    if not seeds:
-        raise argparse.ArgumentTypeError("--seeds: give at least one seed")
-    return seeds
-
-
 def main(argv: list[str] | None = None) -> dict[str, list[dict[str, float]]]:
     global SEED, MAX_CHIPS
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -621,15 +612,7 @@ def main(argv: list[str] | None = None) -> dict[str, list[dict[str, float]]]:
         default=1.0,
         help="multiply every task's epochs (quick checks: 0.1)",
     )
-    seeds = parser.add_mutually_exclusive_group()
-    seeds.add_argument("--seed", type=int, default=None, help="one training seed (default 0)")
-    seeds.add_argument(
-        "--seeds",
-        type=parse_seeds,
-        default=None,
-        metavar="0,1,2",
-        help="several training seeds: each run is printed, then mean and sd of every metric",
-    )
+    add_seed_options(parser, seed_help="one training seed (default 0)")
     parser.add_argument(
         "--max-chips",
         type=int,
@@ -674,13 +657,12 @@ def main(argv: list[str] | None = None) -> dict[str, list[dict[str, float]]]:
     seed_list = args.seeds or [0 if args.seed is None else args.seed]
     MAX_CHIPS = args.max_chips
     torch.set_num_threads(1)
-    import platform
 
     import onnxruntime
 
     print(
         f"torch {torch.__version__}, onnxruntime {onnxruntime.__version__}, 1 thread, "
-        f"seeds {','.join(map(str, seed_list))}, CPU {cpu_model() or platform.machine()}"
+        f"seeds {','.join(map(str, seed_list))}, CPU {cpu_model()}"
     )
     print("bit-exact determinism holds per machine only (CPU kernels differ across machines)")
     results: dict[str, list[dict[str, float]]] = {}
@@ -699,17 +681,6 @@ def main(argv: list[str] | None = None) -> dict[str, list[dict[str, float]]]:
         results[name] = runs
         summarise(name, seed_list, runs)
     return results
-
-
-def cpu_model() -> str | None:
-    """The CPU model name from /proc/cpuinfo (Linux), or None."""
-    try:
-        for text in Path("/proc/cpuinfo").read_text().splitlines():
-            if text.startswith("model name"):
-                return text.split(":", 1)[1].strip()
-    except OSError:
-        return None
-    return None
 
 
 if __name__ == "__main__":

@@ -59,6 +59,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from _bench import add_seed_options
 from satlearn.metrics import binary_scores, class_scores
 from satlearn.synth import make_scene
 
@@ -517,16 +518,6 @@ def bench_landcover(result: Any, train_scene: Any, test: Any, rows: list, times:
     times["land cover (k-means)"] = (t_model, t_km)
 
 
-def parse_seeds(text: str) -> list[int]:
-    try:
-        seeds = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--seeds {text!r}: give integers like 0,1,2") from None
-    if not seeds:
-        raise argparse.ArgumentTypeError("--seeds: give at least one seed")
-    return seeds
-
-
 def run_once(args: argparse.Namespace, test: Any) -> tuple[list, dict, dict]:
     """Train and score every task of ``args.tasks`` with training seed ``args.seed``."""
     rows: list = []
@@ -607,15 +598,7 @@ def main(argv: list[str] | None = None) -> list[list]:
         default=None,
         help="override every task's steps per epoch (smoke runs on tiny inputs)",
     )
-    seeds = parser.add_mutually_exclusive_group()
-    seeds.add_argument("--seed", type=int, default=None, help="the training seed (default 0)")
-    seeds.add_argument(
-        "--seeds",
-        type=parse_seeds,
-        default=None,
-        metavar="0,1,2",
-        help="several training seeds: each run is printed, then mean and sd of every metric",
-    )
+    add_seed_options(parser, seed_help="the training seed (default 0)")
     parser.add_argument(
         "--ship-threshold",
         type=float,

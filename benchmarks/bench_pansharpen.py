@@ -42,6 +42,7 @@ import rasterio
 import xarray as xr
 from affine import Affine
 
+from _bench import cpu_model
 from satlearn.ops.pansharpen import brovey, gdal_pansharpen, pansharpen, resample_to_pan
 from satlearn.ops.quality import wald_protocol
 from satlearn.raster import open_raster, save_cog
@@ -63,17 +64,6 @@ def interleaved(contenders, rounds: int):
             results[label] = func()
             times[label].append(time.perf_counter() - start)
     return times, results
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 def write_tiled(path: Path, data: np.ndarray, transform: Affine, crs) -> Path:

@@ -34,7 +34,8 @@ import numpy as np
 
 TILE, OVERLAP, BATCH = 256, 64, 8
 
-CHILD = r"""
+CHILD = (
+    r"""
 import json, resource, sys, time
 import numpy as np
 mode, bundle, scene, out = sys.argv[1:5]
@@ -82,7 +83,10 @@ else:
         dst.write(classes, 1)
 print(json.dumps({"seconds": time.perf_counter() - started,
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-""".replace("TILE", str(TILE)).replace("OVERLAP", str(OVERLAP)).replace("BATCH", str(BATCH))
+""".replace("TILE", str(TILE))
+    .replace("OVERLAP", str(OVERLAP))
+    .replace("BATCH", str(BATCH))
+)
 
 
 def write_scene(path: Path, size: int) -> Path:
@@ -158,17 +162,19 @@ def main() -> None:
                       f"{mpx / plain['seconds']:7.2f} {plain['rss_mb']:8.0f}  "
                       f"(satlearn {plain['seconds'] / ours['seconds']:.2f}x the throughput, "
                       f"{ours['rss_mb'] / plain['rss_mb']:.2f}x the memory)")  # fmt: skip
-                with rasterio.open(root / f"ours_{size}" / "classes.tif") as a, rasterio.open(
-                    root / f"plain_{size}.tif"
-                ) as b:
+                with (
+                    rasterio.open(root / f"ours_{size}" / "classes.tif") as a,
+                    rasterio.open(root / f"plain_{size}.tif") as b,
+                ):
                     agree = float((a.read(1) == b.read(1)).mean())
                 print(f"{'':>6} {'':>9} class agreement satlearn vs plain loop: {agree:.4f}")
             scene.unlink()
             if size == sizes[0]:
                 tta = run("satlearn-tta", bundle, write_scene(root / "tta.tif", size), root / "tta")
-                with rasterio.open(root / f"ours_{size}" / "classes.tif") as a, rasterio.open(
-                    root / "tta" / "classes.tif"
-                ) as b:
+                with (
+                    rasterio.open(root / f"ours_{size}" / "classes.tif") as a,
+                    rasterio.open(root / "tta" / "classes.tif") as b,
+                ):
                     changed = float((a.read(1) != b.read(1)).mean())
                 print(f"{size:>6} {'+tta':>9} {tta['seconds']:8.1f} {mpx / tta['seconds']:7.2f} "
                       f"{tta['rss_mb']:8.0f}  ({tta['seconds'] / ours['seconds']:.1f}x the time; "

@@ -52,7 +52,6 @@ import io
 import json
 import os
 import platform
-import socket
 import statistics
 import subprocess
 import sys
@@ -62,6 +61,8 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+
+from satlearn.testing.process import free_port, start_server, stop_process
 
 CHIP = (4, 16, 16)
 HIDDEN = 4096
@@ -171,41 +172,6 @@ def naive_app(bundle: Path):
 
 
 # -- servers -----------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start(command: list[str], port: int, log: Path) -> subprocess.Popen:
-    import httpx
-
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    with log.open("wb") as sink:  # a file, not a pipe nobody reads (a full pipe blocks)
-        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{command} exited: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/v2/health/ready", timeout=2).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    raise RuntimeError(f"{command} did not get ready in 120 s")
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 # -- load --------------------------------------------------------------------------------------
@@ -582,7 +548,7 @@ def main() -> None:
             # Both servers up at once, measured in turns: other jobs on the machine load
             # them alike, and each figure has its peer from the same minutes.
             for kind in ("satlearn", "naive"):
-                port = _free_port()
+                port = free_port()
                 if kind == "satlearn":
                     settings = Path(tmp) / "serve.yaml"
                     settings.write_text(f"models: {root}\nport: {port}\nmax_body_mb: 512\n")
@@ -605,7 +571,12 @@ def main() -> None:
                         "--port",
                         str(port),
                     ]
-                process = start(command, port, Path(tmp) / f"{kind}.log")
+                process = start_server(
+                    command,
+                    ready_url=f"http://127.0.0.1:{port}/v2/health/ready",
+                    log=Path(tmp) / f"{kind}.log",
+                    env={**os.environ, "PYTHONWARNINGS": "ignore"},
+                )
                 if args.pin:
                     for task in os.listdir(f"/proc/{process.pid}/task"):
                         os.sched_setaffinity(int(task), server_cpus)
@@ -670,7 +641,7 @@ def main() -> None:
             results["large_tensor_ms"] = large_tensor_times(base)
         finally:
             for process, _ in servers.values():
-                stop(process)
+                stop_process(process)
     if args.conv:
         results["conv_batching_samples_per_s"] = conv_batching()
     # "Of the ceiling" divides by the most the graph does in-process, at the batch the

@@ -39,7 +39,6 @@ import asyncio
 import io
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -48,6 +47,8 @@ import venv
 from pathlib import Path
 
 import numpy as np
+
+from satlearn.testing.process import free_port, start_server, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "benchmarks" / "_data"
@@ -152,41 +153,6 @@ def serve_satlearn(port: int, cache_mb: int) -> None:
         return {"ok": True}
 
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start(command: list[str], port: int, log: Path) -> subprocess.Popen:
-    import httpx
-
-    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    with log.open("wb") as sink:  # a file, not a pipe nobody reads
-        process = subprocess.Popen(command, stdout=sink, stderr=subprocess.STDOUT, env=env)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{command} exited: {log.read_text()[-2000:]}")
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    raise RuntimeError(f"{command} did not get ready in 120 s")
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 # -- tiles and load -----------------------------------------------------------------------------
@@ -312,7 +278,12 @@ def main() -> None:
     servers = {}
     try:
         for kind, command in commands.items():
-            process = start(command, ports[kind], logs / f"bench_tiles_{kind}.log")
+            process = start_server(
+                command,
+                ready_url=f"http://127.0.0.1:{ports[kind]}/ready",
+                log=logs / f"bench_tiles_{kind}.log",
+                env={**os.environ, "PYTHONWARNINGS": "ignore"},
+            )
             servers[kind] = (ports[kind], process)
         lists = tile_lists(args.requests)
         first = next(iter(lists.values()))[0]
@@ -340,7 +311,7 @@ def main() -> None:
                         rows.setdefault((label, kind, concurrency), []).append(result)
     finally:
         for _, process in servers.values():
-            stop(process)
+            stop_process(process)
     table = []
     for (label, kind, concurrency), results in rows.items():
         med = {

@@ -29,14 +29,14 @@ import asyncio
 import contextlib
 import json
 import os
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from satlearn.testing.process import free_port, running_server
 
 SHAPE = (1, 3, 16, 16)
 
@@ -82,46 +82,17 @@ def request_body() -> tuple[bytes, np.ndarray]:
     return body, want.astype(np.float32)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def running(models: Path, log: Path, *args: str):
     """``satlearn serve --models MODELS`` on a free port: yields (process, base URL)."""
-    import urllib.request
-
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COV_CORE", "COVERAGE"))}
-    with log.open("w") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "satlearn", "serve", "--models", str(models),
-             "--port", str(port), *args],
-            stdout=err, stderr=err, env=env,
-        )  # fmt: skip
+    command = [sys.executable, "-m", "satlearn", "serve", "--models", str(models)]
+    command += ["--port", str(port), *args]
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the server exited: {log.read_text()[-2000:]}")
-            ready = f"{base}/v2/health/ready"
-            with contextlib.suppress(OSError), urllib.request.urlopen(ready, timeout=1) as answer:
-                if answer.status == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not get ready: {log.read_text()[-2000:]}")
-            time.sleep(0.1)
+    ready = f"{base}/v2/health/ready"
+    with running_server(command, ready_url=ready, log=log, timeout_s=90, env=env) as proc:
         yield proc, base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def rss_bytes(pid: int) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import socket
 import threading
 import time
 import warnings
@@ -27,6 +26,7 @@ with warnings.catch_warnings():
 from satlearn.catalog.api import CONFORMANCE, create_stac_app, create_stac_router
 from satlearn.catalog.search import CatalogIndex
 from satlearn.errors import InvalidInputError
+from satlearn.testing.process import free_port
 
 T0 = dt.datetime(2024, 1, 1, 10, 30, tzinfo=dt.UTC)
 
@@ -338,17 +338,11 @@ def test_bad_router_arguments(index: CatalogIndex) -> None:
 # --------------------------------------------------------------------------- a real client
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def live_url(catalog_dir: Path) -> Iterator[str]:
     import uvicorn
 
-    port = _free_port()
+    port = free_port()
     config = uvicorn.Config(
         create_stac_app(catalog_dir / "catalog.json"),
         host="127.0.0.1",

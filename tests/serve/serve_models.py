@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 from satlearn.bundle import write_bundle
+from satlearn.testing import process
+from satlearn.testing.process import free_port
 
 BANDS = ["red", "green", "nir"]
 
@@ -72,14 +77,6 @@ def expected(bundle_dir: Path, image: np.ndarray) -> np.ndarray:
     return session.run(None, {"image": image})[0]
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class Server:
     """A ``satlearn serve`` subprocess: its address, URL and stderr log file."""
 
@@ -92,55 +89,12 @@ class Server:
         return self.log.read_text().splitlines()
 
 
-def running_server(models: Path, *args: str, log: Path):
+@contextlib.contextmanager
+def running_server(models: Path, *args: str, log: Path) -> Iterator[Server]:
     """Start ``satlearn serve --models MODELS ARGS`` on a free port; a context manager."""
-    import contextlib
-    import subprocess
-    import sys
-    import time
-
-    import httpx
-
-    @contextlib.contextmanager
-    def manage():
-        port = free_port()
-        with log.open("w") as err:
-            proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "satlearn",
-                    "serve",
-                    "--models",
-                    str(models),
-                    "--port",
-                    str(port),
-                    *args,
-                ],
-                stdout=err,
-                stderr=err,
-            )
-        server = Server(proc, port, log)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                if proc.poll() is not None:
-                    raise RuntimeError(f"the server exited: {log.read_text()[-2000:]}")
-                try:
-                    if httpx.get(f"{server.url}/v2/health/ready", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"the server did not get ready: {log.read_text()[-2000:]}")
-                time.sleep(0.1)
-            yield server
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-    return manage()
+    port = free_port()
+    command = [sys.executable, "-m", "satlearn", "serve", "--models", str(models)]
+    command += ["--port", str(port), *args]
+    ready = f"http://127.0.0.1:{port}/v2/health/ready"
+    with process.running_server(command, ready_url=ready, log=log, timeout_s=60) as proc:
+        yield Server(proc, port, log)

@@ -11,10 +11,7 @@ import contextlib
 import io
 import json
 import os
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +26,7 @@ from torch import nn
 
 from satlearn.bundle import read_bundle
 from satlearn.predict import predict
+from satlearn.testing.process import free_port, running_server
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -102,12 +100,6 @@ def export_models(root: Path) -> None:
     )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def models(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("models")
@@ -130,32 +122,9 @@ def run_server(models: Path, log_path: Path) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     command = [sys.executable, "-c", LAUNCH, str(models), str(port)]
-    with log_path.open("w+b") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                if process.poll() is not None:
-                    log.seek(0)
-                    pytest.fail(f"the server exited ({process.returncode}):\n{log.read().decode()}")
-                try:
-                    if httpx.get(f"{url}/v2/health/ready", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    log.seek(0)
-                    pytest.fail(f"the server did not get ready in 120 s:\n{log.read().decode()}")
-                time.sleep(0.2)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    url = f"http://127.0.0.1:{port}"
+    with running_server(command, ready_url=f"{url}/v2/health/ready", log=log_path, env=env):
+        yield url
 
 
 @pytest.fixture(scope="module")

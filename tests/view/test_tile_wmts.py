@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import socket
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -15,14 +14,10 @@ import rasterio
 from PIL import Image
 from rasterio.windows import from_bounds
 
+from satlearn.testing.process import free_port
+
 TMS = morecantile.tms.get("WebMercatorQuad")
 ASSET = "/tiles/scenes/scene-1/image"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import shutil
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -25,6 +23,7 @@ import pytest
 import rasterio
 
 from fixtures_view import VIEW_BANDS, view_pixels, write_view_cog
+from satlearn.testing.process import free_port, running_server
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts" / "view"
@@ -38,48 +37,14 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @contextlib.contextmanager
 def running(args: list[str], ready_path: str, log: Path) -> Iterator[str]:
     """Start ``python -m satlearn ARGS --port P``; yield its URL once ``ready_path`` answers."""
-    import httpx
-
     port = free_port()
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "satlearn", *args, "--port", str(port)],
-            stdout=out,
-            stderr=out,
-        )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"`satlearn {args[0]}` exited: {log.read_text()[-2000:]}")
-            try:
-                if httpx.get(url + ready_path, timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"`satlearn {args[0]}` did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.2)
+    command = [sys.executable, "-m", "satlearn", *args, "--port", str(port)]
+    with running_server(command, ready_url=url + ready_path, log=log, timeout_s=90):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="module")
