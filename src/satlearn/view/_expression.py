@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -104,11 +105,22 @@ def _check(node: ast.AST, text: str) -> None:
         )
 
 
-@functools.lru_cache(maxsize=512)
 def parse_expression(text: str) -> Expression:
-    """Check ``text`` and parse it once (memoised); raises InvalidInputError when refused."""
+    """Check ``text`` and parse it once (memoised); raises InvalidInputError when refused.
+
+    Examples
+    --------
+    >>> parse_expression("sqrt(abs(nir - red))").symbols
+    ('nir', 'red')
+    """
+    # Checked before the cache: an unhashable text would fail there with a TypeError.
     if not isinstance(text, str) or not text.strip():
         raise InvalidInputError("expression: empty; give arithmetic on band names or an index")
+    return _parse(text)
+
+
+@functools.lru_cache(maxsize=512)
+def _parse(text: str) -> Expression:
     if len(text) > MAX_LENGTH or "\x00" in text:
         raise InvalidInputError(f"expression: longer than {MAX_LENGTH} characters or holds NUL")
     stripped = text.strip()
@@ -184,7 +196,14 @@ def bind_bands(expr: Expression, names: Sequence[str]) -> dict[str, int]:
             if low in lowered:
                 bound[symbol] = lowered.index(low)
                 break
-            if low.startswith("b") and low[1:].isdigit() and 1 <= int(low[1:]) <= len(names):
+            # ASCII digits only: str.isdigit() also takes digits int() refuses ("b፩").
+            number = low[1:]
+            if (
+                low.startswith("b")
+                and number.isascii()
+                and number.isdigit()
+                and (1 <= int(number) <= len(names))
+            ):
                 bound[symbol] = int(low[1:]) - 1
                 break
         else:
@@ -229,7 +248,10 @@ def evaluate_expression(
 def _walk(node: ast.expr, values: Mapping[str, np.ndarray]) -> np.ndarray | float:
     # Only the node kinds _check let through can reach here.
     if isinstance(node, ast.Constant):
-        return float(node.value)
+        try:
+            return float(node.value)
+        except OverflowError:  # an integer literal beyond float (never negative): as 1e999
+            return math.inf
     if isinstance(node, ast.Name):
         return values[node.id]
     if isinstance(node, ast.UnaryOp):
