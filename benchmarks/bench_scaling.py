@@ -2,7 +2,8 @@
 
 Pipeline (as tests/cli/test_cli_scheduler.py, plus the model): a STAC
 catalogue of a synthetic scene's dates (``satlearn synth`` + ``satlearn stac
-build``) -> ``load_cube`` (7 bands) -> ``median_composite(cloud_mask="rules")``
+build``) -> ``load_cube`` (7 bands, every date of a block in one chunk, as
+``satlearn composite`` loads it) -> ``median_composite(cloud_mask="rules")``
 (persisted once: ``satlearn.compute.materialise``) -> NDVI COG, and a
 3-class UNet bundle's class map (``satlearn.predict.predict``, lazy, the
 bundle loaded once per worker) -> class COG; every COG written block by
@@ -153,6 +154,11 @@ def peak_rss_mib() -> float:
 # --------------------------------------------------------------------------- pipeline
 
 
+def all_dates(chunk: int) -> dict[str, int]:
+    """The cube's chunks, as ``satlearn composite`` loads them: every date of a block in one."""
+    return {"time": -1, "y": chunk, "x": chunk}
+
+
 def build(catalog: Path, model: Path, chunk: int) -> tuple[Any, Any]:
     """The lazy outputs (NDVI, classes) of the pipeline; the composite is materialised."""
     import pystac
@@ -164,7 +170,7 @@ def build(catalog: Path, model: Path, chunk: int) -> tuple[Any, Any]:
     from satlearn.predict import predict
 
     items = list(pystac.Catalog.from_file(str(catalog)).get_items(recursive=True))
-    cube = load_cube(items, bands=BANDS, chunks=chunk)
+    cube = load_cube(items, bands=BANDS, chunks=all_dates(chunk))
     composite = materialise(median_composite(cube, cloud_mask="rules"))
     ndvi = compute_index(composite, "ndvi")
     image = composite.sel(band=["red", "green", "nir"]).fillna(0) * 300
@@ -197,7 +203,9 @@ def task_count(catalog: Path, model: Path, chunk: int) -> int:
     from satlearn.predict import predict
 
     items = list(pystac.Catalog.from_file(str(catalog)).get_items(recursive=True))
-    composite = median_composite(load_cube(items, bands=BANDS, chunks=chunk), cloud_mask="rules")
+    composite = median_composite(
+        load_cube(items, bands=BANDS, chunks=all_dates(chunk)), cloud_mask="rules"
+    )
     image = (composite.sel(band=["red", "green", "nir"]).fillna(0) * 300).astype("float32")
     image = image.rio.write_crs(composite.rio.crs).rio.write_transform(composite.rio.transform())
     classes = predict(str(model), image, tile_size=64)
