@@ -28,7 +28,7 @@ from fixtures_fuzz import (
 )
 from satlearn.bundle import write_bundle
 from satlearn.serve import ServeSettings, create_app
-from satlearn.serve._images import decode_image
+from satlearn.serve._images import _preferred, decode_image
 from satlearn.serve._tensors import V2_TO_NUMPY, v2_datatype
 from satlearn.serve._tfserving import parse_predict_request
 from satlearn.serve._v2 import HEADER_LENGTH, _requested, parse_infer_request
@@ -92,6 +92,23 @@ def _repository(root: Path) -> Path:
             helper.make_node("Identity", ["image"], ["a"]),
             helper.make_node("Identity", ["count"], ["b"]),
         ],
+    )
+    cls = _graph(
+        [("image", TensorProto.FLOAT, [None, 3, 8, 8])],
+        [("logits", TensorProto.FLOAT, [None, 3])],
+        [
+            helper.make_node("GlobalAveragePool", ["image"], ["pooled"]),
+            helper.make_node("Flatten", ["pooled"], ["logits"]),
+        ],
+    )
+    write_bundle(
+        root / "cls" / "1",
+        model_onnx=cls,
+        metadata={
+            "task": "classification",
+            "bands": BANDS,
+            "classes": [{"id": i, "name": n} for i, n in enumerate("abc")],
+        },
     )
     meta = {
         "task": "semantic-segmentation",
@@ -233,6 +250,33 @@ def _v2(body: bytes, header_length: str | None, model) -> None:
 @example(case=("seg", b'{"inputs": [{"name": ["image"], "datatype": "FP32"}]}'))
 @example(case=("seg", deep_nesting(5000).encode()))
 @example(case=("seg", json.dumps({"inputs": [{**_IMAGE, "data": [1e39] * 12}]}).encode()))
+# The seeds, and refusals the derandomised examples reach rarely: a wrong band count,
+# an input given twice, 'parameters' and 'outputs' of the wrong kind, NaN and Infinity.
+@example(case=("seg", json.dumps(JSON_SAMPLES["seg"]).encode()))
+@example(case=("pair", json.dumps(JSON_SAMPLES["pair"]).encode()))
+@example(
+    case=(
+        "seg",
+        json.dumps({"inputs": [{**_IMAGE, "shape": [1, 4, 1, 3], "data": [0] * 12}]}).encode(),
+    )
+)
+@example(case=("pair", json.dumps({"inputs": JSON_SAMPLES["pair"]["inputs"][:1] * 2}).encode()))
+@example(case=("seg", json.dumps({**JSON_SAMPLES["seg"], "parameters": [1]}).encode()))
+@example(case=("seg", json.dumps({**JSON_SAMPLES["seg"], "outputs": {"name": "logits"}}).encode()))
+@example(
+    case=(
+        "seg",
+        json.dumps(
+            {**JSON_SAMPLES["seg"], "outputs": [{"name": "logits", "parameters": 1}]}
+        ).encode(),
+    )
+)
+@example(
+    case=(
+        "seg",
+        json.dumps({"inputs": [{**_IMAGE, "data": [float("nan"), float("inf")] * 6}]}).encode(),
+    )
+)
 def test_v2_json_bodies_parse_or_are_refused(case):
     name, body = case
     _v2(body, None, MODELS[name])
@@ -258,8 +302,21 @@ def _binary_requests(draw) -> tuple[bytes, str | None]:
     return body, length
 
 
+def _header_with(**fields) -> tuple[bytes, str]:
+    first = {**BINARY_HEADER["inputs"][0], **fields}
+    return _binary_body({"inputs": [first, BINARY_HEADER["inputs"][1]]}, BINARY_BLOB)
+
+
 @FUZZ
 @given(request=_binary_requests())
+# The server issue's list: a shape far larger than the body, negative or huge or
+# non-integer binary_data_size, a header length past the body, a wrong datatype.
+@example(request=_header_with(shape=[2**31, 3, 2**31, 2**31]))
+@example(request=_header_with(parameters={"binary_data_size": -48}))
+@example(request=_header_with(parameters={"binary_data_size": 2**64}))
+@example(request=_header_with(parameters={"binary_data_size": 48.0}))
+@example(request=_header_with(datatype="FP64"))
+@example(request=(_header_with()[0], str(len(_header_with()[0]) + 1)))
 def test_v2_binary_bodies_parse_or_are_refused(request):
     body, length = request
     _v2(body, length, MODELS["pair"])
@@ -284,6 +341,11 @@ def test_v2_binary_bodies_parse_or_are_refused(request):
     case=("pair", json.dumps({"inputs": {"image": X.tolist(), "count": [[1e39, 1]]}}).encode())
 )
 @example(case=("seg", json.dumps({"instances": (X * 1e38).tolist()}).encode()))  # FP32 overflow
+@example(case=("seg", json.dumps(TF_SAMPLES["seg"]).encode()))
+@example(case=("pair", json.dumps(TF_SAMPLES["pair"]).encode()))
+@example(case=("pair", json.dumps(TF_ROWS).encode()))
+@example(case=("seg", json.dumps({"inputs": X.tolist()}).encode()))
+@example(case=("pair", json.dumps({"inputs": {"image": X.tolist()}}).encode()))
 def test_tfserving_bodies_parse_or_are_refused(case):
     name, body = case
     model = MODELS[name]
@@ -316,15 +378,17 @@ def _jpeg() -> bytes:
     return buffer.getvalue()
 
 
-def _tiff(**extra) -> bytes:
+def _tiff(values: np.ndarray | None = None, **extra) -> bytes:
     import rasterio
     from affine import Affine
 
-    profile = {"driver": "GTiff", "height": 4, "width": 6, "count": 3, "dtype": "uint16"}
+    if values is None:
+        values = np.arange(72, dtype=np.uint16).reshape(3, 4, 6)
+    profile = {"driver": "GTiff", "height": 4, "width": 6, "count": 3, "dtype": values.dtype.name}
     profile.update(crs="EPSG:32633", transform=Affine(10, 0, 399960, 0, -10, 5000040), **extra)
     with rasterio.MemoryFile() as memfile:
         with memfile.open(**profile) as dst:
-            dst.write(np.arange(72, dtype=np.uint16).reshape(3, 4, 6))
+            dst.write(values)
             for i, band in enumerate(BANDS, 1):
                 dst.set_band_description(i, band)
         return bytes(memfile.read())
@@ -336,6 +400,12 @@ UPLOADS = {
     "jpeg": _jpeg(),
     "tiff": _tiff(),
     "tiff-tiled": _tiff(tiled=True, blockxsize=16, blockysize=16, compress="deflate"),
+    # Stored values no model answer can carry as JSON: NaN, infinities, float32's extremes.
+    "tiff-float": _tiff(
+        np.array([np.nan, np.inf, -np.inf, 3.4e38, -3.4e38, 0], np.float32)
+        .repeat(12)
+        .reshape(3, 4, 6)
+    ),
 }
 
 
@@ -355,6 +425,37 @@ def test_uploads_decode_or_are_refused(data, max_pixels):
         assert image.data.dtype == np.float32 and bands >= 1
         assert 1 <= height * width <= max_pixels
         assert image.format in ("GTiff", "PNG", "JPEG")
+
+
+_MEDIA = [
+    "image/png",
+    "image/tiff",
+    "image/*",
+    "*/*",
+    "text/html",
+    "image/tiff; application=geotiff",
+]
+_accepts = st.lists(
+    st.tuples(
+        st.one_of(st.sampled_from(_MEDIA), st.text(max_size=12)),
+        st.lists(
+            st.one_of(
+                st.sampled_from(NASTY_TOKENS).map(lambda t: f"q={t}"),
+                st.floats().map(lambda q: f"q={q}"),
+                st.text(max_size=8),
+            ),
+            max_size=2,
+        ),
+    ).map(lambda t: ";".join([t[0], *t[1]])),
+    max_size=4,
+).map(", ".join)
+
+
+@FUZZ
+@given(accept=st.one_of(_accepts, st.text(max_size=30), st.sampled_from(NASTY_TOKENS)))
+def test_accept_headers_choose_a_type_or_are_refused(accept):
+    chosen = expect_clean(lambda: _preferred(accept, "image/png"), [repr(accept)])
+    assert chosen is None or chosen in ("image/png", "image/tiff")
 
 
 # Requests through the real app: a few of each kind (the in-process tests above run the many).
@@ -388,7 +489,8 @@ def _request_cases() -> st.SearchStrategy[tuple[str, str, bytes | dict, dict]]:
         json_documents(TF_SAMPLES["seg"]),
     )
     upload = st.builds(
-        lambda data, accept: ("upload", "/v1/models/seg:segment", data, {"accept": accept}),
+        lambda path, data, accept: ("upload", path, data, {"accept": accept}),
+        st.sampled_from(["/v1/models/seg:segment", "/v1/models/cls:classify"]),
         st.one_of(*(mutated_bytes(s, max_mutations=2) for s in UPLOADS.values())),
         st.sampled_from(["", "image/png", "image/tiff;q=0.5, */*;q=nan", "text/html", "q=1e999"]),
     )
@@ -413,6 +515,10 @@ def client():
 @given(case=_request_cases())
 @example(case=("v2", "/v2/models/seg/infer", b'{"inputs": [{"name": ["image"]}]}', {}))
 @example(case=("v2", "/v2/models/seg/infer", deep_nesting(100_000).encode(), {}))
+@example(case=("upload", "/v1/models/cls:classify", UPLOADS["tiff"], {}))
+@example(case=("upload", "/v1/models/cls:classify", UPLOADS["tiff-float"], {}))
+@example(case=("upload", "/v1/models/seg:segment", UPLOADS["tiff-float"], {}))
+@example(case=("upload", "/v1/models/seg:segment", UPLOADS["jpeg"], {"accept": "image/tiff"}))
 def test_the_app_answers_2xx_or_a_4xx_json_error(client, case):
     kind, path, body, headers = case
     if kind == "upload":
@@ -421,3 +527,9 @@ def test_the_app_answers_2xx_or_a_4xx_json_error(client, case):
     else:
         response = client.post(path, content=body, headers=headers)
     _answered(response)
+    if response.status_code == 200 and path.endswith(":classify"):
+        # Found by fuzzing: NaN stored values answered 200 with null probabilities.
+        answer = response.json()
+        probabilities = [c["probability"] for c in answer["classes"]]
+        assert all(isinstance(p, float) and 0 <= p <= 1 for p in probabilities), probabilities
+        assert answer["activation"] != "softmax" or abs(sum(probabilities) - 1) < 1e-6

@@ -401,6 +401,13 @@ async def _classify(model: Any, image: DecodedImage) -> dict[str, Any]:
     logits = next(iter(outputs.values()))
     activation = (bundle.metadata.get("output") or {}).get("activation", "softmax")
     probabilities = _softmax(logits, activation)
+    if not np.isfinite(probabilities).all():
+        # NaN or infinite stored values reach every logit; null probabilities help nobody.
+        bad = int((~np.isfinite(image.data)).any(axis=0).sum())
+        raise InvalidInputError(
+            f"the image gives no finite class probabilities: {bad} of its "
+            f"{image.data.shape[1] * image.data.shape[2]} pixels hold NaN or infinite values"
+        )
     names = bundle.classes
     classes = [
         {"id": i, "name": str(names.get(i, i)), "probability": float(p)}
