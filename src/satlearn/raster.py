@@ -24,8 +24,10 @@ import collections
 import contextlib
 import functools
 import hashlib
+import math
 import os
 import threading
+import time
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -62,6 +64,7 @@ __all__ = [
     "copy_grid",
     "gdal_env",
     "georeference",
+    "http_timeout",
     "info",
     "json_number",
     "nodata_value",
@@ -81,15 +84,26 @@ _REMOTE_SCHEMES = frozenset({"http", "https", "s3", "gs", "az"})
 # subprocess, a dask worker process) must see exactly the environment the user
 # gave, and a local file must keep its sidecars (.hdr, .aux.xml, .ovr, .msk,
 # world files), which GDAL finds by listing the folder. Values the user has set
-# in the environment win: rasterio.Env only fills what the environment leaves empty.
+# in the environment or in an enclosing rasterio.Env win: these only fill what
+# both leave empty.
 _CLOUD_DEFAULTS = {
     "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
     "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
     "GDAL_HTTP_MULTIPLEX": "YES",
     "VSI_CACHE": "TRUE",
-    "GDAL_HTTP_CONNECTTIMEOUT": "10",
-    "GDAL_HTTP_TIMEOUT": "60",
+    # One retry, one second apart, of what GDAL retries (429, 5xx, a connection
+    # or header timeout): GDAL's own retry delay is 30 s, so a dead server would
+    # hold a read for minutes. Range reads that stall are not retried by GDAL.
+    "GDAL_HTTP_MAX_RETRY": "1",
+    "GDAL_HTTP_RETRY_DELAY": "1",
 }
+
+# Seconds one HTTP request may take (GDAL_HTTP_TIMEOUT, whole transfer) and may
+# wait for a connection (GDAL_HTTP_CONNECTTIMEOUT, at most 10 s) unless the user
+# sets GDAL's own variables. A stalled server costs about this long to open, and
+# up to ~4x this for a pixel read (GDAL re-reads a failed window in smaller ranges).
+HTTP_TIMEOUT_ENV = "SATLEARN_HTTP_TIMEOUT"
+DEFAULT_HTTP_TIMEOUT_S = 30.0
 
 # GDAL's network file systems; a chained path (/vsizip//vsicurl/...) is remote too.
 _NETWORK_VSI = (
@@ -109,15 +123,72 @@ _RESAMPLINGS = frozenset(
 )
 
 
+def http_timeout() -> float:
+    """Seconds a remote read's HTTP request may take: ``SATLEARN_HTTP_TIMEOUT``, else 30.
+
+    Raises
+    ------
+    InvalidInputError
+        ``SATLEARN_HTTP_TIMEOUT`` is set but not a positive number of seconds.
+
+    Examples
+    --------
+    >>> http_timeout()  # doctest: +SKIP
+    30.0
+    """
+    text = os.environ.get(HTTP_TIMEOUT_ENV, "").strip()
+    if not text:
+        return DEFAULT_HTTP_TIMEOUT_S
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise InvalidInputError(f"{HTTP_TIMEOUT_ENV}={text!r} is not a positive number of seconds")
+    return seconds
+
+
+def _cloud_defaults() -> dict[str, str]:
+    timeout = http_timeout()
+    return {
+        **_CLOUD_DEFAULTS,
+        "GDAL_HTTP_TIMEOUT": f"{max(1, math.ceil(timeout))}",  # GDAL reads whole seconds
+        "GDAL_HTTP_CONNECTTIMEOUT": f"{max(1, math.ceil(min(timeout, 10.0)))}",
+    }
+
+
+def _user_setting(key: str) -> Any:
+    """``key`` as the user set it: in an enclosing rasterio.Env, else the environment."""
+    if rasterio.env.hasenv():
+        value = rasterio.env.getenv().get(key)
+        if value is not None:
+            return value
+    return os.environ.get(key)
+
+
 def gdal_env(**options: Any) -> rasterio.Env:
     """A :class:`rasterio.Env` with satlearn's cloud-read defaults.
 
-    Settings present in ``os.environ`` are left to the environment; keyword
-    options override everything.
+    Settings present in ``os.environ`` or in an enclosing ``rasterio.Env`` are
+    left to the user; keyword options override everything. The HTTP timeout
+    is ``SATLEARN_HTTP_TIMEOUT`` seconds (default 30), one retry a second later.
+
+    Examples
+    --------
+    >>> with gdal_env(GDAL_HTTP_TIMEOUT=5):  # doctest: +SKIP
+    ...     da = open_raster("https://example.com/scene.tif")
     """
-    settings = {k: v for k, v in _CLOUD_DEFAULTS.items() if k not in os.environ}
+    settings = {k: v for k, v in _cloud_defaults().items() if _user_setting(k) is None}
     settings.update(options)
     return rasterio.Env(**settings)
+
+
+def _effective_timeout() -> float:
+    """The HTTP timeout GDAL applies now (the user's GDAL_HTTP_TIMEOUT or satlearn's)."""
+    try:
+        return float(_user_setting("GDAL_HTTP_TIMEOUT"))
+    except (TypeError, ValueError):
+        return float(_cloud_defaults()["GDAL_HTTP_TIMEOUT"])
 
 
 def _is_remote(src: str) -> bool:
@@ -135,21 +206,65 @@ def _source_env(src: str) -> contextlib.AbstractContextManager[Any]:
     return gdal_env() if _is_network(src) else contextlib.nullcontext()
 
 
+def _one_line(message: object) -> str:
+    """A GDAL message on one line (the CLI prints errors on one line)."""
+    return " ".join(str(message).split())
+
+
+def _deepest(err: BaseException) -> BaseException:
+    """The first error GDAL raised under ``err`` (rasterio chains them as causes)."""
+    seen = {id(err)}
+    while err.__cause__ is not None and id(err.__cause__) not in seen:
+        err = err.__cause__
+        seen.add(id(err))
+    return err
+
+
 @contextlib.contextmanager
 def _open_errors(text: str, *, opening: bool) -> Iterator[None]:
-    """Turn GDAL's errors while opening or reading ``text`` into satlearn's."""
+    """Turn GDAL's errors while opening or reading ``text`` into satlearn's.
+
+    Every source satlearn opens goes through here, so this is the one place a
+    GDAL error (RasterioIOError, or a bare ``CPLE_*`` some calls let through)
+    becomes a :class:`RasterIOError` subclass that names ``text``.
+    """
+    started = time.monotonic()
     try:
         yield
-    except RasterioIOError as err:
+    except (RasterioIOError, CPLE_BaseError) as err:
         if _is_network(text):
-            raise RemoteAccessError(f"{text}: cannot read remote raster ({err})") from err
+            raise _remote_error(text, err, time.monotonic() - started, opening=opening) from err
         if opening:
-            raise NotARasterError(f"{text}: not a raster GDAL can read ({err})") from err
+            raise NotARasterError(f"{text}: not a raster GDAL can read ({_one_line(err)})") from err
         # The header opened but a block did not read: a truncated or corrupt file.
         detail = err.__cause__ or err  # GDAL's own message (which block) is the cause
         raise RasterIOError(
-            f"{text}: cannot read its pixels; the file is truncated or corrupt ({detail})"
+            f"{text}: cannot read its pixels; the file is truncated or corrupt "
+            f"({_one_line(detail)})"
         ) from err
+
+
+def _remote_error(
+    text: str, err: BaseException, elapsed: float, *, opening: bool
+) -> RemoteAccessError:
+    """The error for a remote source that failed after ``elapsed`` seconds."""
+    timeout = _effective_timeout()
+    detail = _one_line(_deepest(err))
+    # GDAL reports a timed-out range read as a short read ("not recognized",
+    # "Read error ... got 0 bytes"), so the clock is the witness, unless the
+    # server did answer (an HTTP status, after GDAL's retry delay).
+    if elapsed >= 0.9 * timeout and "HTTP response code" not in detail:
+        return RemoteAccessError(
+            f"{text}: the server did not answer within {timeout:g} s (timed out after "
+            f"{elapsed:.1f} s; {HTTP_TIMEOUT_ENV} sets the limit; {detail})"
+        )
+    if opening and "not recognized as" in detail:
+        return RemoteAccessError(
+            f"{text}: the server's answer is not a raster GDAL can read "
+            f"(an HTML page or an error body?) ({detail})"
+        )
+    what = "open" if opening else "read the pixels of"
+    return RemoteAccessError(f"{text}: cannot {what} remote raster ({detail})")
 
 
 @contextlib.contextmanager
@@ -162,6 +277,8 @@ def _open(src: PathLike) -> Iterator[rasterio.io.DatasetReader]:
             raise RasterNotFoundError(f"{text}: no such file")
         if path.is_dir():
             raise NotARasterError(f"{text}: is a directory, not a raster file")
+        if path.stat().st_size == 0:
+            raise NotARasterError(f"{text}: is empty (0 bytes), not a raster")
     with _open_errors(text, opening=True), _source_env(text), warnings.catch_warnings():
         # A plain picture (PNG, JPEG) without georeferencing is still a raster.
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
@@ -413,7 +530,15 @@ def open_raster(
         if sensor:
             attrs["sensor"] = get_sensor(sensor).key
         if chunks is None or chunks is False:
-            data = dataset.read(indexes, window=win)
+            _check_fits_in_memory(dataset, indexes, win, text)
+            try:
+                data = dataset.read(indexes, window=win)
+            except MemoryError as err:
+                raise RasterIOError(
+                    f"{text}: not enough memory to read "
+                    f"{_gib(_eager_bytes(dataset, indexes, win))} eagerly; "
+                    "pass chunks= (lazy) or window= / bbox= (a part)"
+                ) from err
             transform = dataset.window_transform(win) if win is not None else dataset.transform
             ys, xs = pixel_centres(transform, data.shape[1], data.shape[2])
             da = xr.DataArray(
@@ -433,6 +558,43 @@ def open_raster(
     )
     da.name = None  # xarray would name it after the dask graph key
     return georeference(da, crs, transform, nodata)
+
+
+def _eager_bytes(dataset: rasterio.io.DatasetReader, indexes: list[int], win: Window | None) -> int:
+    height, width = (dataset.height, dataset.width) if win is None else (win.height, win.width)
+    return len(indexes) * int(height) * int(width) * np.dtype(dataset.dtypes[0]).itemsize
+
+
+def _gib(size: int) -> str:
+    return f"{size / 2**30:,.1f} GiB"
+
+
+def _memory_limit() -> int:
+    """Bytes this process can have at most: physical memory, or a lower RLIMIT_AS."""
+    limit = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    with contextlib.suppress(ImportError, OSError, ValueError):
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY:
+            limit = min(limit, soft)
+    return int(limit)
+
+
+def _check_fits_in_memory(
+    dataset: rasterio.io.DatasetReader, indexes: list[int], win: Window | None, src: str
+) -> None:
+    """Refuse an eager read larger than memory (an absurd or corrupt header) before
+    NumPy tries to allocate it."""
+    needed, limit = _eager_bytes(dataset, indexes, win), _memory_limit()
+    if needed > limit:
+        height, width = (dataset.height, dataset.width) if win is None else (win.height, win.width)
+        raise RasterIOError(
+            f"{src}: reading {len(indexes)} x {int(height)} x {int(width)} {dataset.dtypes[0]} "
+            f"pixels eagerly needs {_gib(needed)}, more than the "
+            f"{_gib(limit)} of memory here (a corrupt header, or pass chunks= "
+            "for a lazy array or window= / bbox= for a part)"
+        )
 
 
 # Datasets open in each dask reader thread, a few per thread (GDAL handles are
@@ -830,6 +992,16 @@ def _blocks_past_end(path: str) -> list[str]:
             for number, page in enumerate(tif.pages):
                 offsets = np.asarray(page.dataoffsets, dtype="int64")
                 counts = np.asarray(page.databytecounts, dtype="int64")
+                # The declared size needs this many blocks; a header patched or
+                # corrupted to a huge size lists far fewer.
+                expected = math.prod(page.chunked)
+                if len(offsets) != expected:
+                    problems.append(
+                        f"IFD {number}: {page.imagewidth} x {page.imagelength} pixels need "
+                        f"{expected} blocks but the header lists {len(offsets)} block "
+                        "offsets; the header is corrupt"
+                    )
+                    continue
                 ends = offsets + counts
                 # A sparse block (offset and count 0) is allowed: it reads as nodata.
                 past = (counts > 0) & (ends > size)
