@@ -394,6 +394,21 @@ def _tiff(values: np.ndarray | None = None, **extra) -> bytes:
         return bytes(memfile.read())
 
 
+def _band_bomb() -> bytes:
+    """6 KB of sparse GeoTIFF declaring 1000 bands of 4096 x 4096 (67 GB as float32)."""
+    import rasterio
+    from affine import Affine
+
+    blank = {"compress": "deflate", "tiled": True, "blockxsize": 4096, "blockysize": 4096}
+    with rasterio.MemoryFile() as memfile:
+        with memfile.open(driver="GTiff", width=4096, height=4096, count=1000, dtype="uint8",
+                          crs="EPSG:32633", transform=Affine(10, 0, 0, 0, -10, 0), sparse_ok=True,
+                          **blank):  # fmt: skip
+            pass  # nothing written: every tile is sparse
+        return bytes(memfile.read())
+
+
+BAND_BOMB = _band_bomb()
 UPLOADS = {
     "png": _png(),
     "png-palette": _png("P"),
@@ -417,12 +432,16 @@ UPLOADS = {
         st.sampled_from([b"II*\x00", b"MM\x00+", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF89a"]),
     ),
     max_pixels=st.sampled_from([10_000, 20]),
+    bands=st.sampled_from([None, BANDS]),
 )
-def test_uploads_decode_or_are_refused(data, max_pixels):
-    image = expect_clean(lambda: decode_image(data, max_pixels=max_pixels), NAMES)
+# Found by fuzzing: a band count refused only after read() had allocated every band.
+@example(data=BAND_BOMB, max_pixels=2**25, bands=BANDS)
+def test_uploads_decode_or_are_refused(data, max_pixels, bands):
+    image = expect_clean(lambda: decode_image(data, max_pixels=max_pixels, bands=bands), NAMES)
     if image is not None:
-        bands, height, width = image.data.shape
-        assert image.data.dtype == np.float32 and bands >= 1
+        count, height, width = image.data.shape
+        assert image.data.dtype == np.float32 and count >= 1
+        assert bands is None or image.format != "GTiff" or count == len(bands)
         assert 1 <= height * width <= max_pixels
         assert image.format in ("GTiff", "PNG", "JPEG")
 
@@ -515,6 +534,7 @@ def client():
 @given(case=_request_cases())
 @example(case=("v2", "/v2/models/seg/infer", b'{"inputs": [{"name": ["image"]}]}', {}))
 @example(case=("v2", "/v2/models/seg/infer", deep_nesting(100_000).encode(), {}))
+@example(case=("upload", "/v1/models/seg:segment", BAND_BOMB, {}))
 @example(case=("upload", "/v1/models/cls:classify", UPLOADS["tiff"], {}))
 @example(case=("upload", "/v1/models/cls:classify", UPLOADS["tiff-float"], {}))
 @example(case=("upload", "/v1/models/seg:segment", UPLOADS["tiff-float"], {}))

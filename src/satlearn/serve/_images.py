@@ -36,6 +36,7 @@ import asyncio
 import io
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -131,7 +132,14 @@ def _check_pixels(height: int, width: int, max_pixels: int) -> None:
         )
 
 
-def _decode_tiff(data: bytes, max_pixels: int) -> DecodedImage:
+def _band_count_error(count: int, bands: Sequence[str]) -> InvalidInputError:
+    return InvalidInputError(
+        f"the image has {count} band(s); the model reads {len(bands)} "
+        f"({', '.join(bands)}), in that order"
+    )
+
+
+def _decode_tiff(data: bytes, max_pixels: int, bands: Sequence[str] | None) -> DecodedImage:
     import rasterio
     from affine import Affine
     from rasterio.errors import RasterioError
@@ -139,6 +147,10 @@ def _decode_tiff(data: bytes, max_pixels: int) -> DecodedImage:
     try:
         with rasterio.MemoryFile(data) as memfile, memfile.open() as src:
             _check_pixels(src.height, src.width, max_pixels)
+            # A sparse or compressed TIFF of a few KB can declare thousands of bands:
+            # refuse a count the model cannot take before read() allocates them all.
+            if bands is not None and src.count != len(bands):
+                raise _band_count_error(src.count, bands)
             # read() decodes every strip or tile, so a truncated file fails
             # here (GDAL: "TIFFReadEncodedStrip/Tile() failed").
             values = src.read(out_dtype="float32")
@@ -150,6 +162,11 @@ def _decode_tiff(data: bytes, max_pixels: int) -> DecodedImage:
     except RasterioError as err:
         raise InvalidInputError(
             f"the TIFF upload cannot be read (truncated or damaged?): {err}"
+        ) from None
+    except MemoryError:
+        raise InvalidInputError(
+            f"the TIFF upload declares {src.count} band(s) of {src.height} x {src.width} "
+            "pixels: too many values to decode in memory"
         ) from None
     return DecodedImage(values, "GTiff", crs, transform, nodata, descriptions)
 
@@ -177,7 +194,9 @@ def _decode_pil(data: bytes, kind: str, max_pixels: int) -> DecodedImage:
     )
 
 
-def decode_image(data: bytes, *, max_pixels: int = MAX_IMAGE_PIXELS) -> DecodedImage:
+def decode_image(
+    data: bytes, *, max_pixels: int = MAX_IMAGE_PIXELS, bands: Sequence[str] | None = None
+) -> DecodedImage:
     """Decode an uploaded PNG, JPEG or GeoTIFF from memory.
 
     Parameters
@@ -186,6 +205,9 @@ def decode_image(data: bytes, *, max_pixels: int = MAX_IMAGE_PIXELS) -> DecodedI
         The file's bytes.
     max_pixels : int
         The most pixels (height x width) accepted, checked on the header.
+    bands : sequence of str, optional
+        The bands the model reads: a GeoTIFF with another band count is refused
+        on its header, before its bands are read.
 
     Returns
     -------
@@ -194,11 +216,19 @@ def decode_image(data: bytes, *, max_pixels: int = MAX_IMAGE_PIXELS) -> DecodedI
     Raises
     ------
     InvalidInputError
-        Not one of the three formats, truncated or damaged, no pixels, or too big.
+        Not one of the three formats, truncated or damaged, no pixels, too big,
+        or (a GeoTIFF) not as many bands as ``bands``.
+
+    Examples
+    --------
+    >>> decode_image(b"GIF89a")
+    Traceback (most recent call last):
+    ...
+    satlearn.errors.InvalidInputError: the upload is not a PNG, JPEG or GeoTIFF image ...
     """
     kind = _sniff(data)
     if kind == "GTiff":
-        return _decode_tiff(data, max_pixels)
+        return _decode_tiff(data, max_pixels, bands)
     return _decode_pil(data, kind, max_pixels)
 
 
@@ -208,10 +238,7 @@ def _band_order(image: DecodedImage, bands: tuple[str, ...]) -> np.ndarray:
     if image.descriptions and set(image.descriptions) == set(bands) and count == len(bands):
         return image.data[[image.descriptions.index(b) for b in bands]]
     if count != len(bands):
-        raise InvalidInputError(
-            f"the image has {count} band(s); the model reads {len(bands)} "
-            f"({', '.join(bands)}), in that order"
-        )
+        raise _band_count_error(count, bands)
     return image.data
 
 
@@ -443,16 +470,16 @@ def image_router(
     # more tiles in memory.
     sweep = asyncio.Semaphore(1)
 
-    async def decoded(file: UploadFile) -> DecodedImage | JSONResponse:
+    async def decoded(file: UploadFile, bands: Sequence[str]) -> DecodedImage | JSONResponse:
         data = await _read_upload(file, max_upload_bytes)
         if isinstance(data, JSONResponse):
             return data
-        return await asyncio.to_thread(decode_image, data, max_pixels=max_pixels)
+        return await asyncio.to_thread(decode_image, data, max_pixels=max_pixels, bands=bands)
 
     async def classify(request: Request, name: str, version: str | None, file: UploadFile
                        ) -> Any:  # fmt: skip
         model = _model(request, name, version, "classify")
-        image = await decoded(file)
+        image = await decoded(file, model.bundle.bands)
         if isinstance(image, JSONResponse):
             return image
         return await _classify(model, image)
@@ -464,7 +491,7 @@ def image_router(
             media = _preferred(request.headers.get("accept"), "")
         except _NotAcceptable as err:
             return JSONResponse({"error": str(err)}, status_code=406)
-        image = await decoded(file)
+        image = await decoded(file, model.bundle.bands)
         if isinstance(image, JSONResponse):
             return image
         if not media:  # no preference: answer in the upload's kind
@@ -481,7 +508,7 @@ def image_router(
     async def detect(request: Request, name: str, version: str | None, file: UploadFile
                      ) -> Any:  # fmt: skip
         model = _model(request, name, version, "detect")
-        image = await decoded(file)
+        image = await decoded(file, model.bundle.bands)
         if isinstance(image, JSONResponse):
             return image
         bundle = model.bundle
