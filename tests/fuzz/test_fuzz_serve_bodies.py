@@ -421,6 +421,7 @@ UPLOADS = {
         .repeat(12)
         .reshape(3, 4, 6)
     ),
+    "tiff-float64": _tiff(np.full((3, 4, 6), 1e300)),  # infinite as float32
 }
 
 
@@ -537,6 +538,7 @@ def client():
 @example(case=("upload", "/v1/models/seg:segment", BAND_BOMB, {}))
 @example(case=("upload", "/v1/models/cls:classify", UPLOADS["tiff"], {}))
 @example(case=("upload", "/v1/models/cls:classify", UPLOADS["tiff-float"], {}))
+@example(case=("upload", "/v1/models/cls:classify", UPLOADS["tiff-float64"], {}))  # inf - inf
 @example(case=("upload", "/v1/models/seg:segment", UPLOADS["tiff-float"], {}))
 @example(case=("upload", "/v1/models/seg:segment", UPLOADS["jpeg"], {"accept": "image/tiff"}))
 def test_the_app_answers_2xx_or_a_4xx_json_error(client, case):

@@ -289,10 +289,12 @@ def _resize(values: np.ndarray, height: int, width: int) -> np.ndarray:
 
 def _softmax(logits: np.ndarray, activation: str) -> np.ndarray:
     logits = np.asarray(logits, dtype=np.float64).reshape(-1)
-    if activation == "sigmoid":
-        return 1.0 / (1.0 + np.exp(-logits))
-    shifted = np.exp(logits - logits.max())
-    return shifted / shifted.sum()
+    # Infinite logits (inf - inf) give NaN quietly: the caller refuses non-finite answers.
+    with np.errstate(invalid="ignore", over="ignore"):
+        if activation == "sigmoid":
+            return 1.0 / (1.0 + np.exp(-logits))
+        shifted = np.exp(logits - logits.max())
+        return shifted / shifted.sum()
 
 
 def _preferred(accept: str | None, default: str) -> str:
