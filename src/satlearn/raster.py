@@ -26,6 +26,7 @@ import functools
 import hashlib
 import math
 import os
+import stat
 import threading
 import time
 import warnings
@@ -272,12 +273,15 @@ def _open(src: PathLike) -> Iterator[rasterio.io.DatasetReader]:
     """Open ``src`` with rasterio, turning GDAL's errors into satlearn's."""
     text = os.fspath(src)
     if not _is_remote(text) and not text.startswith("/vsi"):
-        path = Path(text)
-        if not path.exists():
-            raise RasterNotFoundError(f"{text}: no such file")
-        if path.is_dir():
+        try:
+            found = os.stat(text)
+        except FileNotFoundError:
+            raise RasterNotFoundError(f"{text}: no such file") from None
+        except OSError as err:  # a denied folder, a name too long
+            raise RasterIOError(f"{text}: cannot be read ({err.strerror})") from None
+        if stat.S_ISDIR(found.st_mode):
             raise NotARasterError(f"{text}: is a directory, not a raster file")
-        if path.stat().st_size == 0:
+        if found.st_size == 0:
             raise NotARasterError(f"{text}: is empty (0 bytes), not a raster")
     with _open_errors(text, opening=True), _source_env(text), warnings.catch_warnings():
         # A plain picture (PNG, JPEG) without georeferencing is still a raster.
@@ -610,8 +614,8 @@ def _thread_dataset(text: str) -> rasterio.io.DatasetReader:
         cache = _THREAD_HANDLES.cache = collections.OrderedDict()
     key: tuple[Any, ...] = (text,)
     if not _is_network(text) and not text.startswith("/vsi"):
-        stat = os.stat(text)
-        key = (text, stat.st_size, stat.st_mtime_ns)
+        found = os.stat(text)
+        key = (text, found.st_size, found.st_mtime_ns)
     dataset = cache.get(key)
     if dataset is None:
         with _open_errors(text, opening=True), _source_env(text), warnings.catch_warnings():
