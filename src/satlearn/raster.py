@@ -570,6 +570,8 @@ def _eager_bytes(dataset: rasterio.io.DatasetReader, indexes: list[int], win: Wi
 
 
 def _gib(size: int) -> str:
+    if size >= 2**40:
+        return f"{size / 2**40:,.1f} TiB"
     return f"{size / 2**30:,.1f} GiB"
 
 
@@ -1018,7 +1020,8 @@ def _blocks_past_end(path: str) -> list[str]:
                     problems.append(
                         f"IFD {number} ({kind}): {int(past.sum())} of {len(counts)} blocks end "
                         f"past the end of the file (the last at byte {int(ends.max())}; "
-                        f"the file has {size} bytes); the file is truncated"
+                        f"the file has {size} bytes); the file is truncated "
+                        "(or its block offsets corrupt)"
                     )
     except Exception as err:  # any parse failure (TiffFileError, struct.error) means a broken TIFF
         problems.append(f"TIFF structure unreadable ({err})")
