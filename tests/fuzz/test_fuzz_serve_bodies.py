@@ -121,7 +121,9 @@ def _repository(root: Path) -> Path:
     return root
 
 
-_ROOT = _repository(Path(tempfile.mkdtemp(prefix="satlearn-fuzz-serve-")))
+# Module level (hypothesis and function-scoped fixtures do not mix); removed at exit.
+_TMP = tempfile.TemporaryDirectory(prefix="satlearn-fuzz-serve-")
+_ROOT = _repository(Path(_TMP.name))
 APP = create_app(ServeSettings(models=_ROOT, max_body_mb=1))
 REPO = APP.state.repository
 MODELS = {name: REPO.get(name) for name in ("seg", "pair")}
