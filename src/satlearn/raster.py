@@ -268,21 +268,28 @@ def _remote_error(
     return RemoteAccessError(f"{text}: cannot {what} remote raster ({detail})")
 
 
+def _check_local_file(text: str) -> None:
+    """Refuse a local path that is missing, a directory, empty or unreadable, before
+    GDAL or xarray says something vaguer; URLs and /vsi paths pass."""
+    if _is_remote(text) or text.startswith("/vsi"):
+        return
+    try:
+        found = os.stat(text)
+    except FileNotFoundError:
+        raise RasterNotFoundError(f"{text}: no such file") from None
+    except OSError as err:  # a denied folder, a name too long
+        raise RasterIOError(f"{text}: cannot be read ({err.strerror})") from None
+    if stat.S_ISDIR(found.st_mode):
+        raise NotARasterError(f"{text}: is a directory, not a raster file")
+    if found.st_size == 0:
+        raise NotARasterError(f"{text}: is empty (0 bytes), not a raster")
+
+
 @contextlib.contextmanager
 def _open(src: PathLike) -> Iterator[rasterio.io.DatasetReader]:
     """Open ``src`` with rasterio, turning GDAL's errors into satlearn's."""
     text = os.fspath(src)
-    if not _is_remote(text) and not text.startswith("/vsi"):
-        try:
-            found = os.stat(text)
-        except FileNotFoundError:
-            raise RasterNotFoundError(f"{text}: no such file") from None
-        except OSError as err:  # a denied folder, a name too long
-            raise RasterIOError(f"{text}: cannot be read ({err.strerror})") from None
-        if stat.S_ISDIR(found.st_mode):
-            raise NotARasterError(f"{text}: is a directory, not a raster file")
-        if found.st_size == 0:
-            raise NotARasterError(f"{text}: is empty (0 bytes), not a raster")
+    _check_local_file(text)
     with _open_errors(text, opening=True), _source_env(text), warnings.catch_warnings():
         # A plain picture (PNG, JPEG) without georeferencing is still a raster.
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
@@ -520,6 +527,8 @@ def open_raster(
         # NetCDF/HDF5 products: CF grid mappings read by satlearn.netcdf (GDAL's
         # netCDF driver sees subdatasets and often no CRS).
         from satlearn.netcdf import open_netcdf_raster
+
+        _check_local_file(text)
 
         return open_netcdf_raster(
             text, bands=bands, chunks=chunks, window=window, bbox=bbox, bbox_crs=bbox_crs

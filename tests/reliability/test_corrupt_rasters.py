@@ -226,3 +226,22 @@ def test_a_huge_declared_size_never_allocates_it(samples, tmp_path, source):
     assert any("1000000 x 1000000 pixels need" in e and "corrupt" in e for e in errors), errors
     shown = _cli_info(path)
     assert shown.exit_code == 0 and "the header is corrupt" in shown.stdout
+
+
+@pytest.mark.parametrize("case", ["zero-bytes", "directory", "garbage", "cut-netcdf-header"])
+def test_a_broken_netcdf_name_is_a_clear_error(tmp_path, case):
+    # open_raster hands .nc paths to satlearn.netcdf; the same local checks run first.
+    path = tmp_path / "scene.nc"
+    if case == "directory":
+        path.mkdir()
+    else:
+        content = {
+            "zero-bytes": b"",
+            "garbage": bytes(range(256)) * 4,
+            "cut-netcdf-header": b"CDF\x01\x00\x00",
+        }[case]
+        path.write_bytes(content)
+    error = _raises_naming(path, lambda: open_raster(path), SatlearnError)
+    if case in ("zero-bytes", "directory"):
+        assert isinstance(error, NotARasterError)
+    _assert_cli_one_line(_cli_info(path), path)
