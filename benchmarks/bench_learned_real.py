@@ -420,7 +420,7 @@ def change(
     report_training(result, seconds, data)
     logits = predict(result, "change", b[:, :, cut:], a[:, :, cut:])
     learned = binary_scores(foreground(logits), test_ref)
-    line("siamese-unet w16 d3", learned)
+    line(f"siamese-unet w{width} d3", learned)
     metrics: dict[str, float] = {
         **scores_of("siamese", learned),
         "train_s": seconds,
