@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from affine import Affine
 from fastapi.testclient import TestClient
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -108,6 +109,33 @@ def _repository(root: Path) -> Path:
             "task": "classification",
             "bands": BANDS,
             "classes": [{"id": i, "name": n} for i, n in enumerate("abc")],
+        },
+    )
+    # A centernet layout (heatmaps of 2 classes, box size, offset at stride 2): bright red
+    # or nir pixels are objects, so the GeoJSON of boxes is written for most uploads.
+    wd = np.zeros((6, 3, 1, 1), np.float32)
+    wd[0, 0], wd[1, 2] = 0.05, 0.05
+    detector = _graph(
+        [("image", TensorProto.FLOAT, [None, 3, None, None])],
+        [("heads", TensorProto.FLOAT, [None, 6, None, None])],
+        [
+            helper.make_node("Constant", [], ["wd"], value=numpy_helper.from_array(wd)),
+            helper.make_node(
+                "AveragePool", ["image"], ["pooled"], kernel_shape=[2, 2], strides=[2, 2]
+            ),
+            helper.make_node("Conv", ["pooled", "wd"], ["z"]),
+            helper.make_node("Sigmoid", ["z"], ["heads"]),
+        ],
+    )
+    write_bundle(
+        root / "det" / "1",
+        model_onnx=detector,
+        metadata={
+            "task": "object-detection",
+            "bands": BANDS,
+            "classes": [{"id": 0, "name": "ship"}, {"id": 1, "name": "plane"}],
+            "tile_size": 16,
+            "output": {"kind": "heatmap+wh+offset", "classes": 2, "stride": 2},
         },
     )
     meta = {
@@ -382,12 +410,12 @@ def _jpeg() -> bytes:
 
 def _tiff(values: np.ndarray | None = None, **extra) -> bytes:
     import rasterio
-    from affine import Affine
 
     if values is None:
         values = np.arange(72, dtype=np.uint16).reshape(3, 4, 6)
     profile = {"driver": "GTiff", "height": 4, "width": 6, "count": 3, "dtype": values.dtype.name}
-    profile.update(crs="EPSG:32633", transform=Affine(10, 0, 399960, 0, -10, 5000040), **extra)
+    profile.update(crs="EPSG:32633", transform=Affine(10, 0, 399960, 0, -10, 5000040))
+    profile.update(extra)
     with rasterio.MemoryFile() as memfile:
         with memfile.open(**profile) as dst:
             dst.write(values)
@@ -399,7 +427,6 @@ def _tiff(values: np.ndarray | None = None, **extra) -> bytes:
 def _band_bomb() -> bytes:
     """6 KB of sparse GeoTIFF declaring 1000 bands of 4096 x 4096 (67 GB as float32)."""
     import rasterio
-    from affine import Affine
 
     blank = {"compress": "deflate", "tiled": True, "blockxsize": 4096, "blockysize": 4096}
     with rasterio.MemoryFile() as memfile:
@@ -424,6 +451,11 @@ UPLOADS = {
         .reshape(3, 4, 6)
     ),
     "tiff-float64": _tiff(np.full((3, 4, 6), 1e300)),  # infinite as float32
+    # Grids with no way to WGS 84: an engineering CRS, a NaN geotransform.
+    "tiff-local-crs": _tiff(
+        crs='LOCAL_CS["grid",UNIT["metre",1]]', transform=Affine(1, 0, 0, 0, -1, 0)
+    ),
+    "tiff-nan-transform": _tiff(transform=Affine(float("nan"), 0, 0, 0, -10, 0)),
 }
 
 
@@ -512,7 +544,9 @@ def _request_cases() -> st.SearchStrategy[tuple[str, str, bytes | dict, dict]]:
     )
     upload = st.builds(
         lambda path, data, accept: ("upload", path, data, {"accept": accept}),
-        st.sampled_from(["/v1/models/seg:segment", "/v1/models/cls:classify"]),
+        st.sampled_from(
+            ["/v1/models/seg:segment", "/v1/models/cls:classify", "/v1/models/det:detect"]
+        ),
         st.one_of(*(mutated_bytes(s, max_mutations=2) for s in UPLOADS.values())),
         st.sampled_from(["", "image/png", "image/tiff;q=0.5, */*;q=nan", "text/html", "q=1e999"]),
     )
@@ -530,6 +564,10 @@ def _answered(response) -> None:
 @pytest.fixture(scope="module")
 def client():
     with TestClient(APP, raise_server_exceptions=False) as c:
+        # Warm up outside the 2 s deadline: the first :detect imports geopandas and
+        # opens PROJ's database (seconds on a loaded machine).
+        files = {"file": ("a.tif", UPLOADS["tiff"], "image/tiff")}
+        assert c.post("/v1/models/det:detect", files=files).status_code == 200
         yield c
 
 
@@ -538,6 +576,11 @@ def client():
 @example(case=("v2", "/v2/models/seg/infer", b'{"inputs": [{"name": ["image"]}]}', {}))
 @example(case=("v2", "/v2/models/seg/infer", deep_nesting(100_000).encode(), {}))
 @example(case=("upload", "/v1/models/seg:segment", BAND_BOMB, {}))
+# Found by fuzzing: 500s of :detect on a CRS with no way to WGS 84 (pyproj ProjError)
+# and on a NaN geotransform (GEOSException building the boxes).
+@example(case=("upload", "/v1/models/det:detect", UPLOADS["tiff-local-crs"], {}))
+@example(case=("upload", "/v1/models/det:detect", UPLOADS["tiff-nan-transform"], {}))
+@example(case=("upload", "/v1/models/det:detect", UPLOADS["tiff"], {}))
 @example(case=("upload", "/v1/models/cls:classify", UPLOADS["tiff"], {}))
 @example(case=("upload", "/v1/models/cls:classify", UPLOADS["tiff-float"], {}))
 @example(case=("upload", "/v1/models/cls:classify", UPLOADS["tiff-float64"], {}))  # inf - inf

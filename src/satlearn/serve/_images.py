@@ -156,6 +156,13 @@ def _decode_tiff(data: bytes, max_pixels: int, bands: Sequence[str] | None) -> D
             values = src.read(out_dtype="float32")
             crs = src.crs
             transform = src.transform if crs is not None else Affine.identity()
+            if not (all(math.isfinite(c) for c in transform[:6]) and transform.determinant):
+                # NaN or a zero pixel size: no pixel has a place, and boxes and masks
+                # would be written on that grid.
+                raise InvalidInputError(
+                    f"the GeoTIFF upload's geotransform {tuple(transform[:6])} is not "
+                    "invertible (NaN, infinite or a zero pixel size)"
+                )
             names = tuple(src.descriptions)
             descriptions = names if all(names) else None
             nodata = src.nodata
@@ -385,7 +392,16 @@ def _feature_collection(detections: Any, image: DecodedImage) -> dict[str, Any]:
     if not image.georeferenced:
         return {"type": "FeatureCollection", "properties": {"coordinates": "pixel"},
                 "features": features}  # fmt: skip
-    frame = detections.to_geodataframe().to_crs("EPSG:4326")
+    from pyproj.exceptions import CRSError, ProjError
+
+    try:
+        frame = detections.to_geodataframe().to_crs("EPSG:4326")
+    except (CRSError, ProjError) as err:
+        # An engineering or local CRS (LOCAL_CS) has no way to longitude/latitude.
+        raise InvalidInputError(
+            f"the upload's CRS {image.crs.to_string()!r} cannot be transformed to "
+            f"WGS 84 for GeoJSON: {err}"
+        ) from None
     # GeoJSON is WGS 84 (RFC 7946); each box's pixel bbox stays in its properties.
     for feature, geometry in zip(features, json.loads(frame.geometry.to_json())["features"],
                                  strict=True):  # fmt: skip
