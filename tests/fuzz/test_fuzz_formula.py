@@ -114,3 +114,15 @@ def test_a_constant_beyond_float32_is_nan_not_inf():
     assert np.isnan(result).all()
     assert compute_formula("-1e39", inputs, threads=1).dtype == np.float32
     np.testing.assert_array_equal(compute_formula("3e38", inputs, threads=1), np.float32(3e38))
+
+
+def test_an_integer_literal_beyond_float_is_infinite_like_1e999():
+    # Found by the random run of the tile-expression fuzzing: '9' * 400 raised OverflowError.
+    inputs = {"N": np.full((2, 2), 3, np.uint16)}
+    huge = "9" * 400
+    assert np.isnan(compute_formula(huge, inputs, threads=1)).all()
+    np.testing.assert_array_equal(
+        compute_formula(f"N + {huge}", inputs, threads=1),
+        compute_formula("N + 1e999", inputs, threads=1),
+    )
+    np.testing.assert_array_equal(compute_formula(f"N / {huge}", inputs, threads=1), 0.0)

@@ -106,7 +106,12 @@ def fold_constants(node: ast.expr, scalars: Mapping[str, float]) -> Any:
     ``("name", symbol)`` / ``(op, left, right)`` / ``("neg", operand)``.
     """
     if isinstance(node, ast.Constant):
-        return float(node.value)
+        try:
+            return float(node.value)
+        except OverflowError:
+            # An integer literal beyond float64 ('9' * 400) is infinite, as the
+            # literal 1e999 already is; an infinite result is NaN by contract.
+            return math.inf
     if isinstance(node, ast.Name):
         return float(scalars[node.id]) if node.id in scalars else ("name", node.id)
     if isinstance(node, ast.UnaryOp):
