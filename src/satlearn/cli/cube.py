@@ -162,9 +162,9 @@ def composite(
 ) -> None:
     """Cloud-free median composite of a catalogue's items into a COG.
 
-    Each task reads one block over every date: its memory is about dates x bands x
-    chunk^2 x 4 bytes (73 dates, 7 bands, 1024 px: 2.1 GB), so lower --chunk for
-    long series.
+    Each task reads one block over every date: its memory is about 28 bytes x dates x
+    bands x chunk^2 (measured; 73 dates of 7 bands: 15 GB at 1024 px, 3.7 GB at 512),
+    so lower --chunk for long series (docs/scaling.md).
     """
     from satlearn.ops.composite import median_composite
     from satlearn.raster import save_cog
