@@ -23,6 +23,7 @@ from satlearn.raster import save_cog
         ("threads", ("threads", None)),
         ("tcp://127.0.0.1:8786", ("tcp", "tcp://127.0.0.1:8786")),
         ("tcp://scheduler.example.org:8786", ("tcp", "tcp://scheduler.example.org:8786")),
+        ("tls://scheduler.example.org:8786", ("tls", "tls://scheduler.example.org:8786")),
         ("local:3", ("local", 3)),
     ],
 )
@@ -35,7 +36,7 @@ def test_the_accepted_forms(monkeypatch, spec, expected) -> None:
     "spec", ["local:0", "local:two", "tcp://127.0.0.1", "tcp://h:99999", "http://h:1", "processes"]
 )
 def test_a_bad_spec_is_one_line_naming_the_forms(spec) -> None:
-    forms = "use 'threads', 'tcp://HOST:PORT' or 'local:N'"
+    forms = "use 'threads', 'tcp://HOST:PORT', 'tls://HOST:PORT' or 'local:N'"
     with pytest.raises(InvalidInputError, match=forms) as e:
         parse_spec(spec)
     assert "\n" not in str(e.value)

@@ -6,7 +6,7 @@ chosen here, once, by :func:`scheduler`:
 * ``None`` (and ``SATLEARN_SCHEDULER`` unset or empty): dask's threaded
   scheduler with one thread per core of this machine;
 * ``"threads"``: the same, said explicitly;
-* ``"tcp://HOST:PORT"``: a running Dask distributed scheduler (``dask
+* ``"tcp://HOST:PORT"`` (or ``"tls://..."``): a running Dask distributed scheduler (``dask
   scheduler`` / ``dask worker``, dask-jobqueue, dask-kubernetes, a managed
   Dask); a :class:`distributed.Client` connects to it for the duration;
 * ``"local:N"``: a :class:`distributed.LocalCluster` of ``N`` worker
@@ -54,8 +54,8 @@ __all__ = [
 #: The environment variable read when no spec is given (read, never written).
 ENV_VAR = "SATLEARN_SCHEDULER"
 
-_FORMS = "'threads', 'tcp://HOST:PORT' or 'local:N' (N worker processes)"
-_TCP = re.compile(r"^tcp://(?P<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.\-]+):(?P<port>\d{1,5})$")
+_FORMS = "'threads', 'tcp://HOST:PORT', 'tls://HOST:PORT' or 'local:N' (N worker processes)"
+_TCP = re.compile(r"^(?P<scheme>tcp|tls)://(?P<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.\-]+):(?P<port>\d{1,5})$")
 _LOCAL = re.compile(r"^local:(?P<n>\d+)$")
 _T = TypeVar("_T")
 
@@ -66,13 +66,16 @@ def parse_spec(spec: str | None) -> tuple[str, Any]:
     Parameters
     ----------
     spec : str or None
-        ``None`` or ``""`` / ``"threads"`` (threaded), ``"tcp://HOST:PORT"``
-        or ``"local:N"``. ``None`` reads ``SATLEARN_SCHEDULER`` first.
+        ``None`` or ``""`` / ``"threads"`` (threaded), ``"tcp://HOST:PORT"``,
+        ``"tls://HOST:PORT"`` (the TLS credentials from dask's configuration,
+        ``distributed.comm.tls.*``, as managed clusters set them) or ``"local:N"``.
+        ``None`` reads ``SATLEARN_SCHEDULER`` first.
 
     Returns
     -------
     tuple
-        ``("threads", None)``, ``("tcp", address)`` or ``("local", n_workers)``.
+        ``("threads", None)``, ``("tcp", address)``, ``("tls", address)`` or
+        ``("local", n_workers)``.
 
     Raises
     ------
@@ -88,7 +91,7 @@ def parse_spec(spec: str | None) -> tuple[str, Any]:
         return "threads", None
     tcp = _TCP.match(text)
     if tcp and 0 < int(tcp["port"]) < 65536:
-        return "tcp", text
+        return tcp["scheme"], text
     local = _LOCAL.match(text)
     if local and int(local["n"]) > 0:
         return "local", int(local["n"])
@@ -138,7 +141,7 @@ def scheduler(spec: str | None = None, *, progress: bool = False) -> Iterator[An
 
     import distributed
 
-    if kind == "tcp":
+    if kind in ("tcp", "tls"):
         try:
             client = distributed.Client(value, timeout="10s", set_as_default=True)
         except OSError as err:  # TimeoutError included: nothing answers there

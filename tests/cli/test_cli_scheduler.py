@@ -125,8 +125,8 @@ def test_a_bad_scheduler_is_a_one_line_error(tmp_path, pipeline) -> None:
     done = subprocess.run(args, capture_output=True, text=True, timeout=60, env=_env(), check=False)
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
-        "error: scheduler 'local:none': use 'threads', 'tcp://HOST:PORT' or 'local:N' "
-        "(N worker processes)"
+        "error: scheduler 'local:none': use 'threads', 'tcp://HOST:PORT', 'tls://HOST:PORT' "
+        "or 'local:N' (N worker processes)"
     ]
     assert not (tmp_path / "x.tif").exists()
     env = {**_env(), "SATLEARN_SCHEDULER": "tcp://nowhere"}

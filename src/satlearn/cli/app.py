@@ -38,7 +38,8 @@ Scheduler = Annotated[
     str | None,
     typer.Option(
         "--scheduler",
-        help="Where to compute: threads (default), tcp://HOST:PORT (a Dask cluster) or "
+        help="Where to compute: threads (default), tcp://HOST:PORT or tls://HOST:PORT (a Dask "
+        "cluster; TLS credentials from dask's config) or "
         "local:N (N local worker processes). Default: $SATLEARN_SCHEDULER or threads. "
         "A cluster's workers read and write the paths given, so they must share them.",
         show_default=False,
