@@ -29,6 +29,7 @@
 # Everything is written into a temporary folder, removed in the last cell.
 
 # %%
+import atexit
 import socket
 import subprocess
 import sys
@@ -155,7 +156,8 @@ print("in the west, in July:", [item.id for item in found_here])
 # `satlearn view CATALOGUE` serves a browser page for the catalogue and, under
 # `/stac`, the STAC API (item search, collections, queryables, paging). It runs until
 # stopped, so we start it in the background on a free port of this machine
-# (127.0.0.1 only) and wait until it answers.
+# (127.0.0.1 only) and wait until it answers. Its log goes into a file, in case
+# something goes wrong.
 
 
 # %%
@@ -167,11 +169,13 @@ def free_port():
 
 
 port = free_port()
+log = (folder / "view.log").open("w")
 server = subprocess.Popen(
     [str(satlearn_cli), "view", str(catalogue), "--port", str(port)],
-    stdout=subprocess.DEVNULL,
-    stderr=subprocess.DEVNULL,
+    stdout=log,
+    stderr=log,
 )
+atexit.register(server.terminate)  # stopped with this kernel, even if a later cell fails
 api = f"http://127.0.0.1:{port}/stac/"
 deadline = time.monotonic() + 60
 while True:
@@ -180,7 +184,8 @@ while True:
             break
     except httpx.HTTPError:
         pass
-    assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
+    if server.poll() is not None or time.monotonic() > deadline:
+        raise RuntimeError((folder / "view.log").read_text()[-2000:])
     time.sleep(0.2)
 print("the STAC API answers at", api)
 
@@ -212,4 +217,5 @@ print("pystac-client found the same items:", same)
 # %%
 server.terminate()
 print("server stopped, exit code", server.wait(timeout=30))
+log.close()
 workdir.cleanup()

@@ -29,6 +29,7 @@
 # temporary folder, removed in the last cell.
 
 # %%
+import atexit
 import signal
 import socket
 import subprocess
@@ -132,6 +133,7 @@ server = subprocess.Popen(
     stdout=log,
     stderr=log,
 )
+atexit.register(server.terminate)  # stopped with this kernel, even if a later cell fails
 deadline = time.monotonic() + 60
 while True:
     try:

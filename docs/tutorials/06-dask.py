@@ -107,8 +107,8 @@ print("composite", threaded_composite.shape, "| NDVI mean", f"{float(threaded_nd
 # `scheduler("local:2")` starts a `distributed.LocalCluster` of two worker processes,
 # one thread each, on 127.0.0.1, and connects a client to it; `scheduler("tcp://HOST:
 # PORT")` would connect to a cluster that is already running (`dask scheduler` and
-# `dask worker`, or a managed one). Every satlearn command takes the same choice as
-# `--scheduler`.
+# `dask worker`, or a managed one). Every satlearn command that computes takes the
+# same choice as `--scheduler`.
 #
 # The scheduler serves a dashboard (task stream, memory, progress) at the link below;
 # it needs `bokeh` installed to draw (`pip install "bokeh>=3.1"`). The cluster stays up
