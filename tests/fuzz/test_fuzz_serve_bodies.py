@@ -28,6 +28,7 @@ from fixtures_fuzz import (
     mutated_json,
 )
 from satlearn.bundle import write_bundle
+from satlearn.errors import InvalidInputError
 from satlearn.serve import ServeSettings, create_app
 from satlearn.serve._images import _preferred, decode_image
 from satlearn.serve._tensors import V2_TO_NUMPY, v2_datatype
@@ -600,3 +601,49 @@ def test_the_app_answers_2xx_or_a_4xx_json_error(client, case):
         probabilities = [c["probability"] for c in answer["classes"]]
         assert all(isinstance(p, float) and 0 <= p <= 1 for p in probabilities), probabilities
         assert answer["activation"] != "softmax" or abs(sum(probabilities) - 1) < 1e-6
+
+
+# Found while fuzzing (by the harness or by targeted inputs), fixed: each refused now,
+# with a message saying what was wrong.
+@pytest.mark.parametrize(
+    ("model", "doc", "says"),
+    [
+        ("seg", {"inputs": [{"name": ["image"]}]}, "unknown input"),  # TypeError: unhashable
+        ("seg", {"inputs": [{**_IMAGE, "data": [1e39] * 12}]}, "out of the range of float32"),
+        (
+            "pair",
+            {"inputs": [JSON_SAMPLES["pair"]["inputs"][0], {**_COUNT, "data": [1.5, 2]}]},
+            "fractional",
+        ),
+    ],
+)
+def test_found_v2_bodies_are_refused(model, doc, says):
+    with pytest.raises(InvalidInputError, match=says):
+        parse_infer_request(json.dumps(doc).encode(), None, MODELS[model])
+
+
+def test_found_deep_json_is_refused_not_a_recursion_error():
+    with pytest.raises(InvalidInputError, match="nested too deeply"):
+        parse_infer_request(deep_nesting(5000).encode(), None, MODELS["seg"])
+    with pytest.raises(InvalidInputError, match="nested too deeply"):
+        parse_predict_request(deep_nesting(5000).encode(), MODELS["seg"])
+
+
+def test_found_a_band_bomb_is_refused_on_its_header():
+    with pytest.raises(InvalidInputError, match="1000 band"):
+        decode_image(BAND_BOMB, bands=BANDS)
+
+
+@pytest.mark.parametrize(
+    ("path", "upload", "says"),
+    [
+        ("/v1/models/cls:classify", "tiff-float", "no finite class probabilities"),
+        ("/v1/models/cls:classify", "tiff-float64", "no finite class probabilities"),
+        ("/v1/models/det:detect", "tiff-local-crs", "cannot be transformed to WGS 84"),
+        ("/v1/models/det:detect", "tiff-nan-transform", "geotransform"),
+    ],
+)
+def test_found_uploads_are_400s(client, path, upload, says):
+    response = client.post(path, files={"file": ("a.tif", UPLOADS[upload], "image/tiff")})
+    assert response.status_code == 400, response.text
+    assert says in response.json()["error"]

@@ -137,19 +137,34 @@ def to_array(value: Any, dtype: Any, what: str) -> np.ndarray:
     """``value`` (nested lists of numbers) as an array of ``dtype``, or InvalidInputError.
 
     A finite number the datatype cannot hold (``1e39`` as FP32) is refused, not
-    turned into infinity; NaN and Infinity given as such are kept.
+    turned into infinity, and so is a fraction for an integer datatype (``1.5``
+    as INT32, not 1); NaN and Infinity given as such are kept.
+
+    Examples
+    --------
+    >>> to_array([[1, 2.0]], "int32", "input 'count'")
+    array([[1, 2]], dtype=int32)
     """
+    target = np.dtype(dtype)
     try:
         with np.errstate(over="raise", invalid="raise"):
-            return np.asarray(value, dtype=dtype)
+            array = np.asarray(value, dtype=target)
     except FloatingPointError as err:
         raise InvalidInputError(
-            f"{what} holds a number out of the range of {np.dtype(dtype).name} ({err})"
+            f"{what} holds a number out of the range of {target.name} ({err})"
         ) from None
     except (ValueError, TypeError, OverflowError, RecursionError) as err:
         raise InvalidInputError(
-            f"{what} is not a regular list of {np.dtype(dtype).name} values: {err}"
+            f"{what} is not a regular list of {target.name} values: {err}"
         ) from None
+    if target.kind in "iu":
+        # A second pass, for integer inputs only (images come as floats); regular by now.
+        given = np.asarray(value)
+        if given.dtype.kind == "f" and not np.array_equal(given, np.trunc(given)):
+            raise InvalidInputError(
+                f"{what} holds fractional numbers; {target.name} takes whole numbers"
+            )
+    return array
 
 
 def decode_json_data(
