@@ -9,6 +9,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from fixtures_fuzz import FUZZ, NASTY_TOKENS, expect_clean, mutated_text
+from satlearn.errors import InvalidInputError, UnknownBandError
 from satlearn.view._expression import (
     FUNCTIONS,
     MAX_LENGTH,
@@ -135,3 +136,20 @@ def test_tile_expressions_parse_bind_and_evaluate_or_are_refused(text):
         assert result.dtype == np.float32
         assert result.shape == (4, 5) or not expr.symbols
         assert not np.isinf(result).any()  # NaN where undefined, never inf
+
+
+def test_found_an_unhashable_expression_is_refused():
+    with pytest.raises(InvalidInputError, match="expression: a string is needed, not list"):
+        parse_expression(["red"])
+
+
+def test_found_a_huge_integer_literal_in_a_call_is_infinite_then_nan():
+    expr = parse_expression("abs(" + "9" * 400 + ") + red")
+    result = evaluate_expression(expr, {"red": np.ones((2, 2), np.uint16)})
+    assert result.dtype == np.float32 and np.isnan(result).all()
+
+
+def test_found_a_non_ascii_band_number_names_no_band():
+    with pytest.raises(UnknownBandError, match="no band b፩"):
+        bind_bands(parse_expression("b፩ + 1"), BANDS)
+    assert bind_bands(parse_expression("b2 + 1"), BANDS) == {"b2": 1}

@@ -114,7 +114,9 @@ def parse_expression(text: str) -> Expression:
     ('nir', 'red')
     """
     # Checked before the cache: an unhashable text would fail there with a TypeError.
-    if not isinstance(text, str) or not text.strip():
+    if not isinstance(text, str):
+        raise InvalidInputError(f"expression: a string is needed, not {type(text).__name__}")
+    if not text.strip():
         raise InvalidInputError("expression: empty; give arithmetic on band names or an index")
     return _parse(text)
 
