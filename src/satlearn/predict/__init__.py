@@ -55,7 +55,7 @@ from satlearn.predict._plan import TilePlan
 from satlearn.predict._runner import TASKS, TileRunner, cached_runner
 from satlearn.predict._source import CACHE_BYTES, open_pair, open_source
 from satlearn.predict._store import BlockStore
-from satlearn.predict._stream import stream
+from satlearn.predict._stream import band_width_for, stream
 from satlearn.predict._superres import SUPERRES_COG
 from satlearn.predict._vectors import trace_classes
 
@@ -78,6 +78,8 @@ __all__ = [
 
 _DEFAULT_TILE = 256
 _BLOCK = 256
+# The column band width of runs before it followed the tile (their journals' keys).
+_OLD_BAND_WIDTH = 2048
 
 
 def _positive(value: Any, name: str, *, minimum: int = 1) -> int:
@@ -182,9 +184,10 @@ def predict(
 
     Notes
     -----
-    Memory is bounded by the tile, batch and a column band of 2048 pixels,
-    not by the scene (GDAL's block cache is held to 64 MB meanwhile, unless
-    ``GDAL_CACHEMAX`` is set in the environment). The tile grid is anchored
+    Memory is bounded by the tile, batch and a column band of eight tiles
+    (at least 512 pixels), not by the scene (GDAL's block cache is held to
+    64 MB meanwhile, unless ``GDAL_CACHEMAX`` is set in the environment); the
+    COGs are made from the on-disk store block by block. The tile grid is anchored
     on the scene, so results do not depend on how the work is cut. Input
     pixels that are nodata in every band are nodata (255) in the output;
     scene edges are reflect-padded. Object detection is global: each tile's
@@ -252,10 +255,12 @@ def _predict(
                               advance=advance)  # fmt: skip
 
     def encode(probs: np.ndarray, valid: np.ndarray) -> np.ndarray:
-        layers = [np.argmax(probs, axis=0).astype(np.uint8)]
+        # Layer by layer into one uint8 stack: float temporaries of one layer at a time.
+        stack = np.empty((1 + (len(probs) if probabilities else 0), *probs.shape[1:]), np.uint8)
+        stack[0] = np.argmax(probs, axis=0)
         if probabilities:
-            layers.extend(np.rint(probs * PROBABILITY_STEPS).astype(np.uint8))
-        stack = np.stack(layers)
+            for k, layer in enumerate(probs, start=1):
+                stack[k] = np.rint(layer * np.float32(PROBABILITY_STEPS))
         stack[:, ~valid] = NODATA
         return stack
 
@@ -284,6 +289,7 @@ def _predict(
     folder.mkdir(parents=True, exist_ok=True)
     n_classes = runner.n_classes or 2
     layers = 1 + (n_classes if probabilities else 0)
+    band_width = band_width_for(tile)
     settings = {
         "bundle": bundle.metadata.get("sha256") or str(bundle.path),
         "scene": source.fingerprint,
@@ -293,6 +299,11 @@ def _predict(
         "tta": bool(tta),
         "probabilities": bool(probabilities),
     }
+    if band_width != _OLD_BAND_WIDTH:
+        # The journal's keys name column bands: a run cut otherwise must not resume
+        # here. Recorded only when it differs from the width older runs used, so
+        # their journals still resume.
+        settings["band_width"] = band_width
     store = BlockStore(
         folder,
         layers=layers,
@@ -321,6 +332,7 @@ def _predict(
             fill=fill,
             sink=write,
             done=store.done.__contains__,
+            band_width=band_width,
             block=_BLOCK,
             batch_size=batch,
         )

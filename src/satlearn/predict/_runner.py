@@ -12,6 +12,7 @@ import json
 import os
 import threading
 from collections import OrderedDict
+from typing import Any
 
 import numpy as np
 
@@ -31,9 +32,26 @@ _RAW_OUTPUT = ("object-detection", "super-resolution")
 _DIHEDRAL = tuple((k, flip) for flip in (False, True) for k in range(4))
 
 
+def _onnxruntime() -> Any:
+    """The ``onnxruntime`` module, its telemetry off unless the environment says otherwise.
+
+    ONNX Runtime >= 1.29 on Linux starts an uploader thread at import that
+    resolves a Microsoft host every few seconds, each time in new threads:
+    network traffic nobody asked for, and 8 MiB thread stacks that make a
+    long run's address space grow with its duration (a RLIMIT_AS cap fails on
+    them). ``ORT_DISABLE_TELEMETRY=1`` before the import stops it; a value
+    already set (``0`` to allow telemetry) is kept. No effect when another
+    module imported onnxruntime first.
+    """
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+    import onnxruntime
+
+    return onnxruntime
+
+
 def execution_providers() -> list[str]:
     """ONNX Runtime providers to use: CUDA when this onnxruntime has it, then CPU."""
-    import onnxruntime as ort
+    ort = _onnxruntime()
 
     available = ort.get_available_providers()
     chosen = [p for p in ("CUDAExecutionProvider",) if p in available]
@@ -89,7 +107,7 @@ class TileRunner:
                 "tta is not available for object-detection bundles: box sizes and "
                 "offsets do not turn with the tile"
             )
-        import onnxruntime as ort
+        ort = _onnxruntime()
 
         self.bundle = bundle
         self.tta = bool(tta)

@@ -13,9 +13,11 @@ each band is swept top to bottom one row of tiles at a time:
    the sink, normalised by the summed weights, and forget it.
 
 Live memory is a few strips and stretches of one band, whatever the scene's
-size. Tiles on a band's edge are run for both bands it touches (each keeps
-its own side), a few per cent more work bought for memory that does not
-grow with the scene's width.
+size: the band is :func:`band_width_for` the tile (8 tiles, at least 512
+pixels) wide, so the working set is bounded by the tile, not by the scene's
+width or area. Tiles on a band's edge are run for both bands it touches
+(each keeps its own side): about one tile column in eight, ~12 % more model
+work, bought for memory that does not grow with the scene.
 
 A model whose output grid is ``scale`` times finer than its input
 (super-resolution) is blended the same way on the fine grid: the plan,
@@ -26,6 +28,9 @@ serve the other sweeps (object detection) too.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
@@ -35,11 +40,26 @@ from satlearn.predict._blend import blend_window
 from satlearn.predict._plan import TilePlan
 from satlearn.predict._source import Source
 
-__all__ = ["read_ahead", "read_strip", "reader_pool", "run_row", "stream"]
+__all__ = ["band_width_for", "read_ahead", "read_strip", "reader_pool", "run_row", "stream"]
 
 #: A finished stretch: (key, rows, cols, probabilities (K, h, w) float32, valid (h, w)).
 #: With ``scale`` > 1, rows, cols and both arrays are on the fine grid.
 Sink = Callable[[str, tuple[int, int], tuple[int, int], np.ndarray, np.ndarray], None]
+
+
+def band_width_for(tile: int) -> int:
+    """The column band width (output pixels) :func:`stream` uses for tiles of side ``tile``.
+
+    Eight tiles, at least 512 pixels: wide enough that the tiles run twice
+    (those on a band's edge) stay about one in eight, narrow enough that the
+    strips and stretches held stay a few MiB for small tiles.
+
+    Examples
+    --------
+    >>> band_width_for(64), band_width_for(256)
+    (512, 2048)
+    """
+    return max(512, 8 * int(tile))
 
 
 def _pad(size: int, lo: int, hi: int) -> tuple[int, int, int, int]:
@@ -69,9 +89,39 @@ def read_strip(
 Window = tuple[tuple[int, int], tuple[int, int]]
 
 
-def reader_pool() -> ThreadPoolExecutor:
-    """The reader threads: two, so that the next strip is read while the model runs."""
-    return ThreadPoolExecutor(max_workers=2, thread_name_prefix="satlearn-read")
+_READERS: dict[int, ThreadPoolExecutor] = {}
+_READERS_LOCK = threading.Lock()
+
+
+def _after_fork() -> None:
+    # The child has no reader thread and may have forked while the lock was held.
+    global _READERS_LOCK
+    _READERS_LOCK = threading.Lock()
+    _READERS.clear()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+@contextlib.contextmanager
+def reader_pool() -> Iterator[ThreadPoolExecutor]:
+    """The reader thread: one per process, reading the next strip while the model runs.
+
+    One is enough (:func:`read_ahead` keeps one read pending). It is made
+    once and kept, not made and joined per run: each new thread reserves an
+    8 MiB stack, so a run that started its own could grow the address space
+    past a cap the previous run fitted in. Keyed by process id, so a forked
+    child (whose copy of the thread does not run) makes its own.
+    """
+    pid = os.getpid()
+    with _READERS_LOCK:
+        pool = _READERS.get(pid)
+        if pool is None:
+            _READERS.clear()  # a parent's pool, dead in this child
+            pool = _READERS[pid] = ThreadPoolExecutor(
+                max_workers=1, thread_name_prefix="satlearn-read"
+            )
+    yield pool
 
 
 def read_ahead(
@@ -110,7 +160,7 @@ def stream(
     sink: Sink,
     done: Callable[[str], bool] = lambda key: False,
     region: tuple[tuple[int, int], tuple[int, int]] | None = None,
-    band_width: int = 2048,
+    band_width: int | None = None,
     block: int = 256,
     batch_size: int = 16,
     scale: int = 1,
@@ -139,13 +189,16 @@ def stream(
         The tiles stay on the scene's grid, so a region's pixels equal the
         whole scene's.
     band_width, block, batch_size : int
-        Column band width and stretch height in input pixels; tiles per
-        model call.
+        Column band width (default :func:`band_width_for` the tile) and
+        stretch height in input pixels; tiles per model call. The keys
+        depend on both: a journal is only valid for the same two.
     scale : int
         How many output pixels the model gives per input pixel along each
         axis (``s`` above; 1 but for super-resolution).
     """
     height, width, tile = source.height, source.width, plan.tile
+    if band_width is None:
+        band_width = band_width_for(tile)
     (r0, r1), (c0, c1) = region or ((0, height), (0, width))
     window = blend_window(tile * scale, plan.overlap * scale)
     tile_rows = plan.covering(r0, r1, height)
