@@ -48,6 +48,12 @@ def _requests() -> list[tuple[str, bytes, dict[str, str]]]:
         ("/v2/models/seg/infer", good.replace("FP32", "INT8").encode(), {}),
         ("/v2/models/seg/infer", good.replace('"id"', '"outputs":[{"name":"x"}],"i"').encode(), {}),
         ("/v2/models/seg/infer", header + b"short", {"inference-header-content-length": "7"}),
+        # A string is not a boolean: "false" must not switch binary outputs on.
+        (
+            "/v2/models/seg/infer",
+            good.replace('"id"', '"parameters":{"binary_data_output":"false"},"i"').encode(),
+            {},
+        ),
     ]
 
 
@@ -87,7 +93,10 @@ def test_the_lean_path_answers_as_the_fastapi_routes(tmp_path):
     # The same app without the lean path: FastAPI's routes answer.
     plain.user_middleware = [m for m in plain.user_middleware if m.cls is not InferMiddleware]
     (ours, lean_metrics), (theirs, plain_metrics) = _answers(lean), _answers(plain)
-    assert [a[0] for a in ours] == [200, 200, 200, 200, 404, 404, 400, 400, 400, 400]
+    assert [a[0] for a in ours] == [200, 200, 200, 200, 404, 404, 400, 400, 400, 400, 400]
+    assert json.loads(ours[-1][2]) == {
+        "error": "parameter 'binary_data_output' must be true or false, got 'false'"
+    }
     for (code, ctype, body, hlen), (code2, ctype2, body2, hlen2) in zip(ours, theirs, strict=True):
         assert (code, ctype, hlen) == (code2, ctype2, hlen2)
         if hlen is None:  # JSON: the same document (orjson writes float32 values shorter)

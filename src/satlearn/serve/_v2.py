@@ -174,11 +174,18 @@ def parse_infer_request(
     return inputs, doc
 
 
+def _flag(value: Any, name: str) -> bool:
+    """A JSON boolean parameter; ``"false"`` or ``0`` is refused, not taken as true."""
+    if not isinstance(value, bool):
+        raise InvalidInputError(f"parameter {name!r} must be true or false, got {value!r}")
+    return value
+
+
 def _requested(doc: dict[str, Any], model: LoadedModel) -> list[tuple[str, bool]]:
     params = doc.get("parameters") or {}
     if not isinstance(params, dict):
         raise InvalidInputError("'parameters' must be an object")
-    binary_all = bool(params.get("binary_data_output", False))
+    binary_all = _flag(params.get("binary_data_output", False), "binary_data_output")
     wanted = doc.get("outputs")
     names = [s.name for s in model.outputs]
     if wanted is None:
@@ -194,7 +201,7 @@ def _requested(doc: dict[str, Any], model: LoadedModel) -> list[tuple[str, bool]
         p = o.get("parameters") or {}
         if not isinstance(p, dict):
             raise InvalidInputError("an output's 'parameters' must be an object")
-        out.append((o["name"], bool(p.get("binary_data", binary_all))))
+        out.append((o["name"], _flag(p.get("binary_data", binary_all), "binary_data")))
     return out
 
 
