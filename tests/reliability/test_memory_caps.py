@@ -3,12 +3,10 @@
 Each job runs in a subprocess (benchmarks/bench_memory_caps.py): first on a
 tiny input, so every library is loaded; then it caps itself with RLIMIT_AS
 (the limit ``prlimit --as`` sets) at its peak virtual size so far plus a
-share of the big job's data (1/4; 1/2 for save_cog, see JOBS), and runs the
-big job. A job that held its whole input or output would raise MemoryError;
-these stream blocks. The benchmark runs the same with separate, larger
-processes under prlimit. ``satlearn predict`` is not here: its working set grows
-with the scene's width (it predicts strips of rows the full width), measured
-in docs/reliability.md.
+share of the big job's data (1/4; 1/2 for save_cog and predict, see JOBS),
+and runs the big job. A job that held its whole input or output would raise
+MemoryError; these stream blocks. The benchmark runs the same with separate,
+larger processes under prlimit.
 """
 
 from __future__ import annotations
@@ -23,10 +21,14 @@ import pytest
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_memory_caps.py"
 
-# (job, side in px, share): data 192 MiB, 162 MiB; the cap is baseline + share x data.
+# (job, side in px, share): data 192 MiB, 162 MiB, 48 MiB (predict's float32
+# scene); the cap is baseline + share x data.
 # save_cog ends with GDAL's COG copy, whose overviews take ~38 % of a uint8
 # image's size above the baseline (measured: +73 MiB for 192 MiB): 1/2 for it.
-JOBS = [("save_cog", 8192, 0.5), ("composite", 1536, 0.25)]
+# predict ends with two save_cog (classes, probabilities): its prediction adds
+# nothing above the baseline at 2048 px (bounded column bands), the two COG
+# copies ~+12-16 MiB (GDAL's buffers follow the image's width), over 1/4 (12 MiB).
+JOBS = [("save_cog", 8192, 0.5), ("composite", 1536, 0.25), ("predict", 2048, 0.5)]
 
 
 def _run(bench_memory_caps, kind, size, share, folder, bundle=None):
@@ -50,7 +52,7 @@ def test_a_large_job_finishes_under_a_memory_cap(tmp_path, seg_bundle, kind, siz
     finally:
         sys.path.remove(str(BENCH.parent))
     if kind == "predict":
-        for side in (512, size):
+        for side in (bench_memory_caps.TINY[kind], size):
             bench_memory_caps.write_scene(tmp_path / f"scene-{side}.tif", side)
     row = _run(
         bench_memory_caps, kind, size, share, tmp_path, seg_bundle if kind == "predict" else None
