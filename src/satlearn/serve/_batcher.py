@@ -77,11 +77,25 @@ class Batcher:
         self._slots: asyncio.Semaphore | None = None
         self._running: set[asyncio.Task] = set()
         self._retired = threading.Event()
+        self._filled = threading.Event()
 
     @property
     def depth(self) -> int:
         """Requests waiting in the queue."""
         return len(self._pending)
+
+    def check_room(self) -> None:
+        """Raise :class:`OverloadedError` now if the queue is full.
+
+        The HTTP path asks this before it reads and decodes a request's body, so
+        a refusal under overload costs little of the event loop that also has to
+        answer the accepted requests (their goodput collapsed otherwise).
+        """
+        if len(self._pending) >= self.settings.max_queue:
+            raise OverloadedError(
+                f"the model's queue is full ({self.settings.max_queue} requests waiting); "
+                "retry later"
+            )
 
     def _start(self) -> None:
         # Made on first use, inside the event loop that serves the requests.
@@ -117,16 +131,14 @@ class Batcher:
         """
         self._start()
         assert self._wake is not None and self._loop is not None
-        if len(self._pending) >= self.settings.max_queue:
-            raise OverloadedError(
-                f"the model's queue is full ({self.settings.max_queue} requests waiting); "
-                "retry later"
-            )
+        self.check_room()
         future: asyncio.Future = self._loop.create_future()
         # A timer handle, not asyncio.wait_for (a task per request).
         timer = None if timeout_s is None else self._loop.call_later(timeout_s, _expire, future)
         self._pending.append((inputs, future))
         self._on_queue(len(self._pending))
+        if len(self._pending) >= self.settings.max_batch_size:
+            self._filled.set()  # a worker thread waiting for a full batch
         if len(self._pending) >= self._want:
             self._wake.set()
         try:
@@ -208,36 +220,74 @@ class Batcher:
     async def _answer(self, group: list[tuple[dict[str, np.ndarray], asyncio.Future]]) -> None:
         assert self._slots is not None
         try:
-            self._on_batch(len(group))
             loop = asyncio.get_running_loop()
-            try:
-                answers = await loop.run_in_executor(self._executor, _run_group, self._run, group)
-            except Exception as err:
-                if len(group) > 1:
-                    # One odd request must not fail its neighbours: run each alone.
-                    answers = []
-                    for item in group:
-                        try:
-                            answers.append(
-                                (
-                                    await loop.run_in_executor(
-                                        self._executor, _run_group, self._run, [item]
-                                    )
-                                )[0]
-                            )
-                        except Exception as one:
-                            answers.append(one)
-                else:
-                    answers = [err] * len(group)
-            for (_, future), answer in zip(group, answers, strict=True):
-                if future.done():
-                    continue
-                if isinstance(answer, BaseException):
-                    future.set_exception(answer)
-                else:
-                    future.set_result(answer)
+            await loop.run_in_executor(self._executor, self._run_chain, loop, group)
         finally:
             self._slots.release()
+
+    def _run_chain(self, loop: asyncio.AbstractEventLoop, group: list) -> None:
+        """In a worker thread: run ``group``, then every full batch that waits.
+
+        Answers go back to the event loop in one callback per group, and while a
+        full batch is queued the thread takes it itself (the deque is safe to pop
+        from any thread) instead of returning to the loop for it: under overload
+        the loop is busy refusing requests, and each hop through it cost the model
+        one of its turns (goodput fell to a tenth of capacity).
+        """
+        pending = self._pending
+        size = self.settings.max_batch_size
+        delay_s = self.settings.max_queue_delay_ms / 1000
+        groups = [group]
+        while groups:
+            for one in groups:
+                self._on_batch(len(one))
+                answers = _run_safely(self._run, one)
+                loop.call_soon_threadsafe(_resolve, one, answers)
+            if not self._batchable:
+                return
+            # The same wait as the loop's: up to max_queue_delay_ms for a full batch,
+            # woken by submit() when the queue reaches one (a busy loop would be late).
+            if len(pending) < size and delay_s > 0 and not self._retired.is_set():
+                self._filled.clear()
+                if len(pending) < size:  # again: submit may have set it just before
+                    self._filled.wait(delay_s)
+            if not pending:
+                return
+            batch = []
+            with contextlib.suppress(IndexError):  # another instance took the last ones
+                while len(batch) < size:
+                    batch.append(pending.popleft())
+            self._on_queue(len(pending))
+            # Requests that timed out while waiting are not run (a benign race: one
+            # that expires meanwhile is skipped by _resolve).
+            groups = _groups([(x, f) for x, f in batch if not f.done()])
+
+
+def _run_safely(run: RunFn, group: list) -> list[Any]:
+    """The group's answers; one odd request must not fail its neighbours."""
+    try:
+        return _run_group(run, group)
+    except Exception as err:
+        if len(group) == 1:
+            return [err]
+    answers: list[Any] = []
+    for item in group:
+        try:
+            answers.append(_run_group(run, [item])[0])
+        except Exception as one:
+            answers.append(one)
+    return answers
+
+
+def _resolve(group: list, answers: list[Any]) -> None:
+    """On the event loop: each request's answer (or error) to its future."""
+    for (_, future), answer in zip(group, answers, strict=True):
+        if future.done():
+            continue
+        if isinstance(answer, BaseException):
+            future.set_exception(answer)
+        else:
+            future.set_result(answer)
 
 
 def _expire(future: asyncio.Future) -> None:

@@ -349,6 +349,7 @@ class InferMiddleware:
         model = self.repository.get(name, version)
         state = scope.setdefault("state", {})
         state["model"], state["model_version"] = model.name, model.version
+        model.batcher.check_room()  # refuse before reading the body (uvicorn drops it)
         chunks = []
         while True:
             message = await receive()
