@@ -357,7 +357,7 @@ def change(
     loss: str = "bce+dice",
     *,
     epochs: int = 15,
-    width: int = 16,
+    width: int = 8,
     stride: int = 16,
     lr: float = 3e-3,
     members: int = 1,
