@@ -53,15 +53,15 @@ def _apt(args: list[str], timeout_s: int) -> str | None:
     return None
 
 
-def _install_chromium() -> str | None:
-    """Install Debian's chromium; None on success, else why it could not be."""
+def apt_install(package: str) -> str | None:
+    """Install a Debian package; None on success, else why it could not be."""
     if not hasattr(os, "geteuid") or os.geteuid() != 0:
-        return "not running as root, so the chromium package was not installed"
+        return f"not running as root, so the {package} package was not installed"
     if shutil.which("apt-get") is None:
-        return "apt-get is not available to install the chromium package"
+        return f"apt-get is not available to install the {package} package"
     reason = _apt(["update"], _APT_UPDATE_S)
     if reason is None:
-        reason = _apt(["install", "-y", "--no-install-recommends", "chromium"], _APT_INSTALL_S)
+        reason = _apt(["install", "-y", "--no-install-recommends", package], _APT_INSTALL_S)
     return reason
 
 
@@ -70,7 +70,7 @@ def chromium() -> Path:
     """The path of Debian's Chromium; installed with apt-get if missing; skip if impossible."""
     found = find_chromium()
     if found is None:
-        reason = _install_chromium()
+        reason = apt_install("chromium")
         found = find_chromium()
         if found is None:
             reason = reason or "apt-get installed chromium but no chromium executable was found"

@@ -11,9 +11,18 @@ which ``satlearn --help`` and a config check should not wait for.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from satlearn.errors import SatlearnError
+
+# satlearn makes no network call but to the addresses it is given. ONNX Runtime
+# (1.29+, Linux) starts a telemetry uploader with its first session that looks up
+# mobile.events.data.microsoft.com every few seconds (seen with strace); only this
+# variable, set before onnxruntime is imported, stops it (disable_telemetry_events()
+# afterwards does not). Set here, it reaches every import of onnxruntime that comes
+# through satlearn and every child process (servers, dask workers); "0" keeps it on.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 if TYPE_CHECKING:
     from satlearn.raster import open_raster, save_cog

@@ -33,17 +33,12 @@ _DIHEDRAL = tuple((k, flip) for flip in (False, True) for k in range(4))
 
 
 def _onnxruntime() -> Any:
-    """The ``onnxruntime`` module, its telemetry off unless the environment says otherwise.
+    """The ``onnxruntime`` module (its telemetry is off: see ``satlearn/__init__.py``).
 
-    ONNX Runtime >= 1.29 on Linux starts an uploader thread at import that
-    resolves a Microsoft host every few seconds, each time in new threads:
-    network traffic nobody asked for, and 8 MiB thread stacks that make a
-    long run's address space grow with its duration (a RLIMIT_AS cap fails on
-    them). ``ORT_DISABLE_TELEMETRY=1`` before the import stops it; a value
-    already set (``0`` to allow telemetry) is kept. No effect when another
-    module imported onnxruntime first.
+    Besides network traffic nobody asked for, the uploader's threads (8 MiB
+    stacks each, started anew every few seconds) made a long run's address
+    space grow with its duration, so a RLIMIT_AS cap failed on them.
     """
-    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     import onnxruntime
 
     return onnxruntime
