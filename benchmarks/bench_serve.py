@@ -91,7 +91,7 @@ def _onnx(model, example, *, spatial: bool = False) -> bytes:
     return buffer.getvalue()
 
 
-def make_models(root: Path, hidden: int = HIDDEN) -> Path:
+def make_models(root: Path, hidden: int = HIDDEN, delay_ms: float = 2.0) -> Path:
     """``root/mlp/1`` (the load test's classifier) and ``root/pix/1`` (a 1 x 1 conv)."""
     import torch
 
@@ -117,7 +117,7 @@ def make_models(root: Path, hidden: int = HIDDEN) -> Path:
         },
     )
     (root / "mlp" / "config.yaml").write_text(
-        f"max_batch_size: {BATCH}\nmax_queue_delay_ms: 2\nmax_queue: 1024\n"
+        f"max_batch_size: {BATCH}\nmax_queue_delay_ms: {delay_ms:g}\nmax_queue: 1024\n"
     )
     pix = torch.nn.Conv2d(4, 2, 1)
     write_bundle(
@@ -489,6 +489,9 @@ def main() -> None:
         "--hidden", type=int, default=HIDDEN, help="the MLP's hidden width (2048: HTTP-bound)"
     )
     parser.add_argument(
+        "--delay-ms", type=float, default=2.0, help="the batcher's max_queue_delay_ms"
+    )
+    parser.add_argument(
         "--client",
         choices=("raw", "httpx"),
         default="raw",
@@ -530,6 +533,7 @@ def main() -> None:
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}",
         "requests": args.requests,
         "hidden": args.hidden,
+        "max_queue_delay_ms": args.delay_ms,
         "repeats": args.repeats,
         "client": args.client,
         # What uvicorn's "auto" picks, for both servers alike.
@@ -541,7 +545,7 @@ def main() -> None:
     }
     server_cpus = set(cpus[:-1]) if args.pin and len(cpus) > 1 else set(cpus)
     with tempfile.TemporaryDirectory() as tmp:
-        root = make_models(Path(tmp) / "models", args.hidden)
+        root = make_models(Path(tmp) / "models", args.hidden, args.delay_ms)
         bundle = root / "mlp" / "1"
         servers: dict[str, tuple[subprocess.Popen, str]] = {}
         try:
