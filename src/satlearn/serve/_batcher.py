@@ -78,11 +78,27 @@ class Batcher:
         self._running: set[asyncio.Task] = set()
         self._retired = threading.Event()
         self._filled = threading.Event()
+        self._recent_batch = 1.0
 
     @property
     def depth(self) -> int:
         """Requests waiting in the queue."""
         return len(self._pending)
+
+    def _worth_waiting(self, delay_s: float) -> bool:
+        """Whether to wait up to the queue delay for company.
+
+        Only while recent batches held more than one request: a client sending
+        one request at a time would otherwise pay the whole delay on every one
+        (at concurrency 1 the server was 27 % slower than one forward per
+        request). A rising load turns the wait back on by itself: requests that
+        arrive while a batch runs make the next batch bigger.
+        """
+        return delay_s > 0 and not self._retired.is_set() and self._recent_batch >= 1.5
+
+    def _count(self, size: int) -> None:
+        # An exponential mean over the last few batches (read by _worth_waiting).
+        self._recent_batch = 0.8 * self._recent_batch + 0.2 * size
 
     def check_room(self) -> None:
         """Raise :class:`OverloadedError` now if the queue is full.
@@ -194,10 +210,11 @@ class Batcher:
                     self._slots.release()
                     return
                 batch = [pending.popleft()]
-                if len(pending) < size - 1 and delay_s > 0 and not self._retired.is_set():
+                if len(pending) < size - 1 and self._worth_waiting(delay_s):
                     await self._wait(size - 1, loop.time() + delay_s)
                 while pending and len(batch) < size:
                     batch.append(pending.popleft())
+                self._count(len(batch))
                 self._on_queue(len(pending))
                 # Requests that timed out while waiting are not run.
                 batch = [(x, f) for x, f in batch if not f.done()]
@@ -247,7 +264,7 @@ class Batcher:
                 return
             # The same wait as the loop's: up to max_queue_delay_ms for a full batch,
             # woken by submit() when the queue reaches one (a busy loop would be late).
-            if len(pending) < size and delay_s > 0 and not self._retired.is_set():
+            if len(pending) < size and self._worth_waiting(delay_s):
                 self._filled.clear()
                 if len(pending) < size:  # again: submit may have set it just before
                     self._filled.wait(delay_s)
@@ -258,6 +275,7 @@ class Batcher:
                 while len(batch) < size:
                     batch.append(pending.popleft())
             self._on_queue(len(pending))
+            self._count(len(batch))
             # Requests that timed out while waiting are not run (a benign race: one
             # that expires meanwhile is skipped by _resolve).
             groups = _groups([(x, f) for x, f in batch if not f.done()])
