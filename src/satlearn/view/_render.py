@@ -87,6 +87,11 @@ class AssetMeta:
         """The 1-based index of band ``token`` (an index ``"3"`` or a band name)."""
         text = token.strip()
         if text.isdigit():
+            # isdigit() also accepts '²' (int() refuses it); int() refuses > 4300 digits.
+            if not text.isascii() or len(text) > 18:
+                raise InvalidInputError(
+                    f"bands: {text[:40]!r} is not a band index (the asset has 1..{self.count})"
+                )
             index = int(text)
             if 1 <= index <= self.count:
                 return index

@@ -78,9 +78,11 @@ def parse_style(meta: AssetMeta, params: Any) -> TileStyle:
     class_text = params.get("class_id")
     class_id = None
     if class_text is not None:
-        if not class_text.strip().isdigit():
+        text = class_text.strip()
+        # isdigit() also accepts '²' (int() refuses it); int() refuses > 4300 digits.
+        if not (text.isascii() and text.isdigit()) or len(text) > 9:
             raise InvalidInputError(f"class_id {class_text[:40]!r}: expected a class id (0, 1 ...)")
-        class_id = int(class_text)
+        class_id = int(text)
     if model is not None:
         check_id(model, "model")
         if layer not in ("classes", "probability"):
