@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -43,7 +43,8 @@ def collection_crs(collection: Mapping[str, Any]) -> CRS | None:
     member = collection.get("crs")
     if not isinstance(member, Mapping):
         return None
-    name = (member.get("properties") or {}).get("name")
+    properties = member.get("properties")
+    name = properties.get("name") if isinstance(properties, Mapping) else None
     if not name:
         return None
     text = str(name)
@@ -68,6 +69,8 @@ def as_feature_list(features: Any) -> tuple[list[Feature], CRS | None]:
             features = [features]
         else:  # a bare geometry
             features = [{"type": "Feature", "geometry": features, "properties": {}}]
+    if isinstance(features, (str, bytes)) or not isinstance(features, Iterable):
+        raise InvalidInputError(f"features: expected a list of Features, got {type(features)}")
     out = []
     for i, feature in enumerate(features):
         if isinstance(feature, shapely.Geometry) or (

@@ -31,8 +31,8 @@ def _read_geojson(path: Path) -> tuple[list[Feature], CRS, list[str] | None]:
     # GeoJSON is plain JSON: read it without GDAL (faster, and an error names the line).
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as err:
-        raise DatasetError(f"{path}: not valid JSON ({err})") from err
+    except (ValueError, RecursionError) as err:  # also not UTF-8, ints past 4300 digits, deep
+        raise DatasetError(f"{path}: not valid JSON ({type(err).__name__}: {err})") from err
     if not isinstance(data, Mapping) or data.get("type") not in (
         "FeatureCollection",
         "Feature",
@@ -42,8 +42,33 @@ def _read_geojson(path: Path) -> tuple[list[Feature], CRS, list[str] | None]:
         features, declared = as_feature_list(data)
     except InvalidInputError as err:
         raise DatasetError(f"{path}: {err}") from err
+    _check_features(features, path)
     # RFC 7946: without a crs member, coordinates are WGS 84 longitude/latitude.
     return features, declared or WGS84, None
+
+
+def _check_features(features: list[Feature], path: Path) -> None:
+    """Raise DatasetError naming the feature when its geometry or properties are not GeoJSON."""
+    for i, feature in enumerate(features):
+        geometry, props = feature.get("geometry"), feature.get("properties")
+        if props is not None and not isinstance(props, Mapping):
+            raise DatasetError(f"{path}: feature {i} has properties that are not an object")
+        if geometry is None:
+            continue
+        if not isinstance(geometry, Mapping):
+            raise DatasetError(f"{path}: feature {i} has a geometry that is not an object")
+        try:
+            shape = shapely.geometry.shape(geometry)
+            coords = shapely.get_coordinates(shape)
+        # shapely's shape() lets any of these through on a malformed mapping.
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as err:
+            raise DatasetError(
+                f"{path}: feature {i} has an invalid geometry ({type(err).__name__}: {err})"
+            ) from err
+        except shapely.errors.ShapelyError as err:
+            raise DatasetError(f"{path}: feature {i} has an invalid geometry ({err})") from err
+        if not np.isfinite(coords).all():
+            raise DatasetError(f"{path}: feature {i} has NaN or infinite coordinates")
 
 
 def _read_ogr(path: Path) -> tuple[list[Feature], CRS | None, list[str]]:
