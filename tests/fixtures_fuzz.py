@@ -206,6 +206,35 @@ def json_values(max_leaves: int = 20) -> st.SearchStrategy[Any]:
     )
 
 
+def arithmetic(
+    atoms: st.SearchStrategy[str],
+    *,
+    calls: list[str] | None = None,
+    max_leaves: int = 10,
+) -> st.SearchStrategy[str]:
+    """Formulas over ``atoms``: ``+ - * / **``, unary minus and, given ``calls``,
+    function calls of 0 to 3 arguments (of any name: unknown ones must be refused)."""
+
+    def extend(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+        options = [
+            st.tuples(inner, st.sampled_from(["+", "-", "*", "/", "**"]), inner).map(
+                lambda t: f"({t[0]} {t[1]} {t[2]})"
+            ),
+            inner.map(lambda e: f"-{e}"),
+        ]
+        if calls:
+            options.append(
+                st.builds(
+                    lambda name, args: f"{name}({', '.join(args)})",
+                    st.sampled_from(calls),
+                    st.lists(inner, min_size=0, max_size=3),
+                )
+            )
+        return st.one_of(*options)
+
+    return st.recursive(atoms, extend, max_leaves=max_leaves)
+
+
 def deep_nesting(depth: int) -> str:
     """``[[[...]]]`` nested ``depth`` deep: the standard JSON parser recurses once per level."""
     return "[" * depth + "]" * depth

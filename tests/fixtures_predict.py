@@ -86,3 +86,12 @@ def change_bundle(tmp_path_factory):
         tile_size=64,
         exporter="legacy",
     )
+
+
+def read_outputs(folder):
+    """The classes and probabilities a ``satlearn predict`` run wrote into ``folder``."""
+    with (
+        rasterio.open(folder / "classes.tif") as a,
+        rasterio.open(folder / "probabilities.tif") as b,
+    ):
+        return a.read(), b.read()

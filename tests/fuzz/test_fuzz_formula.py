@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fixtures_fuzz import FUZZ, NASTY_TOKENS, expect_clean, mutated_text
+from fixtures_fuzz import FUZZ, NASTY_TOKENS, arithmetic, expect_clean, mutated_text
 from satlearn.errors import InvalidInputError
 from satlearn.spectral import compute_formula
 from satlearn.spectral._formula import parse_formula
@@ -20,16 +20,7 @@ _atoms = st.one_of(
     st.sampled_from(["0", "1", "2.5", "1e308", "1e-308", "0.0", "10**400"]),
     st.floats(allow_nan=False, allow_infinity=False).map(repr),
 )
-_expressions = st.recursive(
-    _atoms,
-    lambda inner: st.one_of(
-        st.tuples(inner, st.sampled_from(["+", "-", "*", "/", "**"]), inner).map(
-            lambda t: f"({t[0]} {t[1]} {t[2]})"
-        ),
-        inner.map(lambda e: f"-{e}"),
-    ),
-    max_leaves=10,
-)
+_expressions = arithmetic(_atoms)
 # Python that is not arithmetic: every one must be refused by the whitelist.
 _hostile = st.sampled_from(
     [

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from fixtures_fuzz import FUZZ, NASTY_TOKENS, expect_clean, mutated_text
+from fixtures_fuzz import FUZZ, NASTY_TOKENS, arithmetic, expect_clean, mutated_text
 from satlearn.errors import InvalidInputError, UnknownBandError
 from satlearn.view._expression import (
     FUNCTIONS,
@@ -32,25 +32,7 @@ _atoms = st.one_of(
 )
 
 
-def _call(name: str, args: list[str]) -> str:
-    return f"{name}({', '.join(args)})"
-
-
-_expressions = st.recursive(
-    _atoms,
-    lambda inner: st.one_of(
-        st.tuples(inner, st.sampled_from(["+", "-", "*", "/", "**"]), inner).map(
-            lambda t: f"({t[0]} {t[1]} {t[2]})"
-        ),
-        inner.map(lambda e: f"-{e}"),
-        st.builds(
-            _call,
-            st.sampled_from([*FUNCTIONS, "pow", "eval"]),
-            st.lists(inner, min_size=0, max_size=3),
-        ),
-    ),
-    max_leaves=10,
-)
+_expressions = arithmetic(_atoms, calls=[*FUNCTIONS, "pow", "eval"])
 # Python that is no tile expression: every one must be refused, none evaluated.
 _hostile = st.sampled_from(
     [

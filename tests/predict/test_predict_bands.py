@@ -6,8 +6,8 @@ import json
 
 import numpy as np
 import pytest
-import rasterio
 
+from fixtures_predict import read_outputs
 from satlearn.predict import predict
 from satlearn.predict._stream import band_width_for
 from satlearn.raster import save_cog
@@ -24,14 +24,6 @@ class _Stop(Exception):
 def wide_scene(tmp_path, scene_factory):
     # 1100 px wide: three column bands of 512 px with 64 px tiles.
     return save_cog(scene_factory(300, 1100, seed=5), tmp_path / "wide.tif", blocksize=128)
-
-
-def _read(folder):
-    with (
-        rasterio.open(folder / "classes.tif") as a,
-        rasterio.open(folder / "probabilities.tif") as b,
-    ):
-        return a.read(), b.read()
 
 
 def test_band_width_follows_the_tile_not_the_scene():
@@ -62,7 +54,7 @@ def test_a_run_stopped_in_a_later_band_resumes_to_the_same_pixels(seg_bundle, wi
             on_progress=lambda done, total: resumed.append(done), **OPTIONS)  # fmt: skip
     assert len(resumed) == 2  # only band 2's two stretches
     fresh = predict(seg_bundle, wide_scene, out=tmp_path / "fresh", **OPTIONS)
-    for got, want in zip(_read(out), _read(fresh), strict=True):
+    for got, want in zip(read_outputs(out), read_outputs(fresh), strict=True):
         assert np.array_equal(got, want)
 
 

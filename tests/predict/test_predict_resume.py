@@ -10,8 +10,8 @@ import textwrap
 
 import numpy as np
 import pytest
-import rasterio
 
+from fixtures_predict import read_outputs
 from satlearn.errors import InvalidInputError
 from satlearn.predict import predict
 from satlearn.raster import save_cog
@@ -41,14 +41,6 @@ def tall_scene(tmp_path, scene_factory):
     return save_cog(scene_factory(1300, 200, seed=4), tmp_path / "tall.tif", blocksize=128)
 
 
-def _read(folder):
-    with (
-        rasterio.open(folder / "classes.tif") as a,
-        rasterio.open(folder / "probabilities.tif") as b,
-    ):
-        return a.read(), b.read()
-
-
 def test_resume_after_sigkill_redoes_nothing_and_matches(seg_bundle, tall_scene, tmp_path):
     out = tmp_path / "killed"
     run = subprocess.run(
@@ -71,7 +63,7 @@ def test_resume_after_sigkill_redoes_nothing_and_matches(seg_bundle, tall_scene,
 
     fresh = predict(seg_bundle, tall_scene, tile_size=64, overlap=16, out=tmp_path / "fresh",
                     probabilities=True)  # fmt: skip
-    for resumed, uninterrupted in zip(_read(out), _read(fresh), strict=True):
+    for resumed, uninterrupted in zip(read_outputs(out), read_outputs(fresh), strict=True):
         assert np.array_equal(resumed, uninterrupted)
 
 
