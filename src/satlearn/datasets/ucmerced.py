@@ -235,9 +235,13 @@ class ClassFolderDataset(SampleDataset):
     ) -> tuple[list[Path], list[int]]:
         if not path.is_file():
             raise DatasetError(f"{self.name}: split file {path} does not exist")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as err:
+            raise DatasetError(f"{path}: split file is not UTF-8 text ({err})") from err
         by_stem = {f.stem: i for i, f in enumerate(files)}
         keep: list[int] = []
-        for lineno, line in enumerate(path.read_text().splitlines(), start=1):
+        for lineno, line in enumerate(text.splitlines(), start=1):
             entry = line.strip()
             if not entry:
                 continue

@@ -1,0 +1,102 @@
+"""Fuzzing the label files of the class-folder datasets: UC Merced's and EuroSAT's split
+lists (TorchGeo's ``<name>-<split>.txt``) and the file names that claim each chip's class."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import assume, example, given
+from PIL import Image
+
+from fixtures_fuzz import FUZZ, expect_clean, mutated_bytes, mutated_text
+from satlearn.datasets.eurosat import EuroSAT
+from satlearn.datasets.ucmerced import UCMerced
+
+pytestmark = pytest.mark.timeout(120)
+
+UCM_FILES = {"agricultural": ["agricultural00", "agricultural01"], "beach": ["beach00", "beach07"]}
+EURO_FILES = {"Forest": ["Forest_1", "Forest_12"], "River": ["River_2", "River_10"]}
+UCM_SPLIT = "agricultural01.tif\nbeach00.tif\n\nbeach07.tif\n"
+EURO_SPLIT = "Forest_12.tif\nRiver_2.tif\nRiver_10.tif\n"
+
+
+@pytest.fixture(scope="module")
+def chips(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("chips")
+    pixels = np.random.default_rng(0).integers(0, 255, (8, 8, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(folder / "chip.tif", format="TIFF")
+    Image.fromarray(pixels).save(folder / "chip.jpg", quality=90)
+    return {".tif": (folder / "chip.tif").read_bytes(), ".jpg": (folder / "chip.jpg").read_bytes()}
+
+
+def _lay_out(root: Path, classes: dict[str, list[str]], suffix: str, chips: dict) -> None:
+    for name, stems in classes.items():
+        (root / name).mkdir(parents=True)
+        for stem in stems:
+            (root / name / f"{stem}{suffix}").write_bytes(chips[suffix])
+
+
+def _check(ds_call, names: list[str], n_files: int) -> None:
+    ds = expect_clean(ds_call, names)
+    if ds is None:
+        return
+    assert len(ds) <= n_files * 3  # a list may name a file again, never an unknown one
+    assert len(ds.labels) == len(ds.files)
+    assert ((ds.labels >= 0) & (ds.labels < len(ds.classes))).all()
+    for path, label in zip(ds.files, ds.labels, strict=True):
+        assert path.parent.name == ds.classes[label]
+
+
+@FUZZ
+@given(listing=mutated_bytes(UCM_SPLIT.encode()))
+@example(listing=b"beach00.tif\n\xff\xfe\n")  # not UTF-8: UnicodeDecodeError from read_text
+def test_ucmerced_split_list_parses_or_names_the_file(listing, chips):
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        _lay_out(root / "UCMerced_LandUse" / "Images", UCM_FILES, ".tif", chips)
+        (root / "uc_merced-train.txt").write_bytes(listing)
+        _check(
+            lambda: UCMerced(root, split="train", image_size=None, verify="none"),
+            ["uc_merced-train.txt"],
+            4,
+        )
+
+
+@FUZZ
+@given(listing=mutated_bytes(EURO_SPLIT.encode()))
+@example(listing=b"River_2.tif\n\x80\n")
+def test_eurosat_split_list_parses_or_names_the_file(listing, chips):
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        _lay_out(root / "EuroSAT_RGB", EURO_FILES, ".jpg", chips)
+        (root / "eurosat-val.txt").write_bytes(listing)
+        _check(lambda: EuroSAT(root, split="val", verify="none"), ["eurosat-val.txt"], 4)
+
+
+def _usable(name: str) -> bool:
+    # Names the file system refuses are no input a reader can meet.
+    return (
+        name not in ("", ".", "..")
+        and "/" not in name
+        and "\x00" not in name
+        and len(os.fsencode(name)) <= 255
+        and not any(0xD800 <= ord(c) <= 0xDFFF for c in name)
+    )
+
+
+@FUZZ
+@given(ucm=mutated_text("beach07.tif"), euro=mutated_text("River_10.jpg"))
+def test_class_claimed_by_a_file_name_is_checked(ucm, euro, chips):
+    assume(_usable(ucm) and _usable(euro))
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        _lay_out(root / "Images", UCM_FILES, ".tif", chips)
+        (root / "Images" / "beach" / ucm).write_bytes(chips[".tif"])
+        _check(lambda: UCMerced(root, image_size=None, verify="none"), [ucm, "beach"], 5)
+        _lay_out(root / "EuroSAT_RGB", EURO_FILES, ".jpg", chips)
+        (root / "EuroSAT_RGB" / "River" / euro).write_bytes(chips[".jpg"])
+        _check(lambda: EuroSAT(root, verify="none"), [euro, "River"], 5)
