@@ -58,23 +58,41 @@ class ChipDataset(SampleDataset):
             )
         try:
             self.info = json.loads(info.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
+        except (ValueError, RecursionError) as err:  # also not UTF-8, deep nesting
             raise DatasetError(f"chips: {info} is not valid JSON ({err})") from err
+        if not isinstance(self.info, dict):
+            raise DatasetError(f"chips: {info} is not a JSON object")
         with index.open(newline="", encoding="utf-8") as handle, csv_errors(index):
             reader = csv.DictReader(handle)
             missing = {"id", "image", "mask", "split"} - set(reader.fieldnames or ())
             if missing:
                 raise DatasetError(f"chips: {index} lacks column(s) {', '.join(sorted(missing))}")
             rows = list(reader)
+        for n, row in enumerate(rows, start=1):
+            # csv.DictReader fills a short row with None and files a long one's extras under None.
+            if None in row or None in row.values():
+                raise DatasetError(
+                    f"chips: {index}, row {n}: {len(row) - (None in row)} fields, expected "
+                    f"{len(reader.fieldnames or ())}"
+                )
         splits = sorted({row["split"] for row in rows})
         if split is not None and split not in ("train", "val", "test", *splits):
             raise DatasetError(f"chips: unknown split {split!r}; choose train, val or test")
         self.rows = [row for row in rows if split is None or row["split"] == split]
         classes = self.info.get("classes", {})
+        bands = self.info.get("bands", [])
+        self.ignore_index = self.info.get("ignore_index", 255)
+        if not isinstance(classes, dict) or not all(
+            k.strip().isascii() and k.strip().isdigit() and len(k) < 10 for k in classes
+        ):
+            raise DatasetError(f'chips: {info}: "classes" must map class ids (0, 1 ...) to names')
+        if not isinstance(bands, list) or not all(isinstance(b, str) for b in bands):
+            raise DatasetError(f'chips: {info}: "bands" must be a list of band names')
+        if type(self.ignore_index) is not int:
+            raise DatasetError(f'chips: {info}: "ignore_index" must be an integer')
         self.class_ids = tuple(int(k) for k in classes)
         self.classes = tuple(classes.values())
-        self.bands = tuple(self.info.get("bands", ()))
-        self.ignore_index = int(self.info.get("ignore_index", 255))
+        self.bands = tuple(bands)
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -97,6 +115,15 @@ class ChipDataset(SampleDataset):
                 "file": row["image"],
                 "transform": tuple(transform)[:6],
                 "crs": crs_text(crs),
-                "bounds": tuple(float(row[k]) for k in ("minx", "miny", "maxx", "maxy")),
+                "bounds": self._bounds(row),
             },
         }
+
+    def _bounds(self, row: dict[str, str]) -> tuple[float, ...]:
+        try:
+            return tuple(float(row[k]) for k in ("minx", "miny", "maxx", "maxy"))
+        except (KeyError, ValueError) as err:
+            raise DatasetError(
+                f"chips: chip {row['id']} in {self.root}: no numeric minx, miny, maxx, maxy "
+                f"in index.csv ({err})"
+            ) from err
