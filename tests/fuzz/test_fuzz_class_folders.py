@@ -83,8 +83,8 @@ def _usable(name: str) -> bool:
         name not in ("", ".", "..")
         and "/" not in name
         and "\x00" not in name
-        and len(os.fsencode(name)) <= 255
         and not any(0xD800 <= ord(c) <= 0xDFFF for c in name)
+        and len(os.fsencode(name)) <= 255
     )
 
 

@@ -1,0 +1,58 @@
+"""Fuzzing Draper's labels, which are its file names (``setN_D.jpeg``: set id, day 1..5)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+from PIL import Image
+
+from fixtures_fuzz import FUZZ, expect_clean, mutated_text
+from satlearn.datasets.draper import DraperChronology
+
+pytestmark = pytest.mark.timeout(120)
+
+NAMES = [f"set7_{d}.jpeg" for d in range(1, 6)]
+
+
+@pytest.fixture(scope="module")
+def jpeg(tmp_path_factory):
+    path = tmp_path_factory.mktemp("draper") / "x.jpeg"
+    Image.fromarray(np.full((8, 8, 3), 90, np.uint8)).save(path, quality=90)
+    return path.read_bytes()
+
+
+def _usable(name: str) -> bool:
+    # Names the file system refuses are no input a reader can meet.
+    return (
+        name not in ("", ".", "..")
+        and "/" not in name
+        and "\x00" not in name
+        and not any(0xD800 <= ord(c) <= 0xDFFF for c in name)
+        and len(os.fsencode(name)) <= 255
+    )
+
+
+@FUZZ
+@given(names=st.lists(st.one_of(*(mutated_text(n) for n in NAMES)), min_size=1, max_size=6))
+def test_set_and_day_file_names_parse_or_name_the_folder(names, jpeg):
+    assume(all(_usable(n) for n in names))
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "train_sm").mkdir()
+        for name in names:
+            (root / "train_sm" / name).write_bytes(jpeg)
+        ds = expect_clean(lambda: DraperChronology(root, verify="none"), ["train_sm"])
+        if ds is None:
+            return
+        assert len(ds) + len(ds.skipped) >= 1
+        if len(ds):
+            sample = expect_clean(lambda: ds[0], ["train_sm"])
+            if sample is not None:
+                assert sorted(sample["order"].tolist()) == [1, 2, 3, 4, 5]
+                assert sample["image"].shape == (5, 3, 8, 8)
