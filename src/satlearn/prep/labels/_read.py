@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -76,11 +77,18 @@ def _read_ogr(path: Path) -> tuple[list[Feature], CRS | None, list[str]]:
     import pyogrio.raw
 
     try:
-        meta, _fids, wkb, fields = pyogrio.raw.read(path)
+        with warnings.catch_warnings():
+            # GDAL's notes on what it repairs (an unclosed ring it closes) come as
+            # RuntimeWarnings from inside its error handler; the geometries are checked below.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            meta, _fids, wkb, fields = pyogrio.raw.read(path)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as err:
         raise DatasetError(f"{path}: not a vector file GDAL can read ({err})") from err
     names = [str(n) for n in meta["fields"]]
-    geometries = shapely.from_wkb(wkb)
+    geometries = shapely.from_wkb(wkb, on_invalid="ignore")
+    for i, (geometry, blob) in enumerate(zip(geometries, wkb, strict=True)):
+        if geometry is None and blob is not None:
+            raise DatasetError(f"{path}: feature {i} has an invalid geometry (GEOS refuses it)")
     columns = [np.asarray(column, dtype=object) for column in fields]
     features = []
     for i, geometry in enumerate(geometries):
@@ -172,7 +180,8 @@ def read_vector_labels(
                 moved = rasterio.warp.transform_geom(
                     file_crs, target, [features[i]["geometry"] for i in present]
                 )
-            except CPLE_BaseError as err:
+            except (CPLE_BaseError, ValueError) as err:
+                # ValueError: OGR refuses a geometry GEOS took (e.g. a ring of two points).
                 # PROJ refuses coordinates that cannot be in the declared CRS, e.g.
                 # metres in a GeoJSON without a crs member (read as lon/lat).
                 raise DatasetError(
