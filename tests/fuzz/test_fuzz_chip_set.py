@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -26,33 +25,30 @@ NAMES = ["index.csv", "chipset.json", "chip c0", "chip c1"]
 
 
 @pytest.fixture(scope="module")
-def rasters(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("chips")
-    write_geotiff(folder / "image.tif", np.ones((1, 16, 16), np.uint16))
-    write_geotiff(folder / "mask.tif", np.zeros((1, 16, 16), np.uint8))
-    return (folder / "image.tif").read_bytes(), (folder / "mask.tif").read_bytes()
+def chip_root(tmp_path_factory):
+    # The rasters are written once; each example rewrites index.csv and chipset.json.
+    root = tmp_path_factory.mktemp("chips")
+    (root / "images").mkdir()
+    (root / "masks").mkdir()
+    write_geotiff(root / "images" / "c0.tif", np.ones((1, 16, 16), np.uint16))
+    write_geotiff(root / "masks" / "c0.tif", np.zeros((1, 16, 16), np.uint8))
+    return root
 
 
-def _check(index: bytes, info: bytes, rasters: tuple[bytes, bytes]) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        (root / "images").mkdir()
-        (root / "masks").mkdir()
-        (root / "images" / "c0.tif").write_bytes(rasters[0])
-        (root / "masks" / "c0.tif").write_bytes(rasters[1])
-        (root / "index.csv").write_bytes(index)
-        (root / "chipset.json").write_bytes(info)
-        names = [*NAMES, str(root)]
-        ds = expect_clean(lambda: ChipDataset(root, split=None), names)
-        if ds is None:
-            return
-        assert len(ds.class_ids) == len(ds.classes)
-        assert isinstance(ds.ignore_index, int)
-        if len(ds):  # one sample: the rows share their rasters, and reading costs time
-            sample = expect_clean(lambda: ds[0], names)
-            if sample is not None:
-                assert sample["image"].shape == (1, 16, 16)
-                assert len(sample["meta"]["bounds"]) == 4
+def _check(index: bytes, info: bytes, root: Path) -> None:
+    (root / "index.csv").write_bytes(index)
+    (root / "chipset.json").write_bytes(info)
+    names = [*NAMES, str(root)]
+    ds = expect_clean(lambda: ChipDataset(root, split=None), names)
+    if ds is None:
+        return
+    assert len(ds.class_ids) == len(ds.classes)
+    assert isinstance(ds.ignore_index, int)
+    if len(ds):  # one sample: the rows share their rasters, and reading costs time
+        sample = expect_clean(lambda: ds[0], names)
+        if sample is not None:
+            assert sample["image"].shape == (1, 16, 16)
+            assert len(sample["meta"]["bounds"]) == 4
 
 
 @FUZZ
@@ -60,8 +56,8 @@ def _check(index: bytes, info: bytes, rasters: tuple[bytes, bytes]) -> None:
 @example(index=INDEX.encode().replace(b",val,", b",val\n"))  # short row: split None, sort fails
 @example(index=INDEX.encode().replace(b"4999880.0", b"x"))  # float('x') in the bounds
 @example(index=INDEX.encode().replace(b",images/c0.tif,masks", b",,masks").replace(b",val", b""))
-def test_chip_index_parses_or_names_the_file(index, rasters):
-    _check(index, json.dumps(INFO).encode(), rasters)
+def test_chip_index_parses_or_names_the_file(index, chip_root):
+    _check(index, json.dumps(INFO).encode(), chip_root)
 
 
 @FUZZ
@@ -72,5 +68,5 @@ def test_chip_index_parses_or_names_the_file(index, rasters):
 @example(info=b'{"bands": 5}')
 @example(info=b'{"\xff": 1}')  # not UTF-8
 @example(info=b"[" * 100_000 + b"]" * 100_000)  # RecursionError in json
-def test_chipset_json_parses_or_names_the_file(info, rasters):
-    _check(INDEX.encode(), info, rasters)
+def test_chipset_json_parses_or_names_the_file(info, chip_root):
+    _check(INDEX.encode(), info, chip_root)

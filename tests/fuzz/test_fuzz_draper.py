@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -38,15 +36,20 @@ def _usable(name: str) -> bool:
     )
 
 
+# The folder is made once; each example writes its files and removes them.
 @FUZZ
-@given(names=st.lists(st.one_of(*(mutated_text(n) for n in NAMES)), min_size=1, max_size=6))
-def test_set_and_day_file_names_parse_or_name_the_folder(names, jpeg):
+@given(
+    replaced=st.dictionaries(st.integers(0, 4), st.one_of(*(mutated_text(n) for n in NAMES))),
+    extra=st.lists(mutated_text(NAMES[0]), max_size=1),
+)
+def test_set_and_day_file_names_parse_or_name_the_folder(replaced, extra, jpeg, tmp_path_factory):
+    names = {*(replaced.get(i, n) for i, n in enumerate(NAMES)), *extra}
     assume(all(_usable(n) for n in names))
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        (root / "train_sm").mkdir()
-        for name in names:
-            (root / "train_sm" / name).write_bytes(jpeg)
+    root = tmp_path_factory.getbasetemp() / "draper-fuzz"
+    (root / "train_sm").mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (root / "train_sm" / name).write_bytes(jpeg)
+    try:
         ds = expect_clean(lambda: DraperChronology(root, verify="none"), ["train_sm"])
         if ds is None:
             return
@@ -56,3 +59,6 @@ def test_set_and_day_file_names_parse_or_name_the_folder(names, jpeg):
             if sample is not None:
                 assert sorted(sample["order"].tolist()) == [1, 2, 3, 4, 5]
                 assert sample["image"].shape == (5, 3, 8, 8)
+    finally:
+        for path in (root / "train_sm").iterdir():
+            path.unlink()

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 import numpy as np
 import pytest
 from affine import Affine
@@ -50,30 +47,30 @@ NAMES = [LABELS, IMAGE]
 
 
 @pytest.fixture(scope="module")
-def image_bytes(tmp_path_factory):
-    path = tmp_path_factory.mktemp("spacenet") / IMAGE
+def tile_root(tmp_path_factory):
+    # The tile is written once; each example rewrites its labels.
+    root = tmp_path_factory.mktemp("spacenet")
+    (root / "PS-RGB").mkdir()
+    (root / "geojson_buildings").mkdir()
     transform = Affine(STEP, 0.0, X0, 0.0, -STEP, Y0)
-    write_geotiff(path, np.ones((3, 20, 20), np.uint8), crs="EPSG:4326", transform=transform)
-    return path.read_bytes()
+    pixels = np.ones((3, 20, 20), np.uint8)
+    write_geotiff(root / "PS-RGB" / IMAGE, pixels, crs="EPSG:4326", transform=transform)
+    (root / "geojson_buildings" / LABELS).write_text("{}")
+    return root
 
 
 @FUZZ
 @given(labels=json_documents(SAMPLE))
 @example(labels=b'{"type": "FeatureCollection", "features": [{"\xff": 1}]}')  # not UTF-8
 @example(labels=("[" * 100_000 + "]" * 100_000).encode())  # RecursionError in json
-def test_building_geojson_parses_or_names_the_file(labels, image_bytes):
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        (root / "PS-RGB").mkdir()
-        (root / "geojson_buildings").mkdir()
-        (root / "PS-RGB" / IMAGE).write_bytes(image_bytes)
-        (root / "geojson_buildings" / LABELS).write_bytes(labels)
-        ds = SpaceNetBuildings(root)  # finds the pair by name, reads no labels yet
-        sample = expect_clean(lambda: ds[0], NAMES)
-        if sample is None:
-            return
-        n = len(sample["boxes"])
-        assert sample["mask"].shape == sample["instances"].shape == (20, 20)
-        assert sample["instances"].max() <= n
-        assert np.isfinite(sample["boxes"]).all()
-        assert (sample["boxes"] >= 0).all() and (sample["boxes"][:, 2:] <= 20).all()
+def test_building_geojson_parses_or_names_the_file(labels, tile_root):
+    (tile_root / "geojson_buildings" / LABELS).write_bytes(labels)
+    ds = SpaceNetBuildings(tile_root)  # finds the pair by name, reads no labels yet
+    sample = expect_clean(lambda: ds[0], NAMES)
+    if sample is None:
+        return
+    n = len(sample["boxes"])
+    assert sample["mask"].shape == sample["instances"].shape == (20, 20)
+    assert sample["instances"].max() <= n
+    assert np.isfinite(sample["boxes"]).all()
+    assert (sample["boxes"] >= 0).all() and (sample["boxes"][:, 2:] <= 20).all()
