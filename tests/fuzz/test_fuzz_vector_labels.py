@@ -62,6 +62,15 @@ def _check(path: Path) -> None:
     b'"geometry": {"type": "Point", "coordinates": [NaN, 1e999]}}'
 )
 @example(document=b'{"type": "Feature", "properties": {"class": 1}, "geometry": {"type": "Nope"}}')
+@example(document=b'{"type": "FeatureCollection", "features": [{"type": []}]}')  # unhashable
+@example(
+    document=b'{"type": "Feature", "properties": {"class": 1}, '
+    b'"geometry": {"type": "Point", "coordinates": [1' + b"0" * 400 + b", 1]}}"
+)  # int too large for a float (OverflowError)
+@example(
+    document=b'{"type": "Feature", "properties": {"class": 1}, '
+    b'"geometry": {"type": "Point", "coordinates": ["1", "2"]}}'
+)  # shapely takes the strings, rasterio's transform_geom does not (TypeError)
 def test_geojson_labels_parse_or_name_the_file(document):
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "labels.geojson"

@@ -74,7 +74,9 @@ def as_feature_list(features: Any) -> tuple[list[Feature], CRS | None]:
     out = []
     for i, feature in enumerate(features):
         if isinstance(feature, shapely.Geometry) or (
-            isinstance(feature, Mapping) and feature.get("type") in GEOMETRY_TYPES
+            isinstance(feature, Mapping)
+            and isinstance(feature.get("type"), str)  # a list would be unhashable
+            and feature.get("type") in GEOMETRY_TYPES
         ):
             feature = {"type": "Feature", "geometry": feature, "properties": {}}
         if not isinstance(feature, Mapping) or "geometry" not in feature:

@@ -62,7 +62,7 @@ def _check_features(features: list[Feature], path: Path) -> None:
             shape = shapely.geometry.shape(geometry)
             coords = shapely.get_coordinates(shape)
         # shapely's shape() lets any of these through on a malformed mapping.
-        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as err:
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError) as err:
             raise DatasetError(
                 f"{path}: feature {i} has an invalid geometry ({type(err).__name__}: {err})"
             ) from err
@@ -180,8 +180,9 @@ def read_vector_labels(
                 moved = rasterio.warp.transform_geom(
                     file_crs, target, [features[i]["geometry"] for i in present]
                 )
-            except (CPLE_BaseError, ValueError) as err:
-                # ValueError: OGR refuses a geometry GEOS took (e.g. a ring of two points).
+            except (CPLE_BaseError, ValueError, TypeError) as err:
+                # ValueError, TypeError: OGR refuses a geometry GEOS took (a ring of two
+                # points, coordinates as strings, "geometries": null).
                 # PROJ refuses coordinates that cannot be in the declared CRS, e.g.
                 # metres in a GeoJSON without a crs member (read as lon/lat).
                 raise DatasetError(
