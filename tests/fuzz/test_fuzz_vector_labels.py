@@ -138,3 +138,13 @@ def test_an_unclosed_ring_in_a_shapefile_names_the_file(tmp_path, shapefile):
     (tmp_path / "labels.shp").write_bytes(bytes(shp))
     with pytest.raises(DatasetError, match=r"labels\.shp: feature 0 has an invalid geometry"):
         read_vector_labels(tmp_path / "labels.shp", attribute="class", crs="EPSG:4326")
+
+
+def test_a_prj_that_is_not_utf8_names_the_file(tmp_path, shapefile):
+    # Found by the 300-example run: pyogrio's UnboundLocalError after a UnicodeDecodeError.
+    for name, content in shapefile.items():
+        (tmp_path / name).write_bytes(content)
+    prj = shapefile["labels.prj"]
+    (tmp_path / "labels.prj").write_bytes(prj[:30] + b"\xff" + prj[30:])
+    with pytest.raises(DatasetError, match=r"labels\.shp: a CRS \(\.prj\) that is not UTF-8"):
+        read_vector_labels(tmp_path / "labels.shp", attribute="class")

@@ -84,6 +84,10 @@ def _read_ogr(path: Path) -> tuple[list[Feature], CRS | None, list[str]]:
             meta, _fids, wkb, fields = pyogrio.raw.read(path)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as err:
         raise DatasetError(f"{path}: not a vector file GDAL can read ({err})") from err
+    except UnboundLocalError as err:
+        # pyogrio 0.13's get_crs on a CRS that is not UTF-8 (a shapefile's .prj): its
+        # UnicodeDecodeError leaves a local unset, and that is what escapes.
+        raise DatasetError(f"{path}: a CRS (.prj) that is not UTF-8 text ({err})") from err
     names = [str(n) for n in meta["fields"]]
     geometries = shapely.from_wkb(wkb, on_invalid="ignore")
     for i, (geometry, blob) in enumerate(zip(geometries, wkb, strict=True)):
