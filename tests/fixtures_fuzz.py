@@ -235,6 +235,17 @@ def arithmetic(
     return st.recursive(atoms, extend, max_leaves=max_leaves)
 
 
+def usable_file_name(name: str) -> bool:
+    """Whether the file system takes ``name``: the others are no input a reader can meet."""
+    return (
+        name not in ("", ".", "..")
+        and "/" not in name
+        and "\x00" not in name
+        and not any(0xD800 <= ord(c) <= 0xDFFF for c in name)
+        and len(os.fsencode(name)) <= 255
+    )
+
+
 def deep_nesting(depth: int) -> str:
     """``[[[...]]]`` nested ``depth`` deep: the standard JSON parser recurses once per level."""
     return "[" * depth + "]" * depth

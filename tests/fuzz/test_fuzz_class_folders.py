@@ -3,7 +3,6 @@ lists (TorchGeo's ``<name>-<split>.txt``) and the file names that claim each chi
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,7 @@ import pytest
 from hypothesis import assume, example, given
 from PIL import Image
 
-from fixtures_fuzz import FUZZ, expect_clean, mutated_bytes, mutated_text
+from fixtures_fuzz import FUZZ, expect_clean, mutated_bytes, mutated_text, usable_file_name
 from satlearn.datasets.eurosat import EuroSAT
 from satlearn.datasets.ucmerced import UCMerced
 
@@ -85,23 +84,12 @@ def test_eurosat_split_list_parses_or_names_the_file(listing, euro_root):
     _check(lambda: EuroSAT(euro_root, split="val", verify="none"), ["eurosat-val.txt"], 4)
 
 
-def _usable(name: str) -> bool:
-    # Names the file system refuses are no input a reader can meet.
-    return (
-        name not in ("", ".", "..")
-        and "/" not in name
-        and "\x00" not in name
-        and not any(0xD800 <= ord(c) <= 0xDFFF for c in name)
-        and len(os.fsencode(name)) <= 255
-    )
-
-
 # UC Merced claims a class by a digit suffix, EuroSAT by an underscore: the latter's
 # rsplit is fuzzed here, the folder check they share with it.
 @FUZZ
 @given(name=mutated_text("River_10.jpg"))
 def test_class_claimed_by_a_file_name_is_checked(name, euro_root):
-    assume(_usable(name))
+    assume(usable_file_name(name))
     path = euro_root / "EuroSAT_RGB" / "River" / name
     if path.exists():  # one of the sample's own files
         _check(lambda: EuroSAT(euro_root, verify="none"), [name, "River"], 4)

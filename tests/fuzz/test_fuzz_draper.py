@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 from PIL import Image
 
-from fixtures_fuzz import FUZZ, expect_clean, mutated_text
+from fixtures_fuzz import FUZZ, expect_clean, mutated_text, usable_file_name
 from satlearn.datasets.draper import DraperChronology
 
 pytestmark = pytest.mark.timeout(120)
@@ -25,17 +23,6 @@ def jpeg(tmp_path_factory):
     return path.read_bytes()
 
 
-def _usable(name: str) -> bool:
-    # Names the file system refuses are no input a reader can meet.
-    return (
-        name not in ("", ".", "..")
-        and "/" not in name
-        and "\x00" not in name
-        and not any(0xD800 <= ord(c) <= 0xDFFF for c in name)
-        and len(os.fsencode(name)) <= 255
-    )
-
-
 # The folder is made once; each example writes its files and removes them.
 @FUZZ
 @given(
@@ -44,7 +31,7 @@ def _usable(name: str) -> bool:
 )
 def test_set_and_day_file_names_parse_or_name_the_folder(replaced, extra, jpeg, tmp_path_factory):
     names = {*(replaced.get(i, n) for i, n in enumerate(NAMES)), *extra}
-    assume(all(_usable(n) for n in names))
+    assume(all(usable_file_name(n) for n in names))
     root = tmp_path_factory.getbasetemp() / "draper-fuzz"
     (root / "train_sm").mkdir(parents=True, exist_ok=True)
     for name in names:
