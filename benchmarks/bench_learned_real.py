@@ -492,7 +492,7 @@ def superres(
     loss: str = "mse",
     model: dict[str, Any] | None = None,
     learning_rate: float = 1e-3,
-    epochs: int = 80,
+    epochs: int = 120,
 ) -> dict[str, float]:
     import torch.nn.functional as F
 
