@@ -108,6 +108,7 @@ def fit(
     root: Path,
     loss: dict[str, Any] | None = None,
     seed: int | None = None,
+    augment: dict[str, Any] | None = None,
 ) -> tuple[TrainResult, float]:
     """Train on in-memory samples (seed: SEED unless given); the result and the seconds."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -126,7 +127,7 @@ def fit(
                 "device": "cpu",
                 "early_stopping": {"patience": 0},
                 "loss": loss or {},
-                "augment": {"flip": True, "rotate90": True},
+                "augment": {"flip": True, "rotate90": True, **(augment or {})},
                 "output": {"directory": tmp, "name": name},
             }
         )
@@ -361,6 +362,7 @@ def change(
     stride: int = 16,
     lr: float = 3e-3,
     members: int = 1,
+    swap_dates: bool = False,
 ) -> dict[str, float]:
     """OSCD Bercy; ``members`` > 1 trains a deep ensemble (seeds SEED, then
     1000 x SEED + k) whose logits are averaged: the spread over seeds of one
@@ -423,6 +425,7 @@ def change(
             root=SHARED / "oscd-bercy",
             loss={"name": loss},
             seed=None if k == 0 else 1000 * SEED + k,
+            augment={"swap_dates": swap_dates},
         )
         report_training(result, took, data)
         results.append(result)

@@ -86,3 +86,25 @@ def test_crop_drops_boxes_cut_away_and_rejects_too_large_crops() -> None:
         assert len(out["boxes"]) <= 1  # the two boxes are 12 pixels apart
     with pytest.raises(InvalidInputError, match="larger"):
         Augment(AugmentConfig(crop=32))(s, np.random.default_rng(0))
+
+
+def test_swap_dates_swaps_the_two_dates_half_the_time_and_keeps_the_mask() -> None:
+    rng = np.random.default_rng(0)
+    sample = _sample(rng)
+    aug = Augment(AugmentConfig(flip=False, rotate90=False, swap_dates=True))
+    swapped = 0
+    for seed in range(200):
+        out = aug(sample, np.random.default_rng(seed))
+        np.testing.assert_array_equal(out["mask"], sample["mask"])
+        if np.array_equal(out["image"], sample["image2"]):
+            np.testing.assert_array_equal(out["image2"], sample["image"])
+            swapped += 1
+        else:
+            np.testing.assert_array_equal(out["image"], sample["image"])
+    assert 70 < swapped < 130
+    # Off by default, and then the draws of the other augmentations are unchanged.
+    plain = Augment(AugmentConfig())
+    assert AugmentConfig().swap_dates is False
+    a = plain(sample, np.random.default_rng(5))
+    b = Augment(AugmentConfig(swap_dates=True))(sample, np.random.default_rng(5))
+    np.testing.assert_array_equal(a["mask"], b["mask"])

@@ -109,6 +109,13 @@ class Augment:
                     out["boxes"], height=height, width=width, rot90=k, flip=flip
                 )
         self._radiometry(out, rng)
+        # Drawn last, and only when asked for, so other configurations keep their
+        # random sequence (and their bit-exact results).
+        if cfg.swap_dates and "image2" in out and rng.random() < 0.5:
+            # A change mask says where the dates differ, whichever comes first:
+            # the swapped pair is another valid sample (Daudt et al. 2018 trained
+            # on both orders).
+            out["image"], out["image2"] = out["image2"], out["image"]
         return out
 
     def _crop(self, out: dict[str, Any], y0: int, x0: int, size: int) -> None:

@@ -251,7 +251,9 @@ class AugmentConfig(_Strict):
 
     ``brightness`` is the half-range of a per-band gain (0.1: x0.9 to x1.1),
     ``noise`` the standard deviation of Gaussian noise in units of each band's
-    standard deviation, ``crop`` the side of a random crop (None: no crop).
+    standard deviation, ``crop`` the side of a random crop (None: no crop),
+    ``swap_dates`` swaps the two dates of a change sample half of the time (a
+    change mask is symmetric in time).
     """
 
     flip: bool = True
@@ -259,6 +261,7 @@ class AugmentConfig(_Strict):
     brightness: float = Field(0.0, ge=0, lt=1)
     noise: float = Field(0.0, ge=0)
     crop: int | None = Field(None, ge=4)
+    swap_dates: bool = False
 
 
 class OutputConfig(_Strict):
