@@ -361,7 +361,7 @@ def change(
     width: int = 8,
     stride: int = 16,
     lr: float = 3e-3,
-    members: int = 1,
+    members: int = 3,
     swap_dates: bool = False,
 ) -> dict[str, float]:
     """OSCD Bercy; ``members`` > 1 trains a deep ensemble (seeds SEED, then
