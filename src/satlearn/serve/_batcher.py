@@ -209,16 +209,14 @@ class Batcher:
                 if not pending:  # retired and every request answered
                     self._slots.release()
                     return
-                batch = [pending.popleft()]
+                try:
+                    batch = [pending.popleft()]
+                except IndexError:  # another instance's thread took it (_run_chain)
+                    self._slots.release()
+                    continue
                 if len(pending) < size - 1 and self._worth_waiting(delay_s):
                     await self._wait(size - 1, loop.time() + delay_s)
-                while pending and len(batch) < size:
-                    batch.append(pending.popleft())
-                self._count(len(batch))
-                self._on_queue(len(pending))
-                # Requests that timed out while waiting are not run.
-                batch = [(x, f) for x, f in batch if not f.done()]
-                groups = _groups(batch) if self._batchable else [[b] for b in batch]
+                groups = self._take(batch)
                 if not groups:
                     self._slots.release()
                 for i, group in enumerate(groups):
@@ -270,15 +268,24 @@ class Batcher:
                     self._filled.wait(delay_s)
             if not pending:
                 return
-            batch = []
-            with contextlib.suppress(IndexError):  # another instance took the last ones
-                while len(batch) < size:
-                    batch.append(pending.popleft())
-            self._on_queue(len(pending))
-            self._count(len(batch))
-            # Requests that timed out while waiting are not run (a benign race: one
-            # that expires meanwhile is skipped by _resolve).
-            groups = _groups([(x, f) for x, f in batch if not f.done()])
+            groups = self._take([])
+
+    def _take(self, batch: list) -> list[list]:
+        """``batch`` filled from the queue up to a full one, in groups that run together.
+
+        Called from the event loop and from worker threads: the deque's pops are
+        atomic, and another instance may take the last requests between a length
+        check and a pop. Requests that timed out while waiting are not run (one
+        that expires after this check is skipped by _resolve).
+        """
+        size = self.settings.max_batch_size if self._batchable else 1
+        with contextlib.suppress(IndexError):
+            while len(batch) < size:
+                batch.append(self._pending.popleft())
+        self._count(len(batch))
+        self._on_queue(len(self._pending))
+        batch = [(x, f) for x, f in batch if not f.done()]
+        return _groups(batch) if self._batchable else [[b] for b in batch]
 
 
 def _run_safely(run: RunFn, group: list) -> list[Any]:
