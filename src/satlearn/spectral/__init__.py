@@ -123,8 +123,9 @@ from satlearn.spectral._catalogue import (
     resolve_index_name,
 )
 
-# The whitelisted parse, for other faces' own formula checks (the tile server's
-# expressions); not in __all__, which lists the index API.
+# The whitelisted parse and its number literals, for other faces' own formula checks
+# (the tile server's expressions); not in __all__, which lists the index API.
+from satlearn.spectral._formula import literal_value as literal_value
 from satlearn.spectral._formula import parse_formula as parse_formula
 from satlearn.spectral._kernel import compute_formula
 

@@ -77,6 +77,15 @@ def _depth(tree: ast.AST) -> int:
     return deepest
 
 
+def literal_value(node: ast.Constant) -> float:
+    """A number literal as a float; an integer beyond float64 ('9' * 400) is infinite,
+    as the literal 1e999 already is (and an infinite result is NaN by contract)."""
+    try:
+        return float(node.value)
+    except OverflowError:
+        return math.inf
+
+
 @functools.cache
 def parse_formula(text: str) -> Formula:
     """Parse ``text`` once (memoised) and refuse anything but the whitelist."""
@@ -106,12 +115,7 @@ def fold_constants(node: ast.expr, scalars: Mapping[str, float]) -> Any:
     ``("name", symbol)`` / ``(op, left, right)`` / ``("neg", operand)``.
     """
     if isinstance(node, ast.Constant):
-        try:
-            return float(node.value)
-        except OverflowError:
-            # An integer literal beyond float64 ('9' * 400) is infinite, as the
-            # literal 1e999 already is; an infinite result is NaN by contract.
-            return math.inf
+        return literal_value(node)
     if isinstance(node, ast.Name):
         return float(scalars[node.id]) if node.id in scalars else ("name", node.id)
     if isinstance(node, ast.UnaryOp):

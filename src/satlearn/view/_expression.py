@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import ast
 import functools
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +29,7 @@ from satlearn.spectral import (
     BAND_SYMBOLS,
     compute_formula,
     describe_index,
+    literal_value,
     parse_formula,
     resolve_index_name,
 )
@@ -250,10 +250,7 @@ def evaluate_expression(
 def _walk(node: ast.expr, values: Mapping[str, np.ndarray]) -> np.ndarray | float:
     # Only the node kinds _check let through can reach here.
     if isinstance(node, ast.Constant):
-        try:
-            return float(node.value)
-        except OverflowError:  # an integer literal beyond float (never negative): as 1e999
-            return math.inf
+        return literal_value(node)
     if isinstance(node, ast.Name):
         return values[node.id]
     if isinstance(node, ast.UnaryOp):
