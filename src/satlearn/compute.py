@@ -55,7 +55,9 @@ __all__ = [
 ENV_VAR = "SATLEARN_SCHEDULER"
 
 _FORMS = "'threads', 'tcp://HOST:PORT', 'tls://HOST:PORT' or 'local:N' (N worker processes)"
-_TCP = re.compile(r"^(?P<scheme>tcp|tls)://(?P<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.\-]+):(?P<port>\d{1,5})$")
+_TCP = re.compile(
+    r"^(?P<scheme>tcp|tls)://(?P<host>\[[0-9a-fA-F:]+\]|[A-Za-z0-9_.\-]+):(?P<port>\d{1,5})$"
+)
 _LOCAL = re.compile(r"^local:(?P<n>\d+)$")
 _T = TypeVar("_T")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,6 +24,29 @@ from satlearn.serve._v2 import InferMiddleware, v2_router
 __all__ = ["create_app"]
 
 log = logging.getLogger("satlearn.serve")
+
+
+class _ServerApp(FastAPI):
+    """FastAPI with the request middleware and the lean infer path in front of its stack.
+
+    ``add_middleware`` puts middleware inside Starlette's error layer and
+    FastAPI's telemetry and body-limit layers, so every infer request's
+    ``receive`` and ``send`` went through three wrappers (and a telemetry check)
+    before ours: a fifth of the event loop's time on that path. In front, the
+    infer path skips them; every other request still goes through all of them.
+    """
+
+    front: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.front is None or scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+        else:
+            await self.front(scope, receive, send)
+
+    async def behind(self, scope: Any, receive: Any, send: Any) -> None:
+        """FastAPI's own stack (the front's fallback)."""
+        await super().__call__(scope, receive, send)
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -69,7 +93,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
             repository.stop()
             await repository.drain()
 
-    app = FastAPI(
+    app = _ServerApp(
         title="satlearn model server",
         version=__version__,
         description="Open Inference Protocol (KServe V2), TF-Serving REST and image endpoints "
@@ -122,13 +146,16 @@ def create_app(settings: ServeSettings) -> FastAPI:
         mount_viewer(app, settings.catalog, models=lookup, list_models=lister, served=True)
     # The infer routes' lean ASGI path (same answers, a fraction of FastAPI's CPU per
     # request), inside the request middleware, so ids, metrics, logs and the body
-    # limit are the same for it.
-    app.add_middleware(
-        InferMiddleware,
-        repository=repository,
-        # The router's own route objects: FastAPI puts these in scope["route"] too.
-        routes={getattr(r, "path", ""): r for r in v2.routes},
-        overload_status=settings.overload_status,
+    # limit are the same for it; both in front of FastAPI's own middleware.
+    app.front = RequestMiddleware(
+        InferMiddleware(
+            app.behind,
+            repository=repository,
+            # The router's own route objects: FastAPI puts these in scope["route"] too.
+            routes={getattr(r, "path", ""): r for r in v2.routes},
+            overload_status=settings.overload_status,
+        ),
+        metrics=metrics,
+        max_body_bytes=max_body_bytes,
     )
-    app.add_middleware(RequestMiddleware, metrics=metrics, max_body_bytes=max_body_bytes)
     return app

@@ -285,6 +285,9 @@ class ModelRepository:
         self.observer = observer
         self._models: dict[str, _ModelEntry] = {}
         self._lock = threading.Lock()  # guards _models; held for swaps, never for loads
+        #: name -> its highest loaded version, replaced whole under _lock after every
+        #: change, so get() of a served model reads it without taking the lock.
+        self._latest: dict[str, LoadedModel] = {}
         self._scan_lock = threading.Lock()  # one scan or load/unload at a time
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -320,6 +323,11 @@ class ModelRepository:
         ModelNotFoundError
             No such model, or that version is not loaded (the message says why).
         """
+        if version is None:
+            # The common case, once per request: a served name is a safe name already.
+            served = self._latest.get(name)
+            if served is not None:
+                return served
         check_safe_name("name", name)
         if version is not None:
             check_safe_name("version", version)
@@ -423,6 +431,7 @@ class ModelRepository:
                 old = entry.versions.get(version)
                 entry.versions[version] = model
                 entry.failed.pop(version, None)
+                self._publish()
             if old is not None:
                 old.retire()
             log.info(
@@ -439,6 +448,7 @@ class ModelRepository:
             with self._lock:
                 old = entry.versions.pop(version, None)
                 entry.failed.pop(version, None)
+                self._publish()
             if old is not None:
                 old.retire()
                 log.info(
@@ -508,8 +518,18 @@ class ModelRepository:
             entry.versions.clear()
             entry.failed.clear()
             entry.unloaded = True
+            self._publish()
         for model in old:
             model.retire()
+
+    def _publish(self) -> None:
+        # Caller holds _lock. A new mapping, never one changed in place: a reader
+        # without the lock sees the old one or the new one, whole.
+        self._latest = {
+            name: entry.versions[max(entry.versions, key=version_key)]
+            for name, entry in self._models.items()
+            if entry.versions
+        }
 
     def all_loaded(self) -> list[LoadedModel]:
         """Every loaded version of every model."""

@@ -205,18 +205,21 @@ def _requested(doc: dict[str, Any], model: LoadedModel) -> list[tuple[str, bool]
     return out
 
 
-_ORJSON_NUMPY = frozenset(
-    ["bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64"]
+#: Dtypes orjson writes exactly from a numpy array (dtype objects: ``dtype.name``
+#: is computed in Python on every access, a tenth of the answer's cost).
+_ORJSON_EXACT = frozenset(
+    np.dtype(t)
+    for t in ("bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
 )
+_FLOATS = frozenset((np.dtype("float32"), np.dtype("float64")))
 
 
 def _json_data(array: np.ndarray) -> Any:
     """An output's ``data``: the array itself where orjson writes it exactly, else a list."""
     # orjson writes numpy arrays natively (no Python float per value), but NaN and
     # Infinity as null: non-finite floats go through tolist() and the json module.
-    if array.dtype.name in _ORJSON_NUMPY or (
-        array.dtype.name in ("float32", "float64") and bool(np.isfinite(array).all())
-    ):
+    dtype = array.dtype
+    if dtype in _ORJSON_EXACT or (dtype in _FLOATS and bool(np.isfinite(array).all())):
         return array.ravel()
     return array.ravel().tolist()
 
