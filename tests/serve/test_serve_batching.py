@@ -48,6 +48,42 @@ def test_concurrent_requests_run_together_and_are_answered_individually():
     assert odd[0]["y"].shape == (2, 3) and odd[1]["y"].shape == (1, 4)
 
 
+def _closed_loop(batcher, rounds_by_client):
+    """Clients that each send their next request when the last is answered."""
+
+    async def client(rounds):
+        for _ in range(rounds):
+            await batcher.submit({"x": np.ones((1, 2), np.float32)})
+
+    async def main():
+        started = time.perf_counter()
+        await asyncio.gather(*(client(r) for r in rounds_by_client))
+        elapsed = time.perf_counter() - started
+        await batcher.drain()
+        return elapsed
+
+    return asyncio.run(main())
+
+
+def test_a_batch_waits_for_the_clients_that_are_sending_not_for_a_full_batch():
+    # 8 clients and room for 32: each batch starts once all 8 are back, long before
+    # the 1 s delay (waiting for 32 would cost 1 s a batch, 10 s in all).
+    calls = []
+    batcher = Batcher(_doubler(calls), BatchSettings(max_batch_size=32, max_queue_delay_ms=1000))
+    elapsed = _closed_loop(batcher, [10] * 8)
+    assert calls == [8] * 10
+    assert elapsed < 5
+
+
+def test_when_clients_leave_one_wait_runs_out_and_the_next_batches_do_not_wait():
+    calls = []
+    batcher = Batcher(_doubler(calls), BatchSettings(max_batch_size=32, max_queue_delay_ms=1000))
+    elapsed = _closed_loop(batcher, [8, 8] + [3] * 6)
+    # Three batches of all 8, one that waited the delay for the 6 gone, then pairs at once.
+    assert calls == [8, 8, 8, 2, 2, 2, 2, 2]
+    assert elapsed < 1 + 4
+
+
 def test_a_full_queue_refuses_at_once_and_a_bad_request_fails_alone():
     calls = []
 

@@ -2,12 +2,12 @@
 
 A request is queued at once or refused at once (:class:`OverloadedError`), so
 latency stays bounded under overload. The worker takes the first waiting
-request, waits at most ``max_queue_delay_ms`` for up to ``max_batch_size - 1``
-more, and runs requests whose inputs agree in every dimension but the first
-as one forward pass (concatenated on axis 0; split back afterwards). The pass
-runs in a worker thread (ONNX Runtime releases the GIL), so the event loop
-keeps parsing and queueing while a batch runs; ``instances`` passes may run at
-once.
+request, waits at most ``max_queue_delay_ms`` for the others it expects (as
+many as recently waited at once, up to ``max_batch_size``), and runs requests
+whose inputs agree in every dimension but the first as one forward pass
+(concatenated on axis 0; split back afterwards). The pass runs in a worker
+thread (ONNX Runtime releases the GIL), so the event loop keeps parsing and
+queueing while a batch runs; ``instances`` passes may run at once.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import asyncio
 import collections
 import concurrent.futures
 import contextlib
+import math
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -79,6 +80,15 @@ class Batcher:
         self._retired = threading.Event()
         self._filled = threading.Event()
         self._recent_batch = 1.0
+        #: Requests submitted and not answered yet (on the event loop), and the most
+        #: of them seen at once lately, decaying a little each batch: about how many
+        #: clients are sending. A batch waits for them, not for max_batch_size, so a
+        #: crowd smaller than a batch does not pay the whole delay every time.
+        self._inside = 0
+        self._crowd = 1.0
+        #: Requests in batches that run now (their clients cannot send meanwhile).
+        self._running_requests = 0
+        self._running_lock = threading.Lock()
 
     @property
     def depth(self) -> int:
@@ -99,6 +109,24 @@ class Batcher:
     def _count(self, size: int) -> None:
         # An exponential mean over the last few batches (read by _worth_waiting).
         self._recent_batch = 0.8 * self._recent_batch + 0.2 * size
+        self._crowd = max(1.0, 0.95 * self._crowd)
+
+    def _target(self) -> int:
+        """How many waiting requests make the next batch worth starting at once.
+
+        The requests expected soon: the recent crowd less those running now,
+        at most a full batch. At concurrency 32 the batch waits for all 32
+        (the last arrive ~4 ms after the first, while their answers go out)
+        instead of splitting them in groups of ~20, each slower a sample.
+        """
+        size = self.settings.max_batch_size if self._batchable else 1
+        return max(1, min(size, math.ceil(self._crowd) - self._running_requests))
+
+    def _shrink(self, taken: int) -> None:
+        # A wait that ran out: fewer clients than expected are sending. Those that came
+        # within the delay are the crowd now (the decay alone would take dozens of
+        # batches, each waiting the whole delay).
+        self._crowd = max(1.0, float(len(self._pending) + taken + self._running_requests))
 
     def check_room(self) -> None:
         """Raise :class:`OverloadedError` now if the queue is full.
@@ -152,14 +180,17 @@ class Batcher:
         # A timer handle, not asyncio.wait_for (a task per request).
         timer = None if timeout_s is None else self._loop.call_later(timeout_s, _expire, future)
         self._pending.append((inputs, future))
+        self._inside += 1
+        self._crowd = max(self._crowd, self._inside)
         self._on_queue(len(self._pending))
-        if len(self._pending) >= self.settings.max_batch_size:
-            self._filled.set()  # a worker thread waiting for a full batch
+        if len(self._pending) >= self._target():
+            self._filled.set()  # a worker thread waiting for the rest of a batch
         if len(self._pending) >= self._want:
             self._wake.set()
         try:
             return await future
         finally:
+            self._inside -= 1
             if timer is not None:
                 timer.cancel()
 
@@ -197,7 +228,6 @@ class Batcher:
         assert self._slots is not None
         loop = asyncio.get_running_loop()
         pending = self._pending
-        size = self.settings.max_batch_size if self._batchable else 1
         delay_s = self.settings.max_queue_delay_ms / 1000
         try:
             while True:
@@ -214,8 +244,11 @@ class Batcher:
                 except IndexError:  # another instance's thread took it (_run_chain)
                     self._slots.release()
                     continue
-                if len(pending) < size - 1 and self._worth_waiting(delay_s):
-                    await self._wait(size - 1, loop.time() + delay_s)
+                want = self._target() - 1  # one is taken already
+                if len(pending) < want and self._worth_waiting(delay_s):
+                    await self._wait(want, loop.time() + delay_s)
+                    if len(pending) < want:
+                        self._shrink(taken=1)
                 groups = self._take(batch)
                 if not groups:
                     self._slots.release()
@@ -250,22 +283,24 @@ class Batcher:
         one of its turns (goodput fell to a tenth of capacity).
         """
         pending = self._pending
-        size = self.settings.max_batch_size
         delay_s = self.settings.max_queue_delay_ms / 1000
         groups = [group]
         while groups:
             for one in groups:
                 self._on_batch(len(one))
                 answers = _run_safely(self._run, one)
+                with self._running_lock:
+                    self._running_requests -= len(one)
                 loop.call_soon_threadsafe(_resolve, one, answers)
             if not self._batchable:
                 return
-            # The same wait as the loop's: up to max_queue_delay_ms for a full batch,
-            # woken by submit() when the queue reaches one (a busy loop would be late).
-            if len(pending) < size and self._worth_waiting(delay_s):
+            # The same wait as the loop's: up to max_queue_delay_ms for the expected
+            # batch, woken by submit() when the queue holds it (a busy loop is late).
+            if len(pending) < self._target() and self._worth_waiting(delay_s):
                 self._filled.clear()
-                if len(pending) < size:  # again: submit may have set it just before
-                    self._filled.wait(delay_s)
+                if len(pending) < self._target() and not self._filled.wait(delay_s):
+                    # (again first: submit may have set it just before the clear)
+                    self._shrink(taken=0)
             if not pending:
                 return
             groups = self._take([])
@@ -285,6 +320,8 @@ class Batcher:
         self._count(len(batch))
         self._on_queue(len(self._pending))
         batch = [(x, f) for x, f in batch if not f.done()]
+        with self._running_lock:
+            self._running_requests += len(batch)
         return _groups(batch) if self._batchable else [[b] for b in batch]
 
 

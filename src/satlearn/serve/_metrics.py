@@ -85,6 +85,7 @@ class ServeMetrics:
             registry=self.registry,
         )
         self._children: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
+        self._model_children: dict[tuple[int, str, str], Any] = {}
 
     def answered(self, route: str, model: str, version: str, code: int, seconds: float) -> None:
         """Record one answered request (its count by status, its latency)."""
@@ -104,11 +105,21 @@ class ServeMetrics:
 
     def batch(self, name: str, version: str, size: int) -> None:
         """Record one forward pass of ``size`` requests."""
-        self.batch_size.labels(name, version).observe(size)
+        self._child(self.batch_size, name, version).observe(size)
 
     def queue(self, name: str, version: str, depth: int) -> None:
-        """Record a model's queue depth."""
-        self.queue_depth.labels(name, version).set(depth)
+        """Record a model's queue depth (twice a request: queued, then taken)."""
+        self._child(self.queue_depth, name, version).set(depth)
+
+    def _child(self, metric: Any, name: str, version: str) -> Any:
+        # As in answered(): labels() costs more than the update itself.
+        key = (id(metric), name, version)
+        child = self._model_children.get(key)
+        if child is None:
+            child = metric.labels(name, version)
+            if len(self._model_children) < 4096:
+                self._model_children[key] = child
+        return child
 
     def exposition(self) -> bytes:
         """The metrics in Prometheus' text format."""
