@@ -4,31 +4,36 @@
 (KServe V2) ``POST /v2/models/mlp/infer`` are grouped by the model's batcher
 (``max_batch_size`` 32, ``max_queue_delay_ms`` 2, from ``DIR/mlp/config.yaml``).
 (b) The naive baseline users write today: a FastAPI app (in this file) whose
-endpoint parses the same V2 JSON request and runs one ONNX Runtime forward per
-request (a sync endpoint, so FastAPI runs it in its thread pool), served by
-uvicorn the same way (one process, 127.0.0.1).
+endpoint parses the same V2 request and runs one ONNX Runtime forward per
+request in Starlette's thread pool, served by uvicorn the same way (one
+process, 127.0.0.1). ``--tensors``: the request as V2 JSON tensors, with the
+binary tensor extension (tritonclient's default), or both (the default), the
+same request to both servers.
 
 The model is an MLP classifier of 4 x 16 x 16 chips (1024 -> H -> H -> 10,
-ONNX from torch), H = ``--hidden``: 4096 by default (~21 M weights, the size
-of a ResNet-50, the backbone most remote-sensing classifiers use; ~1.4 ms of
-forward a sample batched on 2 cores), 2048 for the old, HTTP-bound figures
-(~6.3 M weights, ~0.2-0.4 ms a sample: the server's ~0.5 ms of HTTP and JSON
-work a request then costs more than the model). Its batch-1 forward reads
-every weight for one chip (memory-bound), the regime where batching pays, as
-for most models on a GPU. The convolutional classifiers of satlearn.models gain
-nothing from batching on a small CPU (samples/s flat from batch 1 to 32:
-measured with ``--conv``), so a server cannot either.
+ONNX from torch), H = ``--hidden``: 8192 by default (~75 M weights, the size
+of the ViT-B backbones of the field's foundation models such as Prithvi-100M;
+~1.7 ms of CPU a sample batched), 4096 (~21 M, a ResNet-50's size, ~0.5 ms)
+and 2048 (~6.3 M, ~0.2 ms) for models so light that the server's fixed
+~0.1-0.25 ms of HTTP work a request on the same cores outweighs them. Its
+batch-1 forward reads every weight for one chip (memory-bound), the regime
+where batching pays, as for most models on a GPU. The convolutional
+classifiers of satlearn.models gain nothing from batching on a small CPU
+(samples/s flat from batch 1 to 32: measured with ``--conv``), so a server
+cannot either.
 
 The load generator (in this process: a minimal asyncio HTTP/1.1 client by
 default, async httpx with ``--client httpx``) keeps ``concurrency`` requests
-in flight until ``--requests`` are answered, for concurrency 1, 8, 32 and 64;
-it records requests/s, p50 and p99 latency, non-200 answers, and the CPU time
-per request of the server process (all threads, from /proc), of the load
-generator, and of everything else on the machine (other jobs). Both servers
-run at once and are measured in turns, ``--repeats`` rounds (the order
-alternating), each figure the median of its rounds; ``--pin`` puts the load
-generator on the last CPU and both servers on the others. Both servers are
-uvicorn with its ``auto`` choices (uvloop and httptools when installed).
+in flight until ``--requests`` are answered, for concurrency 1, 8, 32 and 64,
+each run after a warm-up run of 4 x concurrency requests (at least 32) that is
+not counted (steady state, as perf_analyzer measures it); it records
+requests/s, p50 and p99 latency, non-200 answers, and the CPU time per request
+of the server process (all threads, from /proc), of the load generator, and of
+everything else on the machine (other jobs). Both servers run at once and are
+measured in turns, ``--repeats`` rounds (the order alternating), each figure
+the median of its rounds; ``--pin`` puts the load generator on the last CPU
+and both servers on the others. Both servers are uvicorn with its ``auto``
+choices (uvloop and httptools when installed).
 
 The ceiling, measured after each round: the same graph's forward throughput
 in-process (ONNX Runtime, no HTTP) at the batch size the server reached at
@@ -65,7 +70,7 @@ import numpy as np
 from satlearn.testing.process import free_port, start_server, stop_process
 
 CHIP = (4, 16, 16)
-HIDDEN = 4096
+HIDDEN = 8192
 CLASSES = 10
 BANDS = ["blue", "green", "red", "nir"]
 BATCH = 32
@@ -137,10 +142,11 @@ def make_models(root: Path, hidden: int = HIDDEN, delay_ms: float = 2.0) -> Path
 
 
 def naive_app(bundle: Path):
-    """One ONNX Runtime forward per request, the V2 JSON request and answer."""
+    """One ONNX Runtime forward per request; the V2 request (JSON or binary tensors) and answer."""
     import onnxruntime as ort
     from fastapi import FastAPI
     from fastapi.responses import JSONResponse
+    from starlette.concurrency import run_in_threadpool
 
     session = ort.InferenceSession(str(bundle / "model.onnx"), providers=["CPUExecutionProvider"])
     app = FastAPI()
@@ -149,11 +155,19 @@ def naive_app(bundle: Path):
     def ready() -> dict:
         return {"ready": True}
 
-    @app.post("/v2/models/{name}/infer")
-    def infer(name: str, body: dict) -> JSONResponse:
-        tensor = body["inputs"][0]
-        x = np.asarray(tensor["data"], dtype=np.float32).reshape(tensor["shape"])
-        (y,) = session.run(None, {"input": x})
+    async def infer(request) -> JSONResponse:  # a plain Starlette route: the raw request
+        name = request.path_params["name"]
+        header_length = request.headers.get("inference-header-content-length")
+        if header_length is None:
+            tensor = (await request.json())["inputs"][0]
+            x = np.asarray(tensor["data"], dtype=np.float32).reshape(tensor["shape"])
+        else:
+            body = await request.body()
+            tensor = json.loads(body[: int(header_length)])["inputs"][0]
+            x = np.frombuffer(body[int(header_length) :], dtype=np.float32)
+            x = x.reshape(tensor["shape"])
+        # In Starlette's thread pool, as FastAPI runs a plain (sync) endpoint.
+        (y,) = await run_in_threadpool(session.run, None, {"input": x})
         return JSONResponse(
             {
                 "model_name": name,
@@ -168,6 +182,7 @@ def naive_app(bundle: Path):
             }
         )
 
+    app.router.add_route("/v2/models/{name}/infer", infer, methods=["POST"])
     return app
 
 
@@ -177,7 +192,9 @@ def naive_app(bundle: Path):
 # -- load --------------------------------------------------------------------------------------
 
 
-async def raw_load(url: str, body: bytes, *, concurrency: int, requests: int) -> dict:
+async def raw_load(
+    url: str, body: bytes, *, concurrency: int, requests: int, headers: dict[str, str]
+) -> dict:
     """:func:`load` with a minimal HTTP/1.1 keep-alive client on asyncio streams.
 
     One pre-built request, written as it is on ``concurrency`` connections; the
@@ -189,9 +206,10 @@ async def raw_load(url: str, body: bytes, *, concurrency: int, requests: int) ->
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
+    fields = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
     request = (
-        f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        f"POST {parts.path} HTTP/1.1\r\nHost: {parts.netloc}\r\n{fields}"
+        f"Content-Length: {len(body)}\r\n\r\n"
     ).encode() + body
     latencies: list[float] = []
     failures: dict[int, int] = {}
@@ -213,8 +231,6 @@ async def raw_load(url: str, body: bytes, *, concurrency: int, requests: int) ->
     connections = [
         await asyncio.open_connection(parts.hostname, parts.port) for _ in range(concurrency)
     ]
-    for reader, writer in connections[:8]:  # warm the model
-        await one(reader, writer)
 
     async def worker(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         nonlocal left
@@ -242,7 +258,9 @@ async def raw_load(url: str, body: bytes, *, concurrency: int, requests: int) ->
     }
 
 
-async def load(url: str, body: bytes, *, concurrency: int, requests: int) -> dict:
+async def load(
+    url: str, body: bytes, *, concurrency: int, requests: int, headers: dict[str, str]
+) -> dict:
     """Keep ``concurrency`` requests in flight until ``requests`` are answered (httpx)."""
     import httpx
 
@@ -250,10 +268,7 @@ async def load(url: str, body: bytes, *, concurrency: int, requests: int) -> dic
     failures: dict[int, int] = {}
     left = requests
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    headers = {"content-type": "application/json"}
     async with httpx.AsyncClient(limits=limits, timeout=60) as client:
-        for _ in range(min(concurrency, 8)):  # warm connections and the model
-            await client.post(url, content=body, headers=headers)
 
         async def worker() -> None:
             nonlocal left
@@ -434,10 +449,37 @@ def _batches(base: str) -> tuple[float, float]:
     return total, count
 
 
-def measure(kind: str, server, url: str, body: bytes, level: int, args) -> dict:
+def request_forms() -> dict[str, tuple[bytes, dict[str, str]]]:
+    """The load test's one-chip request as V2 JSON and with binary tensors: body, headers."""
+    x = np.random.default_rng(2).random((1, *CHIP), dtype=np.float32)
+    tensor = {"name": "input", "shape": [1, *CHIP], "datatype": "FP32"}
+    plain = json.dumps({"inputs": [{**tensor, "data": x.ravel().tolist()}]}).encode()
+    head = json.dumps(
+        {"inputs": [{**tensor, "parameters": {"binary_data_size": x.nbytes}}]}
+    ).encode()
+    return {
+        "json": (plain, {"Content-Type": "application/json"}),
+        "binary": (
+            head + x.tobytes(),
+            {
+                "Content-Type": "application/octet-stream",
+                "Inference-Header-Content-Length": str(len(head)),
+            },
+        ),
+    }
+
+
+def measure(
+    kind: str, server, url: str, form: tuple[bytes, dict[str, str]], level: int, args
+) -> dict:
     """One load run against one server, with the CPU its client, server and others used."""
     generate = raw_load if args.client == "raw" else load
     base = url.split("/v2/", 1)[0]
+    body, headers = form
+    # A warm-up run at the level first, not counted: the batcher's groups settle over
+    # the first few hundred requests (500-request runs from cold read 10-20 % low).
+    warm = max(4 * level, 32)
+    asyncio.run(generate(url, body, concurrency=level, requests=warm, headers=headers))
     before_batches = _batches(base) if kind == "satlearn" else None
     server_cpu, loop_cpu, client_cpu, busy = (
         _process_cpu_s(server.pid),
@@ -446,14 +488,15 @@ def measure(kind: str, server, url: str, body: bytes, level: int, args) -> dict:
         _machine_busy_s(),
     )
     wall = time.perf_counter()
-    row = asyncio.run(generate(url, body, concurrency=level, requests=args.requests))
+    row = asyncio.run(
+        generate(url, body, concurrency=level, requests=args.requests, headers=headers)
+    )
     wall = time.perf_counter() - wall
     server_cpu = _process_cpu_s(server.pid) - server_cpu
     loop_cpu = _process_cpu_s(server.pid, main_thread=True) - loop_cpu
     client_cpu = time.process_time() - client_cpu
     busy = _machine_busy_s() - busy
-    # Per answered request, warm-up requests included (8 of them: noise at 500).
-    n = row["requests"] + min(level, 8)
+    n = row["requests"]
     row["server_cpu_ms"] = server_cpu / n * 1e3
     row["loop_cpu_ms"] = loop_cpu / n * 1e3
     row["client_cpu_ms"] = client_cpu / n * 1e3
@@ -466,9 +509,10 @@ def measure(kind: str, server, url: str, body: bytes, level: int, args) -> dict:
 
 
 def _median_rows(rows: list[dict]) -> dict:
-    out = {"concurrency": rows[0]["concurrency"], "repeats": len(rows)}
+    out = {"concurrency": rows[0]["concurrency"], "tensors": rows[0]["tensors"]}
+    out["repeats"] = len(rows)
     for key in rows[0]:
-        if key in ("concurrency", "requests", "failures"):
+        if key in ("concurrency", "tensors", "requests", "failures"):
             continue
         out[key] = statistics.median(r[key] for r in rows)
     out["failures"] = {}
@@ -486,7 +530,13 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--conv", action="store_true", help="also time a conv net's batching")
     parser.add_argument(
-        "--hidden", type=int, default=HIDDEN, help="the MLP's hidden width (2048: HTTP-bound)"
+        "--hidden", type=int, default=HIDDEN, help="the MLP's hidden width (2048, 4096: lighter)"
+    )
+    parser.add_argument(
+        "--tensors",
+        default="json,binary",
+        help="request forms, each measured in every round: json (V2 JSON tensors), binary "
+        "(the binary tensor extension, tritonclient's default), or both",
     )
     parser.add_argument(
         "--delay-ms", type=float, default=2.0, help="the batcher's max_queue_delay_ms"
@@ -514,19 +564,10 @@ def main() -> None:
     import uvicorn.config
 
     levels = [int(c) for c in args.concurrency.split(",")]
-    x = np.random.default_rng(2).random((1, *CHIP), dtype=np.float32)
-    body = json.dumps(
-        {
-            "inputs": [
-                {
-                    "name": "input",
-                    "shape": [1, *CHIP],
-                    "datatype": "FP32",
-                    "data": x.ravel().tolist(),
-                }
-            ]
-        }
-    ).encode()
+    forms = request_forms()
+    kinds = args.tensors.split(",")
+    if not kinds or any(k not in forms for k in kinds):
+        parser.error(f"--tensors takes json, binary or json,binary, not {args.tensors!r}")
     cpus = sorted(os.sched_getaffinity(0))
     results: dict = {
         "machine": f"{platform.processor() or platform.machine()}, "
@@ -536,6 +577,7 @@ def main() -> None:
         "max_queue_delay_ms": args.delay_ms,
         "repeats": args.repeats,
         "client": args.client,
+        "tensors": kinds,
         # What uvicorn's "auto" picks, for both servers alike.
         "uvicorn_loop": "uvloop" if _importable("uvloop") else "asyncio",
         "uvicorn_http": "httptools" if _importable("httptools") else "h11",
@@ -587,18 +629,22 @@ def main() -> None:
                 servers[kind] = (process, f"http://127.0.0.1:{port}/v2/models/mlp/infer")
             if args.pin:
                 os.sched_setaffinity(0, {cpus[-1]})
-            runs: dict[str, dict[int, list[dict]]] = {k: {c: [] for c in levels} for k in servers}
+            runs: dict[str, dict[tuple[str, int], list[dict]]] = {
+                k: {(t, c): [] for t in kinds for c in levels} for k in servers
+            }
             ceilings: list[tuple[float, float, float]] = []
             batch_at = {32: BATCH}
             for repeat in range(args.repeats):
                 order = ["satlearn", "naive"] if repeat % 2 == 0 else ["naive", "satlearn"]
                 for level in levels:
-                    for kind in order:
+                    for tensors, kind in ((t, k) for t in kinds for k in order):
                         process, url = servers[kind]
-                        row = measure(kind, process, url, body, level, args)
-                        runs[kind][level].append(row)
+                        row = measure(kind, process, url, forms[tensors], level, args)
+                        row["tensors"] = tensors
+                        runs[kind][tensors, level].append(row)
                         print(
-                            f"[{repeat}] {kind:8s} c={level:3d} {row['requests_per_s']:8.1f} req/s "
+                            f"[{repeat}] {kind:8s} {tensors:6s} c={level:3d} "
+                            f"{row['requests_per_s']:8.1f} req/s "
                             f"p50 {row['p50_ms']:7.2f} p99 {row['p99_ms']:7.2f} ms, CPU/request "
                             f"server {row['server_cpu_ms']:.2f} (loop {row['loop_cpu_ms']:.2f}) "
                             f"client {row['client_cpu_ms']:.2f}"
@@ -613,8 +659,10 @@ def main() -> None:
                         )
                 # The ceiling beside each round: the batch the server reached at c=32 in
                 # this round (rounded), the configured batch, and batch 1.
-                reached = [r["mean_batch"] for r in runs["satlearn"].get(32, [])[-1:]]
-                batch = max(1, round(reached[0])) if reached else BATCH
+                reached = [
+                    r["mean_batch"] for t in kinds for r in runs["satlearn"].get((t, 32), [])[-1:]
+                ]
+                batch = max(1, round(min(reached))) if reached else BATCH
                 batch_at[32] = batch
                 # Each the best of ONNX Runtime's defaults and the server's own options,
                 # so the ceiling is the most the graph does in-process at that batch; on
@@ -634,8 +682,8 @@ def main() -> None:
                 )
             if args.pin:
                 os.sched_setaffinity(0, set(cpus))
-            results["satlearn"] = [_median_rows(runs["satlearn"][c]) for c in levels]
-            results["naive"] = [_median_rows(runs["naive"][c]) for c in levels]
+            for kind in servers:
+                results[kind] = [_median_rows(runs[kind][t, c]) for t in kinds for c in levels]
             results["ceiling_batch"] = batch_at[32]
             results["ceiling_samples_per_s"] = statistics.median(c[0] for c in ceilings)
             results["ceiling_batch32_samples_per_s"] = statistics.median(c[1] for c in ceilings)
@@ -661,7 +709,7 @@ def main() -> None:
     )
     for ours, naive in zip(results["satlearn"], results["naive"], strict=True):
         print(
-            f"c={ours['concurrency']:3d} (medians of {ours['repeats']}): "
+            f"{ours['tensors']:6s} c={ours['concurrency']:3d} (medians of {ours['repeats']}): "
             f"{ours['requests_per_s']:.0f} vs {naive['requests_per_s']:.0f} req/s = "
             f"{ours['requests_per_s'] / naive['requests_per_s']:.2f}x naive, "
             f"{ours['requests_per_s'] / ceiling_rate:.0%} of the ceiling, "
