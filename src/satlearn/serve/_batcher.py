@@ -81,9 +81,10 @@ class Batcher:
         self._filled = threading.Event()
         self._recent_batch = 1.0
         #: Requests submitted and not answered yet (on the event loop), and the most
-        #: of them seen at once lately, decaying a little each batch: about how many
+        #: of them seen at once since a wait last ran out (_shrink): about how many
         #: clients are sending. A batch waits for them, not for max_batch_size, so a
-        #: crowd smaller than a batch does not pay the whole delay every time.
+        #: crowd smaller than a batch does not pay the whole delay every time. (A
+        #: decay of 5 % a batch started batches one request short of the crowd.)
         self._inside = 0
         self._crowd = 1.0
         #: Requests in batches that run now (their clients cannot send meanwhile).
@@ -109,7 +110,6 @@ class Batcher:
     def _count(self, size: int) -> None:
         # An exponential mean over the last few batches (read by _worth_waiting).
         self._recent_batch = 0.8 * self._recent_batch + 0.2 * size
-        self._crowd = max(1.0, 0.95 * self._crowd)
 
     def _target(self) -> int:
         """How many waiting requests make the next batch worth starting at once.
