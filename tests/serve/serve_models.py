@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -87,6 +88,10 @@ class Server:
 
     def log_lines(self) -> list[str]:
         return self.log.read_text().splitlines()
+
+    def log_records(self) -> list[dict]:
+        """The server's JSON log lines, parsed (other lines skipped)."""
+        return [json.loads(line) for line in self.log_lines() if line.startswith("{")]
 
 
 @contextlib.contextmanager

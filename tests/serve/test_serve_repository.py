@@ -104,7 +104,7 @@ def test_hot_reload_under_load_broken_and_half_copied_versions(tmp_path):
             "4": "END",
         }
         assert any(
-            '"level": "error"' in line and "failed to load" in line for line in srv.log_lines()
+            r["level"] == "error" and "failed to load" in r["message"] for r in srv.log_records()
         )
 
         # The watcher keeps going after the failure: fixing version 4 loads it.

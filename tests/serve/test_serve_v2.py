@@ -187,7 +187,7 @@ def test_request_ids_metrics_and_json_logs(server, client):
     assert 'satlearn_batch_size_count{model="seg",version="2"}' in text
     assert "satlearn_request_latency_seconds_bucket" in text
     assert 'satlearn_queue_depth{model="seg",version="2"}' in text
-    lines = [json.loads(line) for line in server.log_lines() if line.startswith("{")]
+    lines = server.log_records()
     assert any(d.get("request_id") == "abc-123" and d.get("status") == 200 for d in lines)
 
 

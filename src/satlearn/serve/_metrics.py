@@ -21,6 +21,7 @@ import re
 import time
 from typing import Any
 
+import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client import generate_latest as _generate_latest
 
@@ -131,9 +132,20 @@ class JsonFormatter(logging.Formatter):
 
     _PLAIN = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The access log writes a line a request: its second's time string is kept
+        # (formatTime is a strftime a call), and orjson writes the line.
+        self._second = -1
+        self._stamp = ""
+
     def format(self, record: logging.LogRecord) -> str:
+        second = int(record.created)
+        if second != self._second:
+            self._stamp = self.formatTime(record, "%Y-%m-%dT%H:%M:%S")
+            self._second = second
         doc: dict[str, Any] = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "time": self._stamp,
             "level": record.levelname.lower(),
             "logger": record.name,
             "message": record.getMessage(),
@@ -141,12 +153,16 @@ class JsonFormatter(logging.Formatter):
         rid = request_id.get()
         if rid:
             doc["request_id"] = rid
-        for key, value in vars(record).items():
-            if key not in self._PLAIN and not key.startswith("_"):
+        plain = self._PLAIN
+        for key, value in record.__dict__.items():
+            if key not in plain and key[0] != "_":
                 doc[key] = value
         if record.exc_info:
             doc["exception"] = self.formatException(record.exc_info)
-        return json.dumps(doc, default=str)
+        try:
+            return orjson.dumps(doc, default=str).decode()
+        except TypeError:  # keys orjson refuses (not str), integers past 64 bits
+            return json.dumps(doc, default=str)
 
 
 def configure_logging(level: str = "info") -> dict[str, Any]:
