@@ -43,7 +43,8 @@ configured batch (32) and at batch 1; "of the ceiling" divides by the faster of
 the first two. Last, one 1024 x 1024 x 4 float32
 tensor sent to a 1 x 1 convolution model (``pix``) as V2 JSON and with the
 binary tensor extension (output binary too): the median round trip of each,
-client encoding included.
+client encoding included. Cold figures beside: each server's time from start
+to ready and its first request's round trip.
 
 Run: ``.venv/bin/python benchmarks/bench_serve.py [--requests 500] [--repeats 3] [--pin]
 [--json out.json]`` (2 min 57 s with its defaults on 2 cores at load 10-15).
@@ -449,6 +450,16 @@ def _batches(base: str) -> tuple[float, float]:
     return total, count
 
 
+def first_request_ms(url: str, form: tuple[bytes, dict[str, str]]) -> float:
+    """The round trip of one request, in milliseconds (the first to a fresh server)."""
+    import httpx
+
+    body, headers = form
+    started = time.perf_counter()
+    httpx.post(url, content=body, headers=headers, timeout=60).raise_for_status()
+    return (time.perf_counter() - started) * 1e3
+
+
 def request_forms() -> dict[str, tuple[bytes, dict[str, str]]]:
     """The load test's one-chip request as V2 JSON and with binary tensors: body, headers."""
     x = np.random.default_rng(2).random((1, *CHIP), dtype=np.float32)
@@ -617,16 +628,24 @@ def main() -> None:
                         "--port",
                         str(port),
                     ]
+                started = time.perf_counter()
                 process = start_server(
                     command,
                     ready_url=f"http://127.0.0.1:{port}/v2/health/ready",
                     log=Path(tmp) / f"{kind}.log",
                     env={**os.environ, "PYTHONWARNINGS": "ignore"},
                 )
+                ready_s = time.perf_counter() - started
+                url = f"http://127.0.0.1:{port}/v2/models/mlp/infer"
+                # What the first user pays: the first request to a fresh server (cold).
+                results.setdefault("cold", {})[kind] = {
+                    "ready_s": ready_s,
+                    "first_request_ms": first_request_ms(url, forms[kinds[0]]),
+                }
                 if args.pin:
                     for task in os.listdir(f"/proc/{process.pid}/task"):
                         os.sched_setaffinity(int(task), server_cpus)
-                servers[kind] = (process, f"http://127.0.0.1:{port}/v2/models/mlp/infer")
+                servers[kind] = (process, url)
             if args.pin:
                 os.sched_setaffinity(0, {cpus[-1]})
             runs: dict[str, dict[tuple[str, int], list[dict]]] = {
@@ -717,6 +736,11 @@ def main() -> None:
             f"{ours['server_cpu_ms']:.2f} (event loop {ours['loop_cpu_ms']:.2f}) vs "
             f"{naive['server_cpu_ms']:.2f} ms, client "
             f"{ours['client_cpu_ms']:.2f} / {naive['client_cpu_ms']:.2f} ms"
+        )
+    for kind, cold in results["cold"].items():
+        print(
+            f"cold {kind}: ready {cold['ready_s']:.2f} s after start, first request "
+            f"{cold['first_request_ms']:.1f} ms ({kinds[0]})"
         )
     large = results["large_tensor_ms"]
     print(
