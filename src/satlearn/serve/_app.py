@@ -36,13 +36,14 @@ class _ServerApp(FastAPI):
     infer path skips them; every other request still goes through all of them.
     """
 
-    front: Any = None
+    #: Set by create_app before the app is returned.
+    front: Any
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if self.front is None or scope["type"] != "http":
-            await super().__call__(scope, receive, send)
-        else:
+        if scope["type"] == "http":
             await self.front(scope, receive, send)
+        else:  # lifespan, websocket
+            await super().__call__(scope, receive, send)
 
     async def behind(self, scope: Any, receive: Any, send: Any) -> None:
         """FastAPI's own stack (the front's fallback)."""

@@ -124,8 +124,8 @@ class Batcher:
 
     def _shrink(self, taken: int) -> None:
         # A wait that ran out: fewer clients than expected are sending. Those that came
-        # within the delay are the crowd now (the decay alone would take dozens of
-        # batches, each waiting the whole delay).
+        # within the delay are the crowd now, so the next batches do not wait for the
+        # ones that left.
         self._crowd = max(1.0, float(len(self._pending) + taken + self._running_requests))
 
     def check_room(self) -> None:

@@ -5,9 +5,8 @@ in one process do not clash): requests by route, model, version and status;
 latency; batch sizes; queue depth. :class:`RequestMiddleware` (plain ASGI, so
 it adds no task per request) gives every request an id (the caller's
 ``X-Request-ID`` when it is a sane token, else a new one unique to the
-process), echoes it, times the
-request, writes one JSON access-log line and refuses bodies over the limit
-(413) whether or not they declare their length.
+process), echoes it, times the request, writes one JSON access-log line and
+refuses bodies over the limit (413) whether or not they declare their length.
 """
 
 from __future__ import annotations
@@ -85,24 +84,12 @@ class ServeMetrics:
             ["model", "version"],
             registry=self.registry,
         )
-        self._children: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
-        self._model_children: dict[tuple[int, str, str], Any] = {}
+        self._children: dict[tuple[Any, ...], Any] = {}
 
     def answered(self, route: str, model: str, version: str, code: int, seconds: float) -> None:
         """Record one answered request (its count by status, its latency)."""
-        key = (route, model, version, code)
-        children = self._children.get(key)
-        if children is None:
-            # labels() hashes and checks its arguments on every call: the children of
-            # each label set are kept, as few label sets occur (bounded, for safety).
-            children = (
-                self.requests.labels(route, model, version, str(code)),
-                self.latency.labels(route, model, version),
-            )
-            if len(self._children) < 4096:
-                self._children[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        self._child(self.requests, route, model, version, str(code)).inc()
+        self._child(self.latency, route, model, version).observe(seconds)
 
     def batch(self, name: str, version: str, size: int) -> None:
         """Record one forward pass of ``size`` requests."""
@@ -112,14 +99,15 @@ class ServeMetrics:
         """Record a model's queue depth (twice a request: queued, then taken)."""
         self._child(self.queue_depth, name, version).set(depth)
 
-    def _child(self, metric: Any, name: str, version: str) -> Any:
-        # As in answered(): labels() costs more than the update itself.
-        key = (id(metric), name, version)
-        child = self._model_children.get(key)
+    def _child(self, metric: Any, *labels: str) -> Any:
+        # labels() hashes and checks its arguments on every call, which costs more than
+        # the update: each label set's child is kept, as few occur (bounded, for safety).
+        key = (id(metric), *labels)
+        child = self._children.get(key)
         if child is None:
-            child = metric.labels(name, version)
-            if len(self._model_children) < 4096:
-                self._model_children[key] = child
+            child = metric.labels(*labels)
+            if len(self._children) < 4096:
+                self._children[key] = child
         return child
 
     def exposition(self) -> bytes:
